@@ -1,0 +1,71 @@
+"""Exceptions raised by ruuvistream.
+
+Every error ruuvistream raises derives from :class:`RuuvistreamError`. Errors about bad input also
+derive from :class:`ValueError`, so code that already catches ``ValueError`` keeps working.
+Invalid arguments (an unknown duration unit, a negative probability) raise plain ``ValueError``.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+__all__ = [
+    "BadHexError",
+    "BadUrlError",
+    "DecodeError",
+    "GatewayJsonError",
+    "NotRuuviError",
+    "RuuvistreamError",
+    "UnsupportedFormatError",
+    "WrongLengthError",
+]
+
+
+class RuuvistreamError(Exception):
+    """Base class of every ruuvistream error."""
+
+
+class DecodeError(RuuvistreamError, ValueError):
+    """A payload could not be decoded.
+
+    ``row`` is the index of the failing input in a batch (``None`` for a single payload) and
+    ``mac`` the tag's MAC when the payload came from Gateway JSON.
+    """
+
+    row: Optional[int] = None
+    mac: Optional[str] = None
+
+
+class NotRuuviError(DecodeError):
+    """The bytes hold no Ruuvi data (or nothing at all)."""
+
+
+class UnsupportedFormatError(DecodeError):
+    """A Ruuvi data format this decoder does not decode (``format`` is the format byte).
+
+    Format 8 (encrypted) is only a proposal and was never shipped.
+    """
+
+    format: Optional[int] = None
+
+
+class WrongLengthError(DecodeError):
+    """A known data format with the wrong number of bytes (``expected`` vs ``actual``)."""
+
+    format: Optional[int] = None
+    expected: Optional[int] = None
+    actual: Optional[int] = None
+
+
+class BadHexError(DecodeError):
+    """Text that should be hexadecimal is not (``position`` is the offending character)."""
+
+    position: Optional[int] = None
+
+
+class BadUrlError(DecodeError):
+    """A Ruuvi Eddystone URL (formats 2 and 4) with invalid text."""
+
+
+class GatewayJsonError(RuuvistreamError, ValueError):
+    """A document is not valid JSON, or not shaped like a Ruuvi Gateway message."""

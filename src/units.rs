@@ -1,0 +1,74 @@
+//! Durations and instants as people type them: `24h`, `5s`, `1h30m`, `1285ms`, `7d`, and RFC 3339
+//! times.
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// Parses a duration written as one or more `<number><unit>` parts, units `ns`, `us`, `ms`, `s`,
+/// `m`, `h`, `d` (`1h30m`, `1.5h`, `1285ms`). A bare number is seconds.
+///
+/// ```
+/// use std::time::Duration;
+/// use ruuvistream::units::parse_duration;
+/// assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+/// assert_eq!(parse_duration("1285ms").unwrap(), Duration::from_millis(1285));
+/// assert!(parse_duration("5 parsecs").is_err());
+/// ```
+pub fn parse_duration(text: &str) -> Result<Duration> {
+    let bad = |why: &str| Error::InvalidArgument(format!("invalid duration {text:?}: {why}"));
+    let s = text.trim();
+    if s.is_empty() {
+        return Err(bad("empty"));
+    }
+    if let Ok(secs) = s.parse::<f64>() {
+        return Duration::try_from_secs_f64(secs).map_err(|_| bad("out of range"));
+    }
+    let mut total: f64 = 0.0;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        if num_end == 0 {
+            return Err(bad("expected a number"));
+        }
+        let value: f64 = rest[..num_end].parse().map_err(|_| bad("bad number"))?;
+        rest = &rest[num_end..];
+        let unit_end = rest.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(rest.len());
+        let seconds = match &rest[..unit_end] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" | "min" => 60.0,
+            "h" => 3600.0,
+            "d" => 86_400.0,
+            "" => return Err(bad("missing unit (ns, us, ms, s, m, h, d)")),
+            _ => return Err(bad("unknown unit (use ns, us, ms, s, m, h, d)")),
+        };
+        total += value * seconds;
+        rest = &rest[unit_end..];
+    }
+    Duration::try_from_secs_f64(total).map_err(|_| bad("out of range"))
+}
+
+/// Parses an RFC 3339 time (`2026-11-30T00:00:00Z`) or a date (`2026-11-30`, midnight UTC)
+/// into nanoseconds since the Unix epoch.
+pub fn parse_time_ns(text: &str) -> Result<i64> {
+    let s = text.trim();
+    let bad = || Error::InvalidArgument(format!("invalid time {text:?}: use RFC 3339, e.g. 2026-11-30T00:00:00Z"));
+    let t = match chrono::DateTime::parse_from_rfc3339(s) {
+        Ok(t) => t.with_timezone(&chrono::Utc),
+        Err(_) => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map_err(|_| bad())?
+            .and_hms_opt(0, 0, 0)
+            .ok_or_else(bad)?
+            .and_utc(),
+    };
+    t.timestamp_nanos_opt().ok_or_else(bad)
+}
+
+/// Formats nanoseconds since the epoch as RFC 3339 UTC with millisecond precision
+/// (`2026-11-30T00:00:01.285Z`).
+pub fn format_time_ms(ns: i64) -> String {
+    chrono::DateTime::from_timestamp_nanos(ns).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
