@@ -7,7 +7,7 @@ use super::reading::{DataFormat, Reading};
 pub const LEN: usize = 24;
 
 /// Decodes a 24-byte payload (the caller has checked the length and format byte).
-#[inline]
+#[inline(always)]
 pub(super) fn decode(p: &[u8]) -> Reading {
     let p: &[u8; LEN] = p.try_into().expect("caller checks the length");
     let (battery_voltage, tx_power) = power(u16_at(p, 13));

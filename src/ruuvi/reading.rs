@@ -103,6 +103,7 @@ impl Mac {
     }
 
     /// The bytes, most significant first (3 or 6 of them).
+    #[inline]
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..self.len as usize]
     }

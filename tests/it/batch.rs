@@ -159,3 +159,47 @@ fn observations_carry_time_rssi_and_gateway() {
     assert_eq!(time.null_count(), 0);
     assert_eq!(batch.column_by_name("gateway_mac").unwrap().null_count(), 3);
 }
+
+#[test]
+fn fast_and_slow_chunks_agree() {
+    // 3000 format 5 payloads in several shapes (the columnar fast path), one bad row and one E1
+    // row in the middle (which send their chunks down the row-by-row path).
+    let sim = Simulator::new(SimulatorConfig {
+        sensors: 4,
+        duration: std::time::Duration::from_secs(6 * 3600),
+        ..Default::default()
+    })
+    .unwrap();
+    let mut inputs: Vec<Vec<u8>> = sim
+        .take(3000)
+        .enumerate()
+        .map(|(i, p)| match i % 3 {
+            0 => p.advertisement,
+            1 => p.advertisement[7..].to_vec(),
+            _ => p.advertisement[5..].to_vec(),
+        })
+        .collect();
+    inputs[2500] = vec![0x05, 0x01];
+    inputs[1200] = hex(E1);
+    match decode_many(&inputs, OnError::Raise) {
+        Err(Error::Decode { row, .. }) => assert_eq!(row, 2500),
+        other => panic!("{other:?}"),
+    }
+    let batch = decode_many(&inputs, OnError::Null).unwrap();
+    assert_eq!(batch.num_rows(), 3000);
+    let err = batch.column_by_name("error").unwrap().as_string::<i32>();
+    assert_eq!(err.null_count(), 2999);
+    assert!(err.is_valid(2500));
+    let temp = batch.column_by_name("temperature").unwrap().as_primitive::<Float64Type>();
+    let co2 = batch.column_by_name("co2").unwrap().as_primitive::<UInt16Type>();
+    for (i, input) in inputs.iter().enumerate() {
+        match ruuvistream::ruuvi::decode(input) {
+            Ok(r) => {
+                assert_eq!(Some(temp.value(i)), r.temperature, "row {i}");
+                assert_eq!(co2.is_valid(i), r.co2.is_some(), "row {i}");
+            }
+            Err(_) => assert!(temp.is_null(i)),
+        }
+    }
+    assert_eq!(co2.value(1200), 201);
+}

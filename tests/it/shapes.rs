@@ -56,7 +56,7 @@ fn typed_errors() {
         ("   ", DecodeError::Empty),
         ("0512FC", DecodeError::WrongLength { format: 5, expected: 24, actual: 3 }),
         (
-            &"0512FC5394C37C0004FFFC040CAC364200CDCBB8334C884F00"[..],
+            "0512FC5394C37C0004FFFC040CAC364200CDCBB8334C884F00",
             DecodeError::WrongLength { format: 5, expected: 24, actual: 25 },
         ),
         ("9904E1170C", DecodeError::WrongLength { format: 0xE1, expected: 40, actual: 3 }),
