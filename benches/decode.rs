@@ -1,9 +1,10 @@
 //! Batch decoding throughput: Ruuvi payloads into Arrow columns, single-threaded.
 
-#![allow(missing_docs)] // criterion_group! generates undocumented items
 //!
 //! `make bench` runs it; the README records the figures. Inputs come from the simulator, so the
 //! values vary like real data.
+
+#![allow(missing_docs)] // criterion_group! generates undocumented items
 
 use std::hint::black_box;
 use std::time::Duration;
