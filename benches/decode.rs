@@ -1,5 +1,4 @@
 //! Batch decoding throughput: Ruuvi payloads into Arrow columns, single-threaded.
-
 //!
 //! `make bench` runs it; the README records the figures. Inputs come from the simulator, so the
 //! values vary like real data.
