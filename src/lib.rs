@@ -23,3 +23,8 @@ pub mod cli;
 mod python;
 
 pub use error::{DecodeError, Error, GatewayError, Result};
+
+/// The README's Rust examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as _dt
 import json as _json
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal, Optional, Union
+from typing import Any, Literal, Union
 
 import pyarrow as pa
 
@@ -68,7 +68,7 @@ Errors = Literal["raise", "null"]
 DurationLike = Union[str, float, int, _dt.timedelta]
 
 
-def decode(payloads: Union[Iterable[Payload], Any], *, errors: Errors = "raise") -> pa.Table:
+def decode(payloads: Iterable[Payload] | Any, *, errors: Errors = "raise") -> pa.Table:
     """Decode many Ruuvi payloads into a table in :data:`READING_SCHEMA`.
 
     Each payload is ``bytes`` or a hex ``str`` in any shape Ruuvi data travels in: a bare
@@ -98,7 +98,7 @@ def decode(payloads: Union[Iterable[Payload], Any], *, errors: Errors = "raise")
     return pa.table(_native.decode_list(items, errors))
 
 
-def decode_one(payload: Union[bytes, str]) -> dict[str, Any]:
+def decode_one(payload: bytes | str) -> dict[str, Any]:
     """Decode one payload into a dict with every column of :data:`READING_SCHEMA`.
 
     Raises a :class:`DecodeError` subclass if it does not decode.
@@ -109,11 +109,11 @@ def decode_one(payload: Union[bytes, str]) -> dict[str, Any]:
     """
     if isinstance(payload, bytearray):
         payload = bytes(payload)
-    return _native.decode_one(payload)  # type: ignore[no-any-return]
+    return _native.decode_one(payload)
 
 
 def decode_gateway(
-    documents: Union[str, bytes, Mapping[str, Any], Iterable[Union[str, bytes, Mapping[str, Any]]]],
+    documents: str | bytes | Mapping[str, Any] | Iterable[str | bytes | Mapping[str, Any]],
     *,
     errors: Errors = "raise",
 ) -> pa.Table:
@@ -140,7 +140,7 @@ def decode_gateway(
     return pa.table(_native.decode_gateway(texts, errors))
 
 
-def _document_bytes(doc: Union[str, bytes, bytearray, Mapping[str, Any]]) -> bytes:
+def _document_bytes(doc: str | bytes | bytearray | Mapping[str, Any]) -> bytes:
     if isinstance(doc, str):
         return doc.encode()
     if isinstance(doc, (bytes, bytearray)):
@@ -158,7 +158,7 @@ def _duration(value: DurationLike) -> str:
     return value
 
 
-def _time(value: Union[str, _dt.datetime, None]) -> Optional[str]:
+def _time(value: str | _dt.datetime | None) -> str | None:
     if isinstance(value, _dt.datetime):
         if value.tzinfo is None:
             raise ValueError("start must be timezone-aware (e.g. datetime(..., tzinfo=timezone.utc))")
@@ -172,7 +172,7 @@ def simulate(
     interval: DurationLike = "5s",
     *,
     seed: int = 0,
-    start: Union[str, _dt.datetime, None] = None,
+    start: str | _dt.datetime | None = None,
     air_sensors: int = 0,
     loss: float = 0.1,
     repeat: float = 0.05,
@@ -224,4 +224,4 @@ def simulated_sensors(
     >>> [s["location"] for s in simulated_sensors(3)]
     ['bedroom', 'bathroom', 'greenhouse']
     """
-    return _native.simulated_sensors(sensors, air_sensors, seed, site)  # type: ignore[no-any-return]
+    return _native.simulated_sensors(sensors, air_sensors, seed, site)

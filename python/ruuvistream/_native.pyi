@@ -1,6 +1,6 @@
 """Type stubs for the native extension module (checked against it by ``mypy.stubtest``)."""
 
-from typing import Any, Optional
+from typing import Any
 
 __version__: str
 
@@ -14,7 +14,7 @@ def simulate(
     duration: str = "1h",
     interval: str = "5s",
     seed: int = 0,
-    start: Optional[str] = None,
+    start: str | None = None,
     air_sensors: int = 0,
     loss: float = 0.1,
     repeat: float = 0.05,

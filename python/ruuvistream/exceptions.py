@@ -7,8 +7,6 @@ Invalid arguments (an unknown duration unit, a negative probability) raise plain
 
 from __future__ import annotations
 
-from typing import Optional
-
 __all__ = [
     "BadHexError",
     "BadUrlError",
@@ -32,8 +30,8 @@ class DecodeError(RuuvistreamError, ValueError):
     ``mac`` the tag's MAC when the payload came from Gateway JSON.
     """
 
-    row: Optional[int] = None
-    mac: Optional[str] = None
+    row: int | None = None
+    mac: str | None = None
 
 
 class NotRuuviError(DecodeError):
@@ -46,21 +44,21 @@ class UnsupportedFormatError(DecodeError):
     Format 8 (encrypted) is only a proposal and was never shipped.
     """
 
-    format: Optional[int] = None
+    format: int | None = None
 
 
 class WrongLengthError(DecodeError):
     """A known data format with the wrong number of bytes (``expected`` vs ``actual``)."""
 
-    format: Optional[int] = None
-    expected: Optional[int] = None
-    actual: Optional[int] = None
+    format: int | None = None
+    expected: int | None = None
+    actual: int | None = None
 
 
 class BadHexError(DecodeError):
     """Text that should be hexadecimal is not (``position`` is the offending character)."""
 
-    position: Optional[int] = None
+    position: int | None = None
 
 
 class BadUrlError(DecodeError):

@@ -3,7 +3,7 @@
 use arrow_array::RecordBatch;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyString};
 use pyo3_arrow::input::AnyArray;
 use pyo3_arrow::{PySchema, PyTable};
 
@@ -29,6 +29,7 @@ fn table(batches: Vec<RecordBatch>, context: bool, error: bool) -> PyResult<PyTa
 enum Item<'a> {
     Bytes(&'a [u8]),
     Hex(std::borrow::Cow<'a, str>),
+    Owned(Vec<u8>),
     Null,
 }
 
@@ -45,11 +46,13 @@ pub fn decode_list(py: Python<'_>, payloads: &Bound<'_, PyList>, errors: &str) -
             Item::Bytes(b.as_bytes())
         } else if let Ok(s) = item.cast::<PyString>() {
             Item::Hex(s.to_cow()?)
+        } else if let Ok(b) = item.cast::<PyByteArray>() {
+            Item::Owned(b.to_vec())
         } else if item.is_none() {
             Item::Null
         } else {
             let ty = item.get_type().name()?;
-            return Err(PyTypeError::new_err(format!("row {row}: expected bytes or a hex str, not {ty}")));
+            return Err(PyTypeError::new_err(format!("row {row}: expected bytes, bytearray or a hex str, not {ty}")));
         });
     }
     let batch = py.detach(|| -> Result<RecordBatch, Error> {
@@ -58,6 +61,7 @@ pub fn decode_list(py: Python<'_>, payloads: &Bound<'_, PyList>, errors: &str) -
             let decoded = match item {
                 Item::Bytes(bytes) => ruuvi::decode(bytes),
                 Item::Hex(text) => ruuvi::decode_hex(text),
+                Item::Owned(bytes) => ruuvi::decode(bytes),
                 Item::Null => {
                     b.push_null(None);
                     continue;

@@ -1,0 +1,77 @@
+# ruuvistream: `make help` lists the targets. `make test` is exactly what CI runs.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/python -m pip
+# Everything the tests, lints and benchmarks import, in one virtualenv.
+PY_DEPS := maturin>=1.9,<2 pyarrow>=14 pytest>=8 hypothesis>=6 pandas>=2 polars>=1 mypy>=1.10 ruff>=0.6
+# The wheel is built once per run into dist/, in the same target directory as the Rust tests.
+WHEEL_DIR := dist
+NEXTEST := $(shell cargo nextest --version >/dev/null 2>&1 && echo yes)
+
+.PHONY: help
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.deps: Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet $(foreach d,$(PY_DEPS),'$(d)')
+	touch $@
+
+.PHONY: venv
+venv: $(VENV)/.deps ## Create the development virtualenv (.venv) with the test and lint tools
+
+.PHONY: wheel
+wheel: venv ## Build the wheel (debug profile) and install it into .venv
+	rm -rf $(WHEEL_DIR)
+	$(VENV)/bin/maturin build --quiet --out $(WHEEL_DIR)
+	$(PIP) install --quiet --force-reinstall --no-deps $(WHEEL_DIR)/ruuvistream-*.whl
+
+.PHONY: test
+test: test-rust test-python lint ## Run every test and lint (what CI runs)
+
+.PHONY: test-rust
+test-rust: ## Rust unit, integration and doc tests
+ifeq ($(NEXTEST),yes)
+	cargo nextest run --all-features --no-fail-fast
+else
+	cargo test --all-features --no-fail-fast --lib --bins --tests
+endif
+	cargo test --all-features --doc
+
+.PHONY: test-python
+test-python: wheel ## Python tests, docstring examples and README examples, against the built wheel
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q tests/python README.md --doctest-glob=README.md \
+		--doctest-modules --pyargs ruuvistream
+
+.PHONY: lint
+lint: venv ## rustfmt, clippy, ruff and mypy; warnings fail
+	cargo fmt --check
+	cargo clippy --all-features --all-targets --quiet -- -D warnings
+	$(VENV)/bin/ruff check python tests benches scripts
+	$(VENV)/bin/ruff format --check python tests benches scripts
+	$(VENV)/bin/mypy
+
+.PHONY: demo
+demo: wheel ## The main job: simulate sensors, decode them, print what they saw
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) scripts/demo.py
+
+.PHONY: bench
+bench: venv ## Benchmarks (release build): criterion, then ruuvistream vs ruuvitag-sensor
+	cargo bench --bench decode
+	rm -rf $(WHEEL_DIR)
+	$(VENV)/bin/maturin build --release --quiet --out $(WHEEL_DIR)
+	$(PIP) install --quiet --force-reinstall --no-deps $(WHEEL_DIR)/ruuvistream-*.whl
+	$(PIP) install --quiet 'ruuvitag-sensor==4.1.0'
+	$(PY) benches/compare_ruuvitag_sensor.py
+
+.PHONY: clean
+clean: ## Remove build outputs and the virtualenv
+	cargo clean
+	rm -rf $(VENV) $(WHEEL_DIR) .pytest_cache .mypy_cache .ruff_cache
