@@ -9,7 +9,7 @@ use pyo3_arrow::{PySchema, PyTable};
 
 use super::errors::{decode_error, to_py};
 use crate::error::{Error, GatewayError};
-use crate::ruuvi::{self, OnError, Reading, ReadingsBuilder, gateway};
+use crate::ruuvi::{self, OnError, Payload, Reading, ReadingsBuilder, gateway};
 
 /// `"raise"` or `"null"`.
 pub fn on_error(errors: &str) -> PyResult<OnError> {
@@ -28,9 +28,31 @@ fn table(batches: Vec<RecordBatch>, context: bool, error: bool) -> PyResult<PyTa
 /// One payload as Python sees it.
 enum Item<'a> {
     Bytes(&'a [u8]),
-    Hex(std::borrow::Cow<'a, str>),
+    Hex(&'a str),
     Owned(Vec<u8>),
     Null,
+}
+
+unsafe extern "C" {
+    // Part of the stable ABI only from 3.10, but exported with this signature by every CPython
+    // 3.x, including the 3.9 that this abi3 module supports. pyo3 hides it below 3.10.
+    fn PyUnicode_AsUTF8AndSize(unicode: *mut pyo3::ffi::PyObject, size: *mut pyo3::ffi::Py_ssize_t) -> *const u8;
+}
+
+/// The UTF-8 text of a `str` without copying it (for ASCII strings CPython hands out its own
+/// buffer, which lives as long as the string).
+fn str_utf8<'a>(s: &'a Bound<'_, PyString>) -> PyResult<&'a str> {
+    let mut size: pyo3::ffi::Py_ssize_t = 0;
+    // SAFETY: `s` is a live str object, and the GIL is held; the returned buffer is owned by
+    // the string and valid for its lifetime, which `'a` ties the result to.
+    let data = unsafe { PyUnicode_AsUTF8AndSize(s.as_ptr(), &mut size) };
+    if data.is_null() {
+        return Err(PyErr::fetch(s.py()));
+    }
+    let len = usize::try_from(size).map_err(|_| PyValueError::new_err("negative string size"))?;
+    // SAFETY: CPython guarantees `len` valid bytes at `data`, UTF-8 encoded.
+    let bytes = unsafe { std::slice::from_raw_parts(data, len) };
+    std::str::from_utf8(bytes).map_err(|e| PyValueError::new_err(e.to_string()))
 }
 
 /// Decodes a list of `bytes` (any shape) and `str` (hex) items, `None` giving a row of nulls.
@@ -45,7 +67,7 @@ pub fn decode_list(py: Python<'_>, payloads: &Bound<'_, PyList>, errors: &str) -
         inputs.push(if let Ok(b) = item.cast::<PyBytes>() {
             Item::Bytes(b.as_bytes())
         } else if let Ok(s) = item.cast::<PyString>() {
-            Item::Hex(s.to_cow()?)
+            Item::Hex(str_utf8(s)?)
         } else if let Ok(b) = item.cast::<PyByteArray>() {
             Item::Owned(b.to_vec())
         } else if item.is_none() {
@@ -55,26 +77,16 @@ pub fn decode_list(py: Python<'_>, payloads: &Bound<'_, PyList>, errors: &str) -
             return Err(PyTypeError::new_err(format!("row {row}: expected bytes, bytearray or a hex str, not {ty}")));
         });
     }
-    let batch = py.detach(|| -> Result<RecordBatch, Error> {
-        let mut b = ReadingsBuilder::new(false, mode == OnError::Null, inputs.len());
-        for (row, item) in inputs.iter().enumerate() {
-            let decoded = match item {
-                Item::Bytes(bytes) => ruuvi::decode(bytes),
-                Item::Hex(text) => ruuvi::decode_hex(text),
-                Item::Owned(bytes) => ruuvi::decode(bytes),
-                Item::Null => {
-                    b.push_null(None);
-                    continue;
-                }
-            };
-            match decoded {
-                Ok(r) => b.push_reading(&r),
-                Err(source) if mode == OnError::Raise => return Err(Error::Decode { row, source }),
-                Err(e) => b.push_null(Some(&e.to_string())),
-            }
-        }
-        b.finish()
-    });
+    let payloads: Vec<Option<Payload<'_>>> = inputs
+        .iter()
+        .map(|item| match item {
+            Item::Bytes(bytes) => Some(Payload::Bytes(bytes)),
+            Item::Hex(text) => Some(Payload::Hex(text)),
+            Item::Owned(bytes) => Some(Payload::Bytes(bytes)),
+            Item::Null => None,
+        })
+        .collect();
+    let batch = py.detach(|| ruuvi::decode_payloads(payloads.iter().copied(), payloads.len(), mode));
     table(vec![batch.map_err(to_py)?], false, mode == OnError::Null)
 }
 

@@ -164,9 +164,14 @@ pub fn decode(bytes: &[u8]) -> Result<Reading, DecodeError> {
 /// Decodes hex text (either case, optional `0x`) in any shape [`decode`] accepts, or a Ruuvi
 /// URL (`https://ruu.vi/#…`, formats 2 and 4).
 pub fn decode_hex(text: &str) -> Result<Reading, DecodeError> {
-    if text.contains("ruu.vi/#") {
-        return url::decode_url(text);
+    let mut buf = Vec::with_capacity(64);
+    match hex::decode_append(text, &mut buf) {
+        Ok(()) => decode(&buf),
+        Err(e) => decode_url_or(text, e),
     }
-    let mut buf = [0u8; hex::MAX_BYTES];
-    decode(hex::decode_into(text, &mut buf)?)
+}
+
+/// Text that is not hex may be a Ruuvi URL; otherwise the hex error stands.
+pub(super) fn decode_url_or(text: &str, hex_error: DecodeError) -> Result<Reading, DecodeError> {
+    if text.contains("ruu.vi/#") { url::decode_url(text) } else { Err(hex_error) }
 }

@@ -14,8 +14,8 @@ use arrow_array::{
 use arrow_buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
-use super::advertisement;
 use super::reading::{Mac, Observation, Reading};
+use super::{advertisement, hex, url};
 use crate::error::{DecodeError, Error, Result};
 
 /// The timezone of every timestamp column this crate produces.
@@ -524,60 +524,117 @@ impl ReadingsBuilder {
     }
 }
 
-/// Decodes every item with `decode_one`, into one batch. `None` items (null inputs) give rows
-/// of nulls without an error.
-fn decode_with<'a, T: Copy + 'a>(
-    items: impl Iterator<Item = Option<T>>,
+/// One input of a batch: bytes in any shape [`decode`](super::decode) accepts, or hex text (or a
+/// Ruuvi URL) as [`decode_hex`](super::decode_hex) takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payload<'a> {
+    /// Raw bytes.
+    Bytes(&'a [u8]),
+    /// Hex text or a Ruuvi URL.
+    Hex(&'a str),
+}
+
+/// A row of a chunk once its hex is decoded.
+#[derive(Clone)]
+enum Row<'a> {
+    Null,
+    Bytes(&'a [u8]),
+    /// Decoded hex, at this range of the chunk's arena.
+    Arena(usize, usize),
+    Url(&'a str),
+    Failed(DecodeError),
+}
+
+/// Decodes `items` into one batch. Rows go in chunks: hex is decoded into a per-chunk arena; a
+/// chunk that is all plain format 5 (the common case) is decoded column by column straight
+/// from the bytes; any other chunk row by row into readings, then appended column by column.
+pub fn decode_payloads<'a>(
+    items: impl IntoIterator<Item = Option<Payload<'a>>>,
     capacity: usize,
     on_error: OnError,
-    decode_one: impl Fn(T) -> Result<Reading, DecodeError>,
-    df5: impl Fn(T) -> Option<&'a [u8; 24]>,
 ) -> Result<RecordBatch> {
-    // Rows go in chunks: a chunk of plain format 5 payloads (the common case) is decoded column
-    // by column straight from the bytes; any other chunk row by row into readings, then appended
-    // column by column.
     const CHUNK: usize = 1024;
     let mut b = ReadingsBuilder::new(false, false, capacity);
     let mut errors = (on_error == OnError::Null).then(|| Text::new(capacity, 0));
-    let mut chunk: Vec<Option<T>> = Vec::with_capacity(CHUNK);
-    let mut fast: Vec<&'a [u8; 24]> = Vec::with_capacity(CHUNK);
+    let mut rows: Vec<Row<'a>> = Vec::with_capacity(CHUNK);
+    let mut arena: Vec<u8> = Vec::with_capacity(CHUNK * 32);
     let mut slow: Vec<Option<Reading>> = Vec::with_capacity(CHUNK);
-    let mut flush = |chunk: &[Option<T>], first_row: usize, b: &mut ReadingsBuilder| -> Result<()> {
-        fast.clear();
-        fast.extend(chunk.iter().map_while(|item| item.and_then(&df5)));
-        if fast.len() == chunk.len() {
-            b.extend_df5(&fast);
-            if let Some(errs) = &mut errors {
-                (0..chunk.len()).for_each(|_| errs.push_bytes(None));
-            }
-            return Ok(());
-        }
-        slow.clear();
-        for (i, item) in chunk.iter().enumerate() {
-            let (reading, error) = match item.map(&decode_one) {
-                Some(Ok(r)) => (Some(r), None),
-                None => (None, None),
-                Some(Err(e)) if errors.is_none() => return Err(Error::Decode { row: first_row + i, source: e }),
-                Some(Err(e)) => (None, Some(e.to_string())),
-            };
-            if let Some(errs) = &mut errors {
-                errs.push_bytes(error.as_deref().map(str::as_bytes));
-            }
-            slow.push(reading);
-        }
-        b.extend_fields(&slow);
-        Ok(())
-    };
+    // Plain format 5 byte inputs, gathered while reading the chunk (they borrow the input, not
+    // the arena, so the vector is reused across chunks).
+    let mut fast_bytes: Vec<&'a [u8; 24]> = Vec::with_capacity(CHUNK);
     let mut first_row = 0;
-    for item in items {
-        chunk.push(item);
-        if chunk.len() == CHUNK {
-            flush(&chunk, first_row, &mut b)?;
-            first_row += CHUNK;
-            chunk.clear();
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        rows.clear();
+        arena.clear();
+        fast_bytes.clear();
+        for item in items.by_ref().take(CHUNK) {
+            rows.push(match item {
+                None => Row::Null,
+                Some(Payload::Bytes(bytes)) => {
+                    if let Some(p) = advertisement::df5_fast(bytes) {
+                        fast_bytes.push(p);
+                    }
+                    Row::Bytes(bytes)
+                }
+                Some(Payload::Hex(text)) => {
+                    let start = arena.len();
+                    match hex::decode_append(text, &mut arena) {
+                        Ok(()) => Row::Arena(start, arena.len()),
+                        Err(e) => {
+                            arena.truncate(start);
+                            if text.contains("ruu.vi/#") { Row::Url(text) } else { Row::Failed(e) }
+                        }
+                    }
+                }
+            });
         }
+        let bytes_of = |row: &Row<'a>| -> Option<&[u8]> {
+            match row {
+                Row::Bytes(bytes) => Some(bytes),
+                Row::Arena(start, end) => Some(&arena[*start..*end]),
+                _ => None,
+            }
+        };
+        let all_bytes_fast = fast_bytes.len() == rows.len();
+        // Decoded hex borrows the arena, so its fast rows are gathered per chunk.
+        let fast_hex: Vec<&[u8; 24]> = if all_bytes_fast || arena.is_empty() {
+            Vec::new()
+        } else {
+            rows.iter().map_while(|r| bytes_of(r).and_then(advertisement::df5_fast)).collect()
+        };
+        if all_bytes_fast || fast_hex.len() == rows.len() {
+            b.extend_df5(if all_bytes_fast { &fast_bytes } else { &fast_hex });
+            if let Some(errs) = &mut errors {
+                rows.iter().for_each(|_| errs.push_bytes(None));
+            }
+        } else {
+            slow.clear();
+            for (i, row) in rows.iter().enumerate() {
+                let decoded = match row {
+                    Row::Null => Ok(None),
+                    Row::Url(text) => url::decode_url(text).map(Some),
+                    Row::Failed(e) => Err(e.clone()),
+                    other => advertisement::decode(bytes_of(other).unwrap_or_default()).map(Some),
+                };
+                let reading = match (decoded, &mut errors) {
+                    (Ok(r), Some(errs)) => {
+                        errs.push_bytes(None);
+                        r
+                    }
+                    (Ok(r), None) => r,
+                    (Err(e), Some(errs)) => {
+                        errs.push_bytes(Some(e.to_string().as_bytes()));
+                        None
+                    }
+                    (Err(source), None) => return Err(Error::Decode { row: first_row + i, source }),
+                };
+                slow.push(reading);
+            }
+            b.extend_fields(&slow);
+        }
+        first_row += rows.len();
     }
-    flush(&chunk, first_row, &mut b)?;
     let batch = b.finish()?;
     match errors {
         None => Ok(batch),
@@ -600,21 +657,13 @@ fn decode_with<'a, T: Copy + 'a>(
 /// assert_eq!(batch.column_by_name("error").unwrap().null_count(), 1);
 /// ```
 pub fn decode_many<B: AsRef<[u8]>>(payloads: &[B], on_error: OnError) -> Result<RecordBatch> {
-    decode_with(
-        payloads.iter().map(|p| Some(p.as_ref())),
-        payloads.len(),
-        on_error,
-        advertisement::decode,
-        advertisement::df5_fast,
-    )
+    decode_payloads(payloads.iter().map(|p| Some(Payload::Bytes(p.as_ref()))), payloads.len(), on_error)
 }
 
 /// Decodes many hex strings (each in any shape [`decode_hex`](super::decode_hex) accepts) into
 /// one batch in the canonical schema.
 pub fn decode_many_hex<S: AsRef<str>>(payloads: &[S], on_error: OnError) -> Result<RecordBatch> {
-    decode_with(payloads.iter().map(|p| Some(p.as_ref())), payloads.len(), on_error, advertisement::decode_hex, |_| {
-        None
-    })
+    decode_payloads(payloads.iter().map(|p| Some(Payload::Hex(p.as_ref()))), payloads.len(), on_error)
 }
 
 /// Decodes an Arrow array of payloads: binary (any binary type: bytes in any shape) or string
@@ -623,19 +672,19 @@ pub fn decode_array(array: &dyn Array, on_error: OnError) -> Result<RecordBatch>
     let n = array.len();
     let any = array.as_any();
     macro_rules! run {
-        ($ty:ty, $f:expr, $fast:expr) => {{
+        ($ty:ty, $variant:ident) => {{
             let a = any.downcast_ref::<$ty>().expect("data type checked above");
-            decode_with(a.iter(), n, on_error, $f, $fast)
+            decode_payloads(a.iter().map(|v| v.map(Payload::$variant)), n, on_error)
         }};
     }
     match array.data_type() {
-        DataType::Binary => run!(BinaryArray, advertisement::decode, advertisement::df5_fast),
-        DataType::LargeBinary => run!(LargeBinaryArray, advertisement::decode, advertisement::df5_fast),
-        DataType::BinaryView => run!(BinaryViewArray, advertisement::decode, advertisement::df5_fast),
-        DataType::FixedSizeBinary(_) => run!(FixedSizeBinaryArray, advertisement::decode, advertisement::df5_fast),
-        DataType::Utf8 => run!(StringArray, advertisement::decode_hex, |_| None),
-        DataType::LargeUtf8 => run!(LargeStringArray, advertisement::decode_hex, |_| None),
-        DataType::Utf8View => run!(StringViewArray, advertisement::decode_hex, |_| None),
+        DataType::Binary => run!(BinaryArray, Bytes),
+        DataType::LargeBinary => run!(LargeBinaryArray, Bytes),
+        DataType::BinaryView => run!(BinaryViewArray, Bytes),
+        DataType::FixedSizeBinary(_) => run!(FixedSizeBinaryArray, Bytes),
+        DataType::Utf8 => run!(StringArray, Hex),
+        DataType::LargeUtf8 => run!(LargeStringArray, Hex),
+        DataType::Utf8View => run!(StringViewArray, Hex),
         other => Err(Error::InvalidArgument(format!(
             "payloads must be a binary array (raw bytes) or a string array (hex), not {other}"
         ))),

@@ -1,4 +1,5 @@
-//! Hexadecimal text to bytes, without allocation for anything the size of an advertisement.
+//! Hexadecimal text to bytes, table-driven, without allocation for anything the size of an
+//! advertisement.
 
 use crate::error::DecodeError;
 
@@ -6,52 +7,98 @@ use crate::error::DecodeError;
 /// 255 bytes per report. Longer hex is refused rather than decoded.
 pub const MAX_BYTES: usize = 255;
 
+/// The value of every byte as a hex digit, 0xFF where it is none.
+const VALUE: [u8; 256] = {
+    let mut t = [0xFFu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// The byte for every pair of characters (indexed by the first character times 256 plus the
+/// second), with bit 8 set where either is not a hex digit: one lookup per output byte.
+static PAIRS: [u16; 65536] = {
+    let mut t = [0x100u16; 65536];
+    let mut i = 0;
+    while i < 65536 {
+        let (hi, lo) = (VALUE[i >> 8], VALUE[i & 0xFF]);
+        if hi != 0xFF && lo != 0xFF {
+            t[i] = (hi as u16) << 4 | lo as u16;
+        }
+        i += 1;
+    }
+    t
+};
+
 /// The value of one hex digit, either case.
 #[inline]
 pub(crate) const fn nibble(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
+    match VALUE[c as usize] {
+        0xFF => None,
+        v => Some(v),
     }
 }
 
-/// Decodes hex text (either case, optional `0x` prefix, surrounding white space ignored) into
-/// `buf`, returning the filled prefix.
-pub fn decode_into<'b>(text: &str, buf: &'b mut [u8; MAX_BYTES]) -> Result<&'b [u8], DecodeError> {
-    let trimmed = text.trim();
-    let offset = text.len() - text.trim_start().len();
-    let (digits, offset) = match trimmed.strip_prefix("0x").or_else(|| trimmed.strip_prefix("0X")) {
-        Some(rest) => (rest.as_bytes(), offset + 2),
-        None => (trimmed.as_bytes(), offset),
-    };
-    if digits.is_empty() {
+/// The hex digits of `text` without surrounding white space and an optional `0x`, with the
+/// offset of the first digit in `text`.
+#[inline]
+fn digits(text: &str) -> (&[u8], usize) {
+    let b = text.as_bytes();
+    let mut start = 0;
+    let mut end = b.len();
+    while start < end && b[start].is_ascii_whitespace() {
+        start += 1;
+    }
+    while end > start && b[end - 1].is_ascii_whitespace() {
+        end -= 1;
+    }
+    if end - start >= 2 && b[start] == b'0' && (b[start + 1] | 0x20) == b'x' {
+        start += 2;
+    }
+    (&b[start..end], start)
+}
+
+/// Decodes hex text (either case, optional `0x` prefix, surrounding white space ignored),
+/// appending the bytes to `out`. On error `out` may hold part of the bytes.
+#[inline]
+pub fn decode_append(text: &str, out: &mut Vec<u8>) -> Result<(), DecodeError> {
+    let (d, offset) = digits(text);
+    if d.is_empty() {
         return Err(DecodeError::Empty);
     }
-    if digits.len() % 2 != 0 {
-        return Err(DecodeError::BadHex { position: offset + digits.len(), reason: "odd number of hex digits" });
+    if d.len() % 2 != 0 {
+        return Err(DecodeError::BadHex { position: offset + d.len(), reason: "odd number of hex digits" });
     }
-    if digits.len() / 2 > MAX_BYTES {
+    if d.len() / 2 > MAX_BYTES {
         return Err(DecodeError::BadHex {
             position: offset + 2 * MAX_BYTES,
             reason: "longer than any BLE advertisement (255 bytes)",
         });
     }
-    for (i, pair) in digits.chunks_exact(2).enumerate() {
-        let hi = nibble(pair[0]);
-        let lo = nibble(pair[1]);
-        match (hi, lo) {
-            (Some(h), Some(l)) => buf[i] = h << 4 | l,
-            (None, _) => return Err(bad_digit(offset + 2 * i)),
-            (_, None) => return Err(bad_digit(offset + 2 * i + 1)),
-        }
+    // Decode every pair, OR-ing the table values together: an invalid digit sets bit 8, which
+    // is checked once at the end; only then is its position looked for.
+    let start = out.len();
+    out.resize(start + d.len() / 2, 0);
+    let mut bad = 0u16;
+    for (dst, pair) in out[start..].iter_mut().zip(d.chunks_exact(2)) {
+        let v = PAIRS[(pair[0] as usize) << 8 | pair[1] as usize];
+        bad |= v;
+        *dst = v as u8;
     }
-    Ok(&buf[..digits.len() / 2])
-}
-
-fn bad_digit(position: usize) -> DecodeError {
-    DecodeError::BadHex { position, reason: "not a hex digit" }
+    if bad & 0x100 != 0 {
+        let i = d.iter().position(|c| VALUE[*c as usize] == 0xFF).unwrap_or(0);
+        return Err(DecodeError::BadHex { position: offset + i, reason: "not a hex digit" });
+    }
+    Ok(())
 }
 
 /// Uppercase hex of `bytes`, the form Ruuvi Gateway uses.
@@ -68,9 +115,9 @@ pub fn encode_upper(bytes: &[u8]) -> String {
 /// Hex text to bytes (either case, optional `0x`, at most [`MAX_BYTES`] bytes).
 ///
 /// ```
-/// assert_eq!(ruuvistream::ruuvi::hex_to_bytes("0x99 04".replace(' ', "").as_str()).unwrap(), [0x99, 0x04]);
+/// assert_eq!(ruuvistream::ruuvi::hex_to_bytes("0x9904").unwrap(), [0x99, 0x04]);
 /// ```
 pub fn hex_to_bytes(text: &str) -> Result<Vec<u8>, DecodeError> {
-    let mut buf = [0u8; MAX_BYTES];
-    decode_into(text, &mut buf).map(<[u8]>::to_vec)
+    let mut v = Vec::new();
+    decode_append(text, &mut v).map(|()| v)
 }

@@ -26,8 +26,8 @@ mod url;
 
 pub use advertisement::{COMPANY_ID, decode, decode_advertisement, decode_hex, decode_payload};
 pub use batch::{
-    OnError, ReadingsBuilder, UTC, decode_array, decode_chunks, decode_many, decode_many_hex, observations_to_batch,
-    reading_schema,
+    OnError, Payload, ReadingsBuilder, UTC, decode_array, decode_chunks, decode_many, decode_many_hex, decode_payloads,
+    observations_to_batch, reading_schema,
 };
 pub use encoder::{encode, encode_advertisement};
 pub use hex::{MAX_BYTES, encode_upper as bytes_to_hex, hex_to_bytes};
