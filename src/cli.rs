@@ -70,6 +70,19 @@ enum Command {
         #[arg(long, value_enum, default_value_t = SimFormat::Jsonl)]
         format: SimFormat,
     },
+    /// Run the embedded Timestream-compatible engine until interrupted (Ctrl-C or SIGTERM).
+    #[cfg(feature = "engine")]
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: String,
+        /// Port to listen on (0 picks a free one).
+        #[arg(long, default_value_t = 8800)]
+        port: u16,
+        /// Log every request (operation, status, time) on standard error.
+        #[arg(long, short)]
+        verbose: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -100,6 +113,8 @@ where
         Command::Simulate { sensors, air_sensors, duration, interval, seed, start, loss, repeat, format } => {
             simulate(sensors, air_sensors, &duration, &interval, seed, start.as_deref(), loss, repeat, format, &mut out)
         }
+        #[cfg(feature = "engine")]
+        Command::Serve { bind, port, verbose } => serve(bind, port, verbose, &mut out),
     };
     let result = result.and_then(|status| out.flush().map(|()| status).map_err(Error::from));
     match result {
@@ -371,4 +386,44 @@ fn simulate(
         }
     }
     Ok(0)
+}
+
+/// Runs the engine in the foreground and prints its endpoint once it listens.
+#[cfg(feature = "engine")]
+fn serve(bind: String, port: u16, verbose: bool, out: &mut dyn Write) -> Result<i32> {
+    use crate::engine::{EngineConfig, LocalTimestream};
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let engine =
+            LocalTimestream::start(EngineConfig { bind, port, log_requests: verbose, ..Default::default() }).await?;
+        writeln!(out, "ruuvistream engine listening on {}", engine.endpoint_url())?;
+        writeln!(out, "(any AWS credentials are accepted; press Ctrl-C to stop)")?;
+        out.flush()?;
+        wait_for_signal().await;
+        engine.shutdown().await;
+        Ok(0)
+    })
+}
+
+#[cfg(feature = "engine")]
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -19,6 +19,9 @@ pub mod units;
 #[cfg(feature = "cli")]
 pub mod cli;
 
+#[cfg(feature = "engine")]
+pub mod engine;
+
 #[cfg(feature = "python")]
 mod python;
 

@@ -23,6 +23,7 @@ from typing import Any, Literal, Union
 import pyarrow as pa
 
 from ruuvistream import _native
+from ruuvistream._engine import LocalTimestream
 from ruuvistream.exceptions import (
     BadHexError,
     BadUrlError,
@@ -41,6 +42,7 @@ __all__ = [
     "BadUrlError",
     "DecodeError",
     "GatewayJsonError",
+    "LocalTimestream",
     "NotRuuviError",
     "RuuvistreamError",
     "UnsupportedFormatError",

@@ -5,6 +5,7 @@
 #![allow(unsafe_code)] // pyo3's macros expand to unsafe FFI glue
 
 mod decode;
+mod engine;
 mod errors;
 mod simulate;
 
@@ -28,5 +29,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(simulate::simulate, m)?)?;
     m.add_function(wrap_pyfunction!(simulate::simulated_sensors, m)?)?;
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;
+    m.add_class::<engine::PyLocalTimestream>()?;
     Ok(())
 }

@@ -1,0 +1,106 @@
+"""The embedded Timestream-compatible engine, in-process."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from types import TracebackType
+from typing import Any, Optional, Union
+
+from ruuvistream import _native
+
+TimeLike = Union[_dt.datetime, int, float]
+
+
+def _to_ns(value: TimeLike) -> int:
+    if isinstance(value, _dt.datetime):
+        if value.tzinfo is None:
+            raise ValueError("times must be timezone-aware (e.g. datetime(..., tzinfo=timezone.utc))")
+        return int(value.timestamp()) * 1_000_000_000 + value.microsecond * 1000
+    return int(value * 1_000_000_000) if isinstance(value, float) else int(value)
+
+
+class LocalTimestream:
+    """A Timestream-compatible engine running in this process, on a background thread.
+
+    boto3, the AWS CLI and the AWS SDKs talk to it over HTTP exactly as to the real service;
+    point them at :attr:`endpoint_url` (any credentials are accepted). ``port=0`` picks a free
+    port. Pass ``now`` (an aware datetime, or seconds since the epoch as a float, or
+    nanoseconds as an int) to run the engine on a manual clock that only moves with
+    :meth:`advance` and :meth:`set_now`, which is how retention can be shown without waiting.
+
+    >>> with LocalTimestream() as ts:
+    ...     ts.endpoint_url.startswith("http://127.0.0.1:")
+    True
+    """
+
+    def __init__(
+        self,
+        port: int = 0,
+        *,
+        bind: str = "127.0.0.1",
+        now: Optional[TimeLike] = None,
+        log_requests: bool = False,
+    ) -> None:
+        """Start the engine; it serves until :meth:`stop` (or the end of a ``with`` block)."""
+        self._native = _native.LocalTimestream(bind, port, None if now is None else _to_ns(now), log_requests)
+
+    @property
+    def endpoint_url(self) -> str:
+        """``http://host:port``, for ``endpoint_url=`` of boto3 and ``--endpoint-url`` of the CLI."""
+        return str(self._native.endpoint_url)
+
+    @property
+    def running(self) -> bool:
+        """Whether the engine is serving."""
+        return bool(self._native.running)
+
+    @property
+    def now(self) -> _dt.datetime:
+        """The engine's current time (UTC)."""
+        ns = self._native.now_ns()
+        return _dt.datetime.fromtimestamp(ns // 1_000_000_000, _dt.timezone.utc) + _dt.timedelta(
+            microseconds=(ns % 1_000_000_000) // 1000
+        )
+
+    def set_now(self, when: TimeLike) -> None:
+        """Set the manual clock (``ValueError`` when the engine runs on the system clock)."""
+        self._native.set_now_ns(_to_ns(when))
+
+    def advance(self, by: Union[_dt.timedelta, float]) -> None:
+        """Move the manual clock forward by a timedelta or a number of seconds."""
+        seconds = by.total_seconds() if isinstance(by, _dt.timedelta) else float(by)
+        self._native.advance(seconds)
+
+    def client(self, service: str, region_name: str = "us-east-1") -> Any:
+        """A boto3 client for ``"timestream-write"`` (or ``"timestream-query"``) bound to this engine."""
+        import boto3
+
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint_url,
+            region_name=region_name,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+
+    def stop(self) -> None:
+        """Stop serving, letting requests in flight finish. Safe to call twice."""
+        self._native.stop()
+
+    def __enter__(self) -> LocalTimestream:
+        """Return the running engine."""
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        """Stop the engine."""
+        self.stop()
+
+    def __repr__(self) -> str:
+        """Show where it serves."""
+        state = "running" if self.running else "stopped"
+        return f"LocalTimestream({self.endpoint_url!r}, {state})"

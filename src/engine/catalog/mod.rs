@@ -1,0 +1,205 @@
+//! Databases and tables: their settings, ARNs, tags and listing order. Data lives in
+//! [`crate::engine::store`]; the catalog owns each table's store.
+
+mod names;
+
+use std::collections::{BTreeMap, HashMap};
+
+pub use names::{check_create_name, reserved_column};
+
+use crate::engine::error::{ApiError, ApiErrorKind, ApiResult};
+use crate::engine::store::TableData;
+
+/// Nanoseconds in an hour and a day.
+pub const HOUR_NS: i64 = 3_600_000_000_000;
+/// Nanoseconds in a day.
+pub const DAY_NS: i64 = 24 * HOUR_NS;
+/// How far in the future a record may be.
+pub const FUTURE_NS: i64 = 15 * 60 * 1_000_000_000;
+
+/// A table's two retention dials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Memory store retention, hours (1–8766; default 6).
+    pub memory_hours: i64,
+    /// Magnetic store retention, days (1–73000; default 73000).
+    pub magnetic_days: i64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self { memory_hours: 6, magnetic_days: 73_000 }
+    }
+}
+
+/// A table.
+#[derive(Debug)]
+pub struct Table {
+    /// Its name.
+    pub name: String,
+    /// Retention dials.
+    pub retention: Retention,
+    /// Whether records older than the memory window may go to the magnetic store.
+    pub magnetic_writes: bool,
+    /// `MagneticStoreWriteProperties` as given (echoed by DescribeTable).
+    pub magnetic_properties: serde_json::Value,
+    /// `Schema` as given or defaulted (echoed by DescribeTable).
+    pub schema: serde_json::Value,
+    /// The dimension that every record must carry (a REQUIRED dimension partition key).
+    pub required_dimension: Option<String>,
+    /// Creation and last update, ns since the epoch.
+    pub created_ns: i64,
+    /// Last update, ns since the epoch.
+    pub updated_ns: i64,
+    /// After a memory retention increase, the oldest time the memory store can take stays at
+    /// this floor until `now − retention` passes it (data never moves back from magnetic).
+    pub memory_floor_ns: Option<i64>,
+    /// The rows.
+    pub data: TableData,
+}
+
+impl Table {
+    /// The oldest time the memory store accepts at `now`.
+    pub fn memory_floor(&self, now: i64) -> i64 {
+        let by_retention = now.saturating_sub(self.retention.memory_hours.saturating_mul(HOUR_NS));
+        self.memory_floor_ns.map_or(by_retention, |f| f.max(by_retention))
+    }
+
+    /// The oldest time any write is accepted at `now` (the magnetic window when magnetic
+    /// writes are on, else the memory window).
+    pub fn oldest_writable(&self, now: i64) -> i64 {
+        if self.magnetic_writes { self.oldest_kept(now) } else { self.memory_floor(now) }
+    }
+
+    /// Rows older than this are past memory + magnetic retention and deleted.
+    pub fn oldest_kept(&self, now: i64) -> i64 {
+        let total = self
+            .retention
+            .memory_hours
+            .saturating_mul(HOUR_NS)
+            .saturating_add(self.retention.magnetic_days.saturating_mul(DAY_NS));
+        now.saturating_sub(total)
+    }
+
+    /// Applies new retention at `now`, keeping the memory floor where an increase would
+    /// otherwise widen the writable window at once.
+    pub fn set_retention(&mut self, retention: Retention, now: i64) {
+        if retention.memory_hours > self.retention.memory_hours {
+            self.memory_floor_ns = Some(self.memory_floor(now));
+        } else {
+            self.memory_floor_ns = None;
+        }
+        self.retention = retention;
+    }
+}
+
+/// A database.
+#[derive(Debug)]
+pub struct Database {
+    /// Its name.
+    pub name: String,
+    /// The KMS key id it reports.
+    pub kms_key_id: String,
+    /// Creation, ns since the epoch.
+    pub created_ns: i64,
+    /// Last update, ns since the epoch.
+    pub updated_ns: i64,
+    /// Its tables, by name.
+    pub tables: BTreeMap<String, Table>,
+}
+
+/// Every database, table and tag.
+#[derive(Debug)]
+pub struct Catalog {
+    /// The region ARNs name.
+    pub region: String,
+    /// The account ARNs name.
+    pub account: String,
+    /// Databases by name (listing order is by name, as bytes).
+    pub databases: BTreeMap<String, Database>,
+    /// Tags by resource ARN.
+    pub tags: HashMap<String, BTreeMap<String, String>>,
+}
+
+/// The quota of databases per account.
+pub const MAX_DATABASES: usize = 500;
+/// The quota of tables per account.
+pub const MAX_TABLES: usize = 50_000;
+
+impl Catalog {
+    /// An empty catalog for `region` and `account`.
+    pub fn new(region: &str, account: &str) -> Self {
+        Self { region: region.into(), account: account.into(), databases: BTreeMap::new(), tags: HashMap::new() }
+    }
+
+    /// The ARN of a database.
+    pub fn database_arn(&self, db: &str) -> String {
+        format!("arn:aws:timestream:{}:{}:database/{db}", self.region, self.account)
+    }
+
+    /// The ARN of a table.
+    pub fn table_arn(&self, db: &str, table: &str) -> String {
+        format!("{}/table/{table}", self.database_arn(db))
+    }
+
+    /// A database, or ResourceNotFound.
+    pub fn database(&self, name: &str) -> ApiResult<&Database> {
+        self.databases.get(name).ok_or_else(|| ApiError::not_found(format!("The database {name} does not exist.")))
+    }
+
+    /// A database for changing, or ResourceNotFound.
+    pub fn database_mut(&mut self, name: &str) -> ApiResult<&mut Database> {
+        self.databases.get_mut(name).ok_or_else(|| ApiError::not_found(format!("The database {name} does not exist.")))
+    }
+
+    /// A table, or ResourceNotFound for the database or the table.
+    pub fn table(&self, db: &str, table: &str) -> ApiResult<&Table> {
+        self.database(db)?
+            .tables
+            .get(table)
+            .ok_or_else(|| ApiError::not_found(format!("The table {table} does not exist.")))
+    }
+
+    /// A table for changing, or ResourceNotFound.
+    pub fn table_mut(&mut self, db: &str, table: &str) -> ApiResult<&mut Table> {
+        self.database_mut(db)?
+            .tables
+            .get_mut(table)
+            .ok_or_else(|| ApiError::not_found(format!("The table {table} does not exist.")))
+    }
+
+    /// The number of tables in every database.
+    pub fn table_count(&self) -> usize {
+        self.databases.values().map(|d| d.tables.len()).sum()
+    }
+
+    /// Whether `arn` names an existing database or table.
+    pub fn resource_exists(&self, arn: &str) -> bool {
+        let prefix = format!("arn:aws:timestream:{}:{}:database/", self.region, self.account);
+        let Some(rest) = arn.strip_prefix(&prefix) else { return false };
+        match rest.split_once("/table/") {
+            Some((db, table)) => self.table(db, table).is_ok(),
+            None => self.databases.contains_key(rest),
+        }
+    }
+
+    /// The tags of an existing resource, or ResourceNotFound.
+    pub fn tags_mut(&mut self, arn: &str) -> ApiResult<&mut BTreeMap<String, String>> {
+        if !self.resource_exists(arn) {
+            return Err(ApiError::not_found(format!("The resource {arn} does not exist.")));
+        }
+        Ok(self.tags.entry(arn.to_string()).or_default())
+    }
+
+    /// Adds tags to a resource, enforcing the limit of 200 per resource.
+    pub fn add_tags(&mut self, arn: &str, tags: Vec<(String, String)>) -> ApiResult<()> {
+        let existing = self.tags_mut(arn)?;
+        let mut merged = existing.clone();
+        merged.extend(tags);
+        if merged.len() > 200 {
+            return Err(ApiError::new(ApiErrorKind::ServiceQuotaExceeded, "A resource can have at most 200 tags."));
+        }
+        *existing = merged;
+        Ok(())
+    }
+}

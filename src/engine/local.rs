@@ -1,0 +1,146 @@
+//! The engine's state and its lifecycle: start on a port, serve, shut down.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::catalog::Catalog;
+use super::clock::Clock;
+use super::server;
+use crate::error::{Error, Result};
+
+/// How to run the engine.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Address to listen on (default `127.0.0.1`).
+    pub bind: String,
+    /// Port (default 0: any free port).
+    pub port: u16,
+    /// Region that ARNs name (default `us-east-1`).
+    pub region: String,
+    /// Account id that ARNs name (default `000000000000`).
+    pub account: String,
+    /// Where "now" comes from (default the system clock).
+    pub clock: Clock,
+    /// Largest request body accepted, bytes (default 10 MiB).
+    pub max_body_bytes: usize,
+    /// Print one line per request on standard error.
+    pub log_requests: bool,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1".into(),
+            port: 0,
+            region: "us-east-1".into(),
+            account: "000000000000".into(),
+            clock: Clock::System,
+            max_body_bytes: 10 * 1024 * 1024,
+            log_requests: false,
+        }
+    }
+}
+
+/// The engine: catalog and data behind one lock, and the clock.
+#[derive(Debug)]
+pub struct Engine {
+    pub(super) clock: Clock,
+    pub(super) config: EngineConfig,
+    catalog: Mutex<Catalog>,
+    /// The address DescribeEndpoints reports (set once listening).
+    pub(super) address: Mutex<String>,
+}
+
+impl Engine {
+    /// An engine with an empty catalog.
+    pub fn new(config: EngineConfig) -> Self {
+        Self {
+            clock: config.clock.clone(),
+            catalog: Mutex::new(Catalog::new(&config.region, &config.account)),
+            address: Mutex::new(format!("{}:{}", config.bind, config.port)),
+            config,
+        }
+    }
+
+    /// The catalog, locked. A panic while it was held cannot leave it half-changed (every
+    /// change is validated first), so a poisoned lock is taken over.
+    pub fn catalog(&self) -> MutexGuard<'_, Catalog> {
+        self.catalog.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+}
+
+/// A running engine: an HTTP listener serving the Timestream write API.
+///
+/// Dropping it stops the server (without waiting); [`LocalTimestream::shutdown`] waits for
+/// in-flight requests to finish.
+pub struct LocalTimestream {
+    engine: Arc<Engine>,
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl LocalTimestream {
+    /// Binds the listener and starts serving on the current tokio runtime.
+    pub async fn start(config: EngineConfig) -> Result<Self> {
+        let listener = TcpListener::bind((config.bind.as_str(), config.port)).await.map_err(|e| {
+            Error::Io(std::io::Error::new(e.kind(), format!("cannot listen on {}:{}: {e}", config.bind, config.port)))
+        })?;
+        let addr = listener.local_addr()?;
+        let engine = Arc::new(Engine::new(config));
+        *engine.address.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = addr.to_string();
+        let app = server::router(engine.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+                let _ = stopped.await;
+            });
+            if let Err(e) = serve.await {
+                eprintln!("ruuvistream engine: server error: {e}");
+            }
+        });
+        Ok(Self { engine, addr, stop: Some(stop), task: Some(task) })
+    }
+
+    /// `http://host:port`, the endpoint URL to give SDK clients.
+    pub fn endpoint_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The engine (catalog, clock) behind the listener.
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish, and waits for the server.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for LocalTimestream {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

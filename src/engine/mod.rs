@@ -1,0 +1,24 @@
+//! The embedded Timestream-compatible engine (feature `engine`): the write API over awsJson 1.0
+//! on one HTTP listener, so that boto3, the AWS SDK for Rust and the AWS CLI work against it by
+//! changing only the endpoint URL.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use ruuvistream::engine::{EngineConfig, LocalTimestream};
+//! let engine = LocalTimestream::start(EngineConfig::default()).await?;
+//! println!("Timestream at {}", engine.endpoint_url());
+//! engine.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+pub mod catalog;
+mod clock;
+mod error;
+mod local;
+mod server;
+pub mod store;
+
+pub use clock::Clock;
+pub use error::{ApiError, ApiErrorKind, ApiResult, RejectedRecord};
+pub use local::{Engine, EngineConfig, LocalTimestream};
+pub use server::router;

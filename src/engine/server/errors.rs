@@ -1,0 +1,52 @@
+//! The one place where API errors become awsJson responses: HTTP status, `__type`, `Message`
+//! and modeled members.
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::engine::error::{ApiError, ApiErrorKind};
+
+/// Status, `__type` and body of an error response.
+pub fn render(e: &ApiError) -> (StatusCode, String, Value) {
+    const SERVICE: &str = "com.amazonaws.timestream.v20181101";
+    let (status, ty) = match e.kind {
+        ApiErrorKind::Validation => (StatusCode::BAD_REQUEST, format!("{SERVICE}#ValidationException")),
+        ApiErrorKind::Serialization => {
+            (StatusCode::BAD_REQUEST, "com.amazon.coral.service#SerializationException".into())
+        }
+        ApiErrorKind::ResourceNotFound => (StatusCode::NOT_FOUND, format!("{SERVICE}#ResourceNotFoundException")),
+        ApiErrorKind::Conflict => (StatusCode::CONFLICT, format!("{SERVICE}#ConflictException")),
+        ApiErrorKind::ServiceQuotaExceeded => {
+            (StatusCode::PAYMENT_REQUIRED, format!("{SERVICE}#ServiceQuotaExceededException"))
+        }
+        ApiErrorKind::RejectedRecords => (
+            StatusCode::from_u16(419).unwrap_or(StatusCode::BAD_REQUEST),
+            format!("{SERVICE}#RejectedRecordsException"),
+        ),
+        ApiErrorKind::Throttling => (StatusCode::TOO_MANY_REQUESTS, format!("{SERVICE}#ThrottlingException")),
+        ApiErrorKind::InternalServer => {
+            (StatusCode::INTERNAL_SERVER_ERROR, format!("{SERVICE}#InternalServerException"))
+        }
+        ApiErrorKind::UnknownOperation => {
+            (StatusCode::BAD_REQUEST, "com.amazon.coral.service#UnknownOperationException".into())
+        }
+        ApiErrorKind::RequestTooLarge => {
+            (StatusCode::PAYLOAD_TOO_LARGE, "com.amazon.coral.service#RequestEntityTooLargeException".into())
+        }
+    };
+    let mut body = json!({ "__type": ty, "Message": e.message });
+    if e.kind == ApiErrorKind::RejectedRecords {
+        body["RejectedRecords"] = e
+            .rejected
+            .iter()
+            .map(|r| {
+                let mut v = json!({ "RecordIndex": r.index, "Reason": r.reason });
+                if let Some(x) = r.existing_version {
+                    v["ExistingVersion"] = json!(x);
+                }
+                v
+            })
+            .collect();
+    }
+    (status, ty, body)
+}

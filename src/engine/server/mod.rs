@@ -1,0 +1,9 @@
+//! HTTP and awsJson 1.0: one `POST /` route dispatching on `X-Amz-Target`, request ids, body
+//! limits, and the mapping of API errors to responses.
+
+mod errors;
+mod json;
+mod router;
+mod write_api;
+
+pub use router::router;

@@ -1,0 +1,270 @@
+//! The in-memory store of one table.
+//!
+//! Rows are keyed by record identity (series, time, measure name) in time order, so that
+//! identity lookups (upserts, idempotent repeats, version conflicts) and time-range scans
+//! (retention, and queries) are both ordered-map operations.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+/// The type of a measure or multi-measure attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MeasureType {
+    /// 64-bit float.
+    Double,
+    /// 64-bit signed integer.
+    Bigint,
+    /// UTF-8 text.
+    Varchar,
+    /// true/false.
+    Boolean,
+    /// Nanoseconds since the epoch (only inside MULTI records).
+    Timestamp,
+}
+
+impl MeasureType {
+    /// The API's name of the type.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Double => "DOUBLE",
+            Self::Bigint => "BIGINT",
+            Self::Varchar => "VARCHAR",
+            Self::Boolean => "BOOLEAN",
+            Self::Timestamp => "TIMESTAMP",
+        }
+    }
+}
+
+/// One typed value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScalarValue {
+    /// A DOUBLE.
+    Double(f64),
+    /// A BIGINT.
+    Bigint(i64),
+    /// A VARCHAR.
+    Varchar(String),
+    /// A BOOLEAN.
+    Boolean(bool),
+    /// A TIMESTAMP, ns since the epoch.
+    Timestamp(i64),
+}
+
+impl ScalarValue {
+    /// Its type.
+    pub fn kind(&self) -> MeasureType {
+        match self {
+            Self::Double(_) => MeasureType::Double,
+            Self::Bigint(_) => MeasureType::Bigint,
+            Self::Varchar(_) => MeasureType::Varchar,
+            Self::Boolean(_) => MeasureType::Boolean,
+            Self::Timestamp(_) => MeasureType::Timestamp,
+        }
+    }
+}
+
+/// What a record measures: one value, or named values (MULTI).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Measure {
+    /// A single-measure record.
+    Single(ScalarValue),
+    /// A multi-measure record; attributes sorted by name.
+    Multi(Vec<(String, ScalarValue)>),
+}
+
+/// A validated record, ready to apply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRecord {
+    /// Dimensions, sorted by name.
+    pub dimensions: Vec<(String, String)>,
+    /// The measure name.
+    pub measure_name: String,
+    /// Time, ns since the epoch.
+    pub time_ns: i64,
+    /// The version given, if any (default 1).
+    pub version: Option<i64>,
+    /// The value(s).
+    pub measure: Measure,
+}
+
+/// A stored row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRecord {
+    /// Its version.
+    pub version: i64,
+    /// Its value(s).
+    pub measure: Measure,
+}
+
+/// What applying a record did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Apply {
+    /// Stored (new, replaced, version bumped, or an identical repeat).
+    Written,
+    /// Refused: the reason and the version already stored.
+    Conflict {
+        /// The rejection reason.
+        reason: String,
+        /// The stored version.
+        existing_version: i64,
+    },
+    /// Refused for another reason (a type change, a column clash).
+    Invalid(String),
+}
+
+/// Row key: time first for range scans, then series and measure name for identity.
+type Key = (i64, u32, Arc<str>);
+
+/// The rows of one table, and what the table's columns are.
+#[derive(Debug, Default)]
+pub struct TableData {
+    series: HashMap<Vec<(String, String)>, u32>,
+    series_dimensions: Vec<Vec<(String, String)>>,
+    measure_names: HashMap<String, Arc<str>>,
+    rows: BTreeMap<Key, StoredRecord>,
+    /// Single-measure names and multi-measure attribute names, with the type they were first
+    /// written with.
+    types: HashMap<String, MeasureType>,
+    /// Every dimension name seen.
+    dimension_names: BTreeSet<String>,
+    /// Multi-measure attribute names seen (they are columns too).
+    attribute_names: BTreeSet<String>,
+}
+
+impl TableData {
+    /// The number of rows.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether the table has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Dimension names seen, sorted.
+    pub fn dimension_names(&self) -> impl Iterator<Item = &str> {
+        self.dimension_names.iter().map(String::as_str)
+    }
+
+    /// Rows in time order: (dimensions, measure name, time, stored record).
+    pub fn rows(&self) -> impl Iterator<Item = (&[(String, String)], &str, i64, &StoredRecord)> {
+        self.rows.iter().map(|((t, s, m), r)| (self.series_dimensions[*s as usize].as_slice(), &**m, *t, r))
+    }
+
+    /// The type a measure or attribute name is locked to, if written before.
+    pub fn type_of(&self, name: &str) -> Option<MeasureType> {
+        self.types.get(name).copied()
+    }
+
+    /// Checks `r` against the table's columns and types without changing anything.
+    fn check_columns(&self, r: &NewRecord) -> Result<(), String> {
+        let check_type = |name: &str, t: MeasureType| match self.types.get(name) {
+            Some(&existing) if existing != t => {
+                Err(format!("Measure {name} was written as {}; it cannot be written as {}.", existing.name(), t.name()))
+            }
+            _ => Ok(()),
+        };
+        match &r.measure {
+            Measure::Single(v) => check_type(&r.measure_name, v.kind())?,
+            Measure::Multi(attrs) => {
+                for (name, v) in attrs {
+                    check_type(name, v.kind())?;
+                    if self.dimension_names.contains(name) {
+                        return Err(format!("Measure {name} has the name of a dimension of this table."));
+                    }
+                }
+            }
+        }
+        for (name, _) in &r.dimensions {
+            if self.attribute_names.contains(name) {
+                return Err(format!("Dimension {name} has the name of a measure of this table."));
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies a record with the service's identity rules: a new identity is stored; an equal
+    /// value is an idempotent repeat (a higher version bumps the stored one); a different value
+    /// needs a strictly higher version.
+    pub fn apply(&mut self, r: NewRecord) -> Apply {
+        if let Err(reason) = self.check_columns(&r) {
+            return Apply::Invalid(reason);
+        }
+        let version = r.version.unwrap_or(1);
+        let series = match self.series.get(&r.dimensions) {
+            Some(&id) => id,
+            None => {
+                let id = self.series_dimensions.len() as u32;
+                self.series.insert(r.dimensions.clone(), id);
+                self.series_dimensions.push(r.dimensions.clone());
+                id
+            }
+        };
+        let name = match self.measure_names.get(&r.measure_name) {
+            Some(n) => n.clone(),
+            None => {
+                let n: Arc<str> = Arc::from(r.measure_name.as_str());
+                self.measure_names.insert(r.measure_name.clone(), n.clone());
+                n
+            }
+        };
+        let key = (r.time_ns, series, name);
+        if let Some(existing) = self.rows.get_mut(&key) {
+            if existing.measure == r.measure {
+                existing.version = existing.version.max(version);
+                return Apply::Written;
+            }
+            if version > existing.version {
+                existing.version = version;
+                existing.measure = r.measure.clone();
+            } else if version < existing.version {
+                return Apply::Conflict {
+                    reason: format!(
+                        "The record version {version} is lower than the existing version {}. A higher version is required to update the measure value.",
+                        existing.version
+                    ),
+                    existing_version: existing.version,
+                };
+            } else {
+                return Apply::Conflict {
+                    reason: "A record already exists with the same time, dimensions, measure name, and record version. A higher record version must be specified in order to update the measure value. Specifying record version is supported by the latest SDKs.".into(),
+                    existing_version: existing.version,
+                };
+            }
+        } else {
+            self.rows.insert(key, StoredRecord { version, measure: r.measure.clone() });
+        }
+        self.remember_columns(&r);
+        Apply::Written
+    }
+
+    fn remember_columns(&mut self, r: &NewRecord) {
+        for (name, _) in &r.dimensions {
+            if !self.dimension_names.contains(name) {
+                self.dimension_names.insert(name.clone());
+            }
+        }
+        match &r.measure {
+            Measure::Single(v) => {
+                self.types.entry(r.measure_name.clone()).or_insert(v.kind());
+            }
+            Measure::Multi(attrs) => {
+                for (name, v) in attrs {
+                    self.types.entry(name.clone()).or_insert(v.kind());
+                    if !self.attribute_names.contains(name) {
+                        self.attribute_names.insert(name.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Deletes rows older than `cutoff_ns`, returning how many went.
+    pub fn expire_before(&mut self, cutoff_ns: i64) -> usize {
+        let keep = self.rows.split_off(&(cutoff_ns, 0, Arc::from("")));
+        let dropped = self.rows.len();
+        self.rows = keep;
+        dropped
+    }
+}
