@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from types import TracebackType
-from typing import Any, Optional, Union
+from typing import Any, Union
 
 from ruuvistream import _native
 
@@ -38,7 +38,7 @@ class LocalTimestream:
         port: int = 0,
         *,
         bind: str = "127.0.0.1",
-        now: Optional[TimeLike] = None,
+        now: TimeLike | None = None,
         log_requests: bool = False,
     ) -> None:
         """Start the engine; it serves until :meth:`stop` (or the end of a ``with`` block)."""
@@ -66,13 +66,13 @@ class LocalTimestream:
         """Set the manual clock (``ValueError`` when the engine runs on the system clock)."""
         self._native.set_now_ns(_to_ns(when))
 
-    def advance(self, by: Union[_dt.timedelta, float]) -> None:
+    def advance(self, by: _dt.timedelta | float) -> None:
         """Move the manual clock forward by a timedelta or a number of seconds."""
         seconds = by.total_seconds() if isinstance(by, _dt.timedelta) else float(by)
         self._native.advance(seconds)
 
     def client(self, service: str, region_name: str = "us-east-1") -> Any:
-        """A boto3 client for ``"timestream-write"`` (or ``"timestream-query"``) bound to this engine."""
+        """Return a boto3 client for ``"timestream-write"`` or ``"timestream-query"`` bound to this engine."""
         import boto3
 
         return boto3.client(
@@ -93,9 +93,9 @@ class LocalTimestream:
 
     def __exit__(
         self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         """Stop the engine."""
         self.stop()

@@ -1,6 +1,6 @@
 """Type stubs for the native extension module (checked against it by ``mypy.stubtest``)."""
 
-from typing import Any
+from typing import Any, final
 
 __version__: str
 
@@ -26,9 +26,10 @@ def simulated_sensors(
 ) -> list[dict[str, Any]]: ...
 def cli_main(argv: list[str]) -> int: ...
 
+@final
 class LocalTimestream:
     def __new__(
-        cls, bind: str = "127.0.0.1", port: int = 0, now_ns: Optional[int] = None, log_requests: bool = False
+        cls, bind: str = "127.0.0.1", port: int = 0, now_ns: int | None = None, log_requests: bool = False
     ) -> LocalTimestream: ...
     @property
     def endpoint_url(self) -> str: ...
