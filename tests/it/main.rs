@@ -3,6 +3,8 @@
 mod batch;
 #[cfg(feature = "cli")]
 mod cli;
+#[cfg(feature = "engine")]
+mod engine;
 mod gateway;
 mod properties;
 mod shapes;
