@@ -112,3 +112,43 @@ fn closed_pipe_is_not_an_error() {
     drop(stdout);
     assert!(child.wait().unwrap().success());
 }
+
+#[cfg(feature = "engine")]
+#[test]
+fn serve_prints_its_url_and_answers_until_terminated() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::net::TcpStream;
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ruuvistream"))
+        .args(["serve", "--port", "0", "--verbose"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let url = first.trim().rsplit(' ').next().unwrap().to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{first}");
+    let addr = url.trim_start_matches("http://");
+    let mut conn = TcpStream::connect(addr).unwrap();
+    let body = r#"{"DatabaseName": "cli_db"}"#;
+    write!(
+        conn,
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nX-Amz-Target: Timestream_20181101.CreateDatabase\r\n\
+         Content-Type: application/x-amz-json-1.0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    conn.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("arn:aws:timestream:us-east-1:000000000000:database/cli_db"), "{response}");
+    // SIGTERM stops it cleanly.
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let mut log = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut log).unwrap();
+    assert!(log.contains("CreateDatabase 200"), "{log}");
+}

@@ -5,5 +5,6 @@ mod errors;
 mod json;
 mod router;
 mod write_api;
+mod write_records;
 
 pub use router::router;

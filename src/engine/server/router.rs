@@ -93,6 +93,9 @@ fn dispatch(engine: &Engine, target: &str, body: &Bytes) -> ApiResult<Value> {
             format!("Expected an X-Amz-Target header of the form {TARGET_PREFIX}<Operation>, got {target:?}."),
         ));
     };
+    if op == "WriteRecords" {
+        return engine.write_records(&super::write_records::parse(body)?);
+    }
     let value: Value = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
@@ -115,7 +118,6 @@ fn dispatch(engine: &Engine, target: &str, body: &Bytes) -> ApiResult<Value> {
         "TagResource" => engine.tag_resource(&o),
         "UntagResource" => engine.untag_resource(&o),
         "ListTagsForResource" => engine.list_tags(&o),
-        "WriteRecords" => engine.write_records(&o),
         other => Err(ApiError::new(ApiErrorKind::UnknownOperation, format!("The operation {other} is not supported."))),
     }
 }
