@@ -64,7 +64,7 @@ demo: wheel ## The main job: simulate sensors, decode them, print what they saw
 
 .PHONY: bench
 bench: venv ## Benchmarks (release build): criterion, then ruuvistream vs ruuvitag-sensor
-	cargo bench --features mimalloc --bench decode
+	cargo bench --bench decode
 	cargo bench --features engine,mimalloc --bench write_records
 	rm -rf $(WHEEL_DIR)
 	$(VENV)/bin/maturin build --release --quiet --out $(WHEEL_DIR)
