@@ -51,7 +51,7 @@ def main() -> None:
         assert a["measurement_sequence"] == b["measurement_sequence_number"], (a, b)
 
     decoder = Df5Decoder()
-    t_theirs = best_of(lambda: [decoder.decode_data(p) for p in payload_hex], 1)
+    t_theirs = best_of(lambda: [decoder.decode_data(p) for p in payload_hex], 3)
     t_hex = best_of(lambda: ruuvistream.decode(payload_hex), 5)
     t_bytes = best_of(lambda: ruuvistream.decode(payload_bytes), 5)
     t_arrow = best_of(lambda: ruuvistream.decode(arrow), 5)
