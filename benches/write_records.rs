@@ -58,8 +58,8 @@ fn request(base_ns: i64, sensor: usize) -> Vec<Record> {
         .collect()
 }
 
-async fn setup() -> (LocalTimestream, Client) {
-    let engine = LocalTimestream::start(EngineConfig::default()).await.expect("engine starts");
+async fn setup(data_dir: Option<std::path::PathBuf>) -> (LocalTimestream, Client) {
+    let engine = LocalTimestream::start(EngineConfig { data_dir, ..Default::default() }).await.expect("engine starts");
     let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(engine.endpoint_url())
@@ -85,45 +85,49 @@ async fn setup() -> (LocalTimestream, Client) {
     (engine, client)
 }
 
+/// Writes `REQUESTS` requests, `IN_FLIGHT` at a time, and returns how long they took.
+async fn run(client: &Client, base_ns: i64, iters: u64) -> Duration {
+    let started = Instant::now();
+    for _ in 0..iters {
+        let mut tasks = Vec::with_capacity(IN_FLIGHT);
+        for w in 0..IN_FLIGHT {
+            let client = client.clone();
+            tasks.push(tokio::spawn(async move {
+                for r in 0..REQUESTS / IN_FLIGHT {
+                    let records = request(base_ns, (w * 31 + r) % 64);
+                    client
+                        .write_records()
+                        .database_name("bench")
+                        .table_name("ruuvi")
+                        .set_records(Some(records))
+                        .send()
+                        .await
+                        .expect("write");
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.expect("task");
+        }
+    }
+    started.elapsed()
+}
+
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    let (engine, client) = rt.block_on(setup());
     let base_ns = Clock::System.now_ns();
+    let dir = tempfile::tempdir().expect("temporary directory");
     let mut g = c.benchmark_group("write_records");
     g.sample_size(10).measurement_time(Duration::from_secs(20));
     g.throughput(Throughput::Elements((PER_REQUEST * REQUESTS) as u64));
-    g.bench_function("in_memory_sdk_100_multi_x8", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let started = Instant::now();
-                for _ in 0..iters {
-                    let mut tasks = Vec::with_capacity(IN_FLIGHT);
-                    for w in 0..IN_FLIGHT {
-                        let client = client.clone();
-                        tasks.push(tokio::spawn(async move {
-                            for r in 0..REQUESTS / IN_FLIGHT {
-                                let records = request(base_ns, (w * 31 + r) % 64);
-                                client
-                                    .write_records()
-                                    .database_name("bench")
-                                    .table_name("ruuvi")
-                                    .set_records(Some(records))
-                                    .send()
-                                    .await
-                                    .expect("write");
-                            }
-                        }));
-                    }
-                    for t in tasks {
-                        t.await.expect("task");
-                    }
-                }
-                started.elapsed()
-            })
-        })
-    });
+    for (name, data_dir) in
+        [("in_memory_sdk_100_multi_x8", None), ("persistent_sdk_100_multi_x8", Some(dir.path().to_path_buf()))]
+    {
+        let (engine, client) = rt.block_on(setup(data_dir));
+        g.bench_function(name, |b| b.iter_custom(|iters| rt.block_on(run(&client, base_ns, iters))));
+        rt.block_on(engine.shutdown());
+    }
     g.finish();
-    rt.block_on(engine.shutdown());
 }
 
 criterion_group!(benches, bench);

@@ -82,6 +82,9 @@ enum Command {
         /// Log every request (operation, status, time) on standard error.
         #[arg(long, short)]
         verbose: bool,
+        /// Keep the catalog and every acknowledged write in this directory (default: memory only).
+        #[arg(long)]
+        data_dir: Option<std::path::PathBuf>,
     },
 }
 
@@ -114,7 +117,7 @@ where
             simulate(sensors, air_sensors, &duration, &interval, seed, start.as_deref(), loss, repeat, format, &mut out)
         }
         #[cfg(feature = "engine")]
-        Command::Serve { bind, port, verbose } => serve(bind, port, verbose, &mut out),
+        Command::Serve { bind, port, verbose, data_dir } => serve(bind, port, verbose, data_dir, &mut out),
     };
     let result = result.and_then(|status| out.flush().map(|()| status).map_err(Error::from));
     match result {
@@ -390,14 +393,24 @@ fn simulate(
 
 /// Runs the engine in the foreground and prints its endpoint once it listens.
 #[cfg(feature = "engine")]
-fn serve(bind: String, port: u16, verbose: bool, out: &mut dyn Write) -> Result<i32> {
+fn serve(
+    bind: String,
+    port: u16,
+    verbose: bool,
+    data_dir: Option<std::path::PathBuf>,
+    out: &mut dyn Write,
+) -> Result<i32> {
     use crate::engine::{EngineConfig, LocalTimestream};
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
-        let engine =
-            LocalTimestream::start(EngineConfig { bind, port, log_requests: verbose, ..Default::default() }).await?;
+        let persistent = data_dir.as_ref().map(|d| d.display().to_string());
+        let config = EngineConfig { bind, port, log_requests: verbose, data_dir, ..Default::default() };
+        let engine = LocalTimestream::start(config).await?;
         writeln!(out, "ruuvistream engine listening on {}", engine.endpoint_url())?;
-        writeln!(out, "(any AWS credentials are accepted; press Ctrl-C to stop)")?;
+        match persistent {
+            Some(dir) => writeln!(out, "(data in {dir}; any AWS credentials are accepted; Ctrl-C stops it)")?,
+            None => writeln!(out, "(in memory; any AWS credentials are accepted; Ctrl-C stops it)")?,
+        }
         out.flush()?;
         wait_for_signal().await;
         engine.shutdown().await;

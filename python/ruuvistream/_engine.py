@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import os
 from types import TracebackType
 from typing import Any, Union
 
@@ -27,6 +28,9 @@ class LocalTimestream:
     port. Pass ``now`` (an aware datetime, or seconds since the epoch as a float, or
     nanoseconds as an int) to run the engine on a manual clock that only moves with
     :meth:`advance` and :meth:`set_now`, which is how retention can be shown without waiting.
+    With ``data_dir`` the engine keeps its catalog and every acknowledged write there (synced
+    to disk before each answer) and finds them again when restarted on the same directory;
+    without it, everything is in memory.
 
     >>> with LocalTimestream() as ts:
     ...     ts.endpoint_url.startswith("http://127.0.0.1:")
@@ -40,9 +44,16 @@ class LocalTimestream:
         bind: str = "127.0.0.1",
         now: TimeLike | None = None,
         log_requests: bool = False,
+        data_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         """Start the engine; it serves until :meth:`stop` (or the end of a ``with`` block)."""
-        self._native = _native.LocalTimestream(bind, port, None if now is None else _to_ns(now), log_requests)
+        self._native = _native.LocalTimestream(
+            bind,
+            port,
+            None if now is None else _to_ns(now),
+            log_requests,
+            None if data_dir is None else os.fspath(data_dir),
+        )
 
     @property
     def endpoint_url(self) -> str:

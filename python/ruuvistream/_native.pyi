@@ -29,7 +29,12 @@ def cli_main(argv: list[str]) -> int: ...
 @final
 class LocalTimestream:
     def __new__(
-        cls, bind: str = "127.0.0.1", port: int = 0, now_ns: int | None = None, log_requests: bool = False
+        cls,
+        bind: str = "127.0.0.1",
+        port: int = 0,
+        now_ns: int | None = None,
+        log_requests: bool = False,
+        data_dir: str | None = None,
     ) -> LocalTimestream: ...
     @property
     def endpoint_url(self) -> str: ...

@@ -1,6 +1,7 @@
 //! The engine's state and its lifecycle: start on a port, serve, shut down.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::net::TcpListener;
@@ -9,7 +10,9 @@ use tokio::task::JoinHandle;
 
 use super::catalog::Catalog;
 use super::clock::Clock;
+use super::error::{ApiError, ApiErrorKind, ApiResult};
 use super::server;
+use super::store::Persistence;
 use crate::error::{Error, Result};
 
 /// How to run the engine.
@@ -29,6 +32,9 @@ pub struct EngineConfig {
     pub max_body_bytes: usize,
     /// Print one line per request on standard error.
     pub log_requests: bool,
+    /// Persistent mode: keep the catalog and every acknowledged write in this directory
+    /// (default: in memory only).
+    pub data_dir: Option<PathBuf>,
 }
 
 impl Default for EngineConfig {
@@ -41,6 +47,7 @@ impl Default for EngineConfig {
             clock: Clock::System,
             max_body_bytes: 10 * 1024 * 1024,
             log_requests: false,
+            data_dir: None,
         }
     }
 }
@@ -53,16 +60,46 @@ pub struct Engine {
     catalog: Mutex<Catalog>,
     /// The address DescribeEndpoints reports (set once listening).
     pub(super) address: Mutex<String>,
+    /// The data directory, in persistent mode.
+    pub(super) persistence: Option<Persistence>,
+}
+
+/// A storage failure as the API reports it.
+pub(super) fn storage_error(e: std::io::Error) -> ApiError {
+    ApiError::new(ApiErrorKind::InternalServer, format!("The engine could not write to its data directory: {e}"))
 }
 
 impl Engine {
-    /// An engine with an empty catalog.
-    pub fn new(config: EngineConfig) -> Self {
-        Self {
+    /// An engine: in memory, or restored from `config.data_dir` (every acknowledged write of
+    /// its previous runs applied, rows past retention dropped).
+    pub fn open(config: EngineConfig) -> Result<Self> {
+        let (persistence, mut catalog) = match &config.data_dir {
+            Some(dir) => {
+                let (p, c) = Persistence::open(dir, &config.region, &config.account)?;
+                (Some(p), c)
+            }
+            None => (None, Catalog::new(&config.region, &config.account)),
+        };
+        let now = config.clock.now_ns();
+        for table in catalog.databases.values_mut().flat_map(|d| d.tables.values_mut()) {
+            let cutoff = table.oldest_kept(now);
+            table.data.expire_before(cutoff);
+        }
+        Ok(Self {
             clock: config.clock.clone(),
-            catalog: Mutex::new(Catalog::new(&config.region, &config.account)),
+            catalog: Mutex::new(catalog),
             address: Mutex::new(format!("{}:{}", config.bind, config.port)),
+            persistence,
             config,
+        })
+    }
+
+    /// Writes the catalog to the data directory (persistent mode) before a change is
+    /// acknowledged.
+    pub(super) fn persist_catalog(&self, catalog: &Catalog) -> ApiResult<()> {
+        match &self.persistence {
+            Some(p) => p.save_catalog(catalog).map_err(storage_error),
+            None => Ok(()),
         }
     }
 
@@ -96,7 +133,7 @@ impl LocalTimestream {
             Error::Io(std::io::Error::new(e.kind(), format!("cannot listen on {}:{}: {e}", config.bind, config.port)))
         })?;
         let addr = listener.local_addr()?;
-        let engine = Arc::new(Engine::new(config));
+        let engine = Arc::new(Engine::open(config)?);
         *engine.address.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = addr.to_string();
         let app = server::router(engine.clone());
         let (stop, stopped) = oneshot::channel::<()>();

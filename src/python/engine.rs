@@ -22,13 +22,26 @@ pub struct PyLocalTimestream {
 #[pymethods]
 impl PyLocalTimestream {
     /// Starts the engine on `bind`:`port` (0 = any free port). With `now_ns`, the engine's
-    /// clock is manual and starts there.
+    /// clock is manual and starts there; with `data_dir`, it keeps its data there.
     #[new]
-    #[pyo3(signature = (bind = "127.0.0.1", port = 0, now_ns = None, log_requests = false))]
-    fn new(py: Python<'_>, bind: &str, port: u16, now_ns: Option<i64>, log_requests: bool) -> PyResult<Self> {
+    #[pyo3(signature = (bind = "127.0.0.1", port = 0, now_ns = None, log_requests = false, data_dir = None))]
+    fn new(
+        py: Python<'_>,
+        bind: &str,
+        port: u16,
+        now_ns: Option<i64>,
+        log_requests: bool,
+        data_dir: Option<std::path::PathBuf>,
+    ) -> PyResult<Self> {
         let clock = now_ns.map_or(Clock::System, Clock::manual);
-        let config =
-            EngineConfig { bind: bind.to_string(), port, clock: clock.clone(), log_requests, ..Default::default() };
+        let config = EngineConfig {
+            bind: bind.to_string(),
+            port,
+            clock: clock.clone(),
+            log_requests,
+            data_dir,
+            ..Default::default()
+        };
         let (ready_tx, ready_rx) = mpsc::channel::<Result<String, String>>();
         let (stop, stopped) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()

@@ -6,6 +6,8 @@ mod cli;
 #[cfg(feature = "engine")]
 mod engine;
 mod gateway;
+#[cfg(feature = "engine")]
+mod persistence;
 mod properties;
 mod shapes;
 mod simulator;

@@ -569,3 +569,24 @@ def test_aws_cli(engine):
     subprocess.run([*base, "create-database", "--database-name", "cli_db"], check=True, env=env, capture_output=True)
     out = subprocess.run([*base, "list-databases"], check=True, env=env, capture_output=True, text=True)
     assert json.loads(out.stdout)["Databases"][0]["DatabaseName"] == "cli_db"
+
+
+def test_data_dir_survives_a_restart(tmp_path):
+    with ruuvistream.LocalTimestream(data_dir=tmp_path) as ts:
+        tsc = ts.client("timestream-write")
+        make_table(tsc, memory_hours=24)
+        when = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)
+        write_at(tsc, when, "20.5")
+    assert (tmp_path / "catalog.json").exists() and (tmp_path / "wal.log").exists()
+    with ruuvistream.LocalTimestream(data_dir=tmp_path) as ts:
+        tsc = ts.client("timestream-write")
+        assert tsc.describe_table(DatabaseName="db1", TableName="tb1")["Table"]["RetentionProperties"] == {
+            "MemoryStoreRetentionPeriodInHours": 24,
+            "MagneticStoreRetentionPeriodInDays": 1,
+        }
+        # The restored row still owns its identity.
+        with pytest.raises(ClientError) as info:
+            write_at(tsc, when, "99.0")
+        assert info.value.response["RejectedRecords"][0]["ExistingVersion"] == 1
+        with pytest.raises(OSError, match="in use"):
+            ruuvistream.LocalTimestream(data_dir=tmp_path)

@@ -18,7 +18,7 @@ pub const DAY_NS: i64 = 24 * HOUR_NS;
 pub const FUTURE_NS: i64 = 15 * 60 * 1_000_000_000;
 
 /// A table's two retention dials.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Retention {
     /// Memory store retention, hours (1–8766; default 6).
     pub memory_hours: i64,
@@ -33,8 +33,10 @@ impl Default for Retention {
 }
 
 /// A table.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Table {
+    /// Its id: names are data, never paths, and the write-ahead log names tables by id.
+    pub id: u64,
     /// Its name.
     pub name: String,
     /// Retention dials.
@@ -54,7 +56,8 @@ pub struct Table {
     /// After a memory retention increase, the oldest time the memory store can take stays at
     /// this floor until `now − retention` passes it (data never moves back from magnetic).
     pub memory_floor_ns: Option<i64>,
-    /// The rows.
+    /// The rows (kept by the write-ahead log and snapshots, not in the catalog file).
+    #[serde(skip)]
     pub data: TableData,
 }
 
@@ -94,7 +97,7 @@ impl Table {
 }
 
 /// A database.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Database {
     /// Its name.
     pub name: String,
@@ -108,8 +111,9 @@ pub struct Database {
     pub tables: BTreeMap<String, Table>,
 }
 
-/// Every database, table and tag.
-#[derive(Debug)]
+/// Every database, table and tag. The whole catalog (without table data) is what persistent mode
+/// writes to `catalog.json`.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Catalog {
     /// The region ARNs name.
     pub region: String,
@@ -119,6 +123,8 @@ pub struct Catalog {
     pub databases: BTreeMap<String, Database>,
     /// Tags by resource ARN.
     pub tags: HashMap<String, BTreeMap<String, String>>,
+    /// The id the next table gets (ids are never reused).
+    pub next_table_id: u64,
 }
 
 /// The quota of databases per account.
@@ -129,7 +135,13 @@ pub const MAX_TABLES: usize = 50_000;
 impl Catalog {
     /// An empty catalog for `region` and `account`.
     pub fn new(region: &str, account: &str) -> Self {
-        Self { region: region.into(), account: account.into(), databases: BTreeMap::new(), tags: HashMap::new() }
+        Self {
+            region: region.into(),
+            account: account.into(),
+            databases: BTreeMap::new(),
+            tags: HashMap::new(),
+            next_table_id: 1,
+        }
     }
 
     /// The ARN of a database.
@@ -166,6 +178,11 @@ impl Catalog {
             .tables
             .get_mut(table)
             .ok_or_else(|| ApiError::not_found(format!("The table {table} does not exist.")))
+    }
+
+    /// Finds a table by id (for replaying the write-ahead log).
+    pub fn table_by_id_mut(&mut self, id: u64) -> Option<&mut Table> {
+        self.databases.values_mut().flat_map(|d| d.tables.values_mut()).find(|t| t.id == id)
     }
 
     /// The number of tables in every database.

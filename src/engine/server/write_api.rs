@@ -117,6 +117,7 @@ impl Engine {
         c.databases.insert(name.to_string(), db);
         let arn = c.database_arn(name);
         c.add_tags(&arn, tags)?;
+        self.persist_catalog(&c)?;
         Ok(json!({ "Database": database_json(&c, c.database(name)?) }))
     }
 
@@ -149,6 +150,7 @@ impl Engine {
         if db.kms_key_id != kms {
             db.kms_key_id = kms.to_string();
             db.updated_ns = now;
+            self.persist_catalog(&c)?;
         }
         Ok(json!({ "Database": database_json(&c, c.database(name)?) }))
     }
@@ -166,6 +168,7 @@ impl Engine {
         c.databases.remove(name);
         let arn = c.database_arn(name);
         c.tags.remove(&arn);
+        self.persist_catalog(&c)?;
         Ok(json!({}))
     }
 
@@ -182,6 +185,7 @@ impl Engine {
         let now = self.clock.now_ns();
         let mut c = self.catalog();
         let total = c.table_count();
+        let id = c.next_table_id;
         let db = c.database_mut(db_name)?;
         if db.tables.contains_key(name) {
             return Err(ApiError::conflict(format!("The table {name} already exists.")));
@@ -195,6 +199,7 @@ impl Engine {
         db.tables.insert(
             name.to_string(),
             Table {
+                id,
                 name: name.to_string(),
                 retention,
                 magnetic_writes,
@@ -208,8 +213,10 @@ impl Engine {
             },
         );
         db.updated_ns = now;
+        c.next_table_id += 1;
         let arn = c.table_arn(db_name, name);
         c.add_tags(&arn, tags)?;
+        self.persist_catalog(&c)?;
         Ok(json!({ "Table": table_json(&c, db_name, c.table(db_name, name)?) }))
     }
 
@@ -264,6 +271,7 @@ impl Engine {
             table.required_dimension = required;
         }
         table.updated_ns = now;
+        self.persist_catalog(&c)?;
         Ok(json!({ "Table": table_json(&c, db, c.table(db, name)?) }))
     }
 
@@ -275,6 +283,7 @@ impl Engine {
         c.database_mut(db)?.tables.remove(name);
         let arn = c.table_arn(db, name);
         c.tags.remove(&arn);
+        self.persist_catalog(&c)?;
         Ok(json!({}))
     }
 
@@ -286,6 +295,7 @@ impl Engine {
         }
         let mut c = self.catalog();
         c.add_tags(arn, tags)?;
+        self.persist_catalog(&c)?;
         Ok(json!({}))
     }
 
@@ -297,6 +307,7 @@ impl Engine {
         for k in keys {
             tags.remove(k);
         }
+        self.persist_catalog(&c)?;
         Ok(json!({}))
     }
 

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use crate::engine::Engine;
 use crate::engine::catalog::{FUTURE_NS, reserved_column};
 use crate::engine::error::{ApiError, ApiErrorKind, ApiResult, RejectedRecord};
+use crate::engine::local::storage_error;
 use crate::engine::store::{Apply, Measure, MeasureType, NewRecord, ScalarValue};
 
 type Text<'a> = Cow<'a, str>;
@@ -236,6 +237,8 @@ impl Engine {
 
         let (mut memory, mut magnetic) = (0u64, 0u64);
         let mut rejected = Vec::new();
+        let mut accepted = Vec::new();
+        let logging = self.persistence.is_some();
         for (index, m) in merged.into_iter().enumerate() {
             let outcome = m.finish(table.required_dimension.as_deref()).and_then(|r| {
                 if r.time_ns < oldest || r.time_ns >= newest {
@@ -255,16 +258,32 @@ impl Engine {
                 }
             };
             let to_memory = record.time_ns >= memory_floor;
+            let logged = logging.then(|| record.clone());
             match table.data.apply(record) {
-                Apply::Written if to_memory => memory += 1,
-                Apply::Written => magnetic += 1,
+                Apply::Written => {
+                    if to_memory {
+                        memory += 1;
+                    } else {
+                        magnetic += 1;
+                    }
+                    accepted.extend(logged);
+                }
                 Apply::Conflict { reason, existing_version } => {
                     rejected.push(RejectedRecord { index, reason, existing_version: Some(existing_version) })
                 }
                 Apply::Invalid(reason) => rejected.push(RejectedRecord { index, reason, existing_version: None }),
             }
         }
+        // Logged in apply order while the catalog is locked; synced after it is released, so
+        // that concurrent requests share one sync.
+        let offset = match &self.persistence {
+            Some(p) if !accepted.is_empty() => Some(p.log(table.id, accepted).map_err(storage_error)?),
+            _ => None,
+        };
         drop(c);
+        if let (Some(p), Some(offset)) = (&self.persistence, offset) {
+            p.sync_to(offset).map_err(storage_error)?;
+        }
         if !rejected.is_empty() {
             return Err(ApiError {
                 kind: ApiErrorKind::RejectedRecords,

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 /// The type of a measure or multi-measure attribute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum MeasureType {
     /// 64-bit float.
     Double,
@@ -36,7 +36,7 @@ impl MeasureType {
 }
 
 /// One typed value.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum ScalarValue {
     /// A DOUBLE.
     Double(f64),
@@ -64,7 +64,7 @@ impl ScalarValue {
 }
 
 /// What a record measures: one value, or named values (MULTI).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Measure {
     /// A single-measure record.
     Single(ScalarValue),
@@ -72,8 +72,8 @@ pub enum Measure {
     Multi(Vec<(String, ScalarValue)>),
 }
 
-/// A validated record, ready to apply.
-#[derive(Debug, Clone, PartialEq)]
+/// A validated record, ready to apply (and the unit of the write-ahead log).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NewRecord {
     /// Dimensions, sorted by name.
     pub dimensions: Vec<(String, String)>,
@@ -192,24 +192,8 @@ impl TableData {
             return Apply::Invalid(reason);
         }
         let version = r.version.unwrap_or(1);
-        let series = match self.series.get(&r.dimensions) {
-            Some(&id) => id,
-            None => {
-                let id = self.series_dimensions.len() as u32;
-                self.series.insert(r.dimensions.clone(), id);
-                self.series_dimensions.push(r.dimensions.clone());
-                id
-            }
-        };
-        let name = match self.measure_names.get(&r.measure_name) {
-            Some(n) => n.clone(),
-            None => {
-                let n: Arc<str> = Arc::from(r.measure_name.as_str());
-                self.measure_names.insert(r.measure_name.clone(), n.clone());
-                n
-            }
-        };
-        let key = (r.time_ns, series, name);
+        let series = self.series_id(&r.dimensions);
+        let key = (r.time_ns, series, self.intern(&r.measure_name));
         if let Some(existing) = self.rows.get_mut(&key) {
             if existing.measure == r.measure {
                 existing.version = existing.version.max(version);
@@ -237,6 +221,43 @@ impl TableData {
         }
         self.remember_columns(&r);
         Apply::Written
+    }
+
+    /// Re-applies a record that was accepted before (replaying the write-ahead log): it takes
+    /// the identity whatever is stored, since its acceptance was decided then (an identity may
+    /// have expired in between, which replay does not re-enact), except that an identical
+    /// value keeps the higher version, as an idempotent repeat did.
+    pub fn restore(&mut self, r: NewRecord) {
+        let version = r.version.unwrap_or(1);
+        let series = self.series_id(&r.dimensions);
+        let key = (r.time_ns, series, self.intern(&r.measure_name));
+        match self.rows.get_mut(&key) {
+            Some(existing) if existing.measure == r.measure => existing.version = existing.version.max(version),
+            Some(existing) => *existing = StoredRecord { version, measure: r.measure.clone() },
+            None => {
+                self.rows.insert(key, StoredRecord { version, measure: r.measure.clone() });
+            }
+        }
+        self.remember_columns(&r);
+    }
+
+    fn series_id(&mut self, dimensions: &[(String, String)]) -> u32 {
+        if let Some(&id) = self.series.get(dimensions) {
+            return id;
+        }
+        let id = self.series_dimensions.len() as u32;
+        self.series.insert(dimensions.to_vec(), id);
+        self.series_dimensions.push(dimensions.to_vec());
+        id
+    }
+
+    fn intern(&mut self, name: &str) -> Arc<str> {
+        if let Some(n) = self.measure_names.get(name) {
+            return n.clone();
+        }
+        let n: Arc<str> = Arc::from(name);
+        self.measure_names.insert(name.to_string(), n.clone());
+        n
     }
 
     fn remember_columns(&mut self, r: &NewRecord) {

@@ -1,0 +1,222 @@
+//! Persistent mode: a restart restores exactly the acknowledged state, a torn log tail is
+//! dropped, two engines cannot share a directory, and `kill -9` during concurrent writes loses
+//! no acknowledged record.
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ruuvistream::engine::store::Measure;
+use ruuvistream::engine::{Clock, Engine, EngineConfig, LocalTimestream};
+
+/// One awsJson request over a fresh connection: (status, body).
+fn post(addr: &str, op: &str, body: &str) -> std::io::Result<(u16, String)> {
+    let mut conn = TcpStream::connect(addr)?;
+    conn.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(
+        conn,
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nX-Amz-Target: Timestream_20181101.{op}\r\n\
+         Content-Type: application/x-amz-json-1.0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut response = String::new();
+    conn.read_to_string(&mut response)?;
+    let status = response.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    Ok((status, body))
+}
+
+fn config(dir: &Path) -> EngineConfig {
+    EngineConfig { data_dir: Some(dir.to_path_buf()), ..Default::default() }
+}
+
+fn now_ms() -> i64 {
+    Clock::System.now_ns() / 1_000_000
+}
+
+fn setup(addr: &str) {
+    assert_eq!(post(addr, "CreateDatabase", r#"{"DatabaseName": "ruuvi"}"#).unwrap().0, 200);
+    let table = r#"{"DatabaseName": "ruuvi", "TableName": "sensors",
+        "RetentionProperties": {"MemoryStoreRetentionPeriodInHours": 24, "MagneticStoreRetentionPeriodInDays": 7}}"#;
+    assert_eq!(post(addr, "CreateTable", table).unwrap().0, 200);
+}
+
+fn write_body(writer: usize, batch: usize, t0: i64) -> String {
+    let records: Vec<String> = (0..20)
+        .map(|i| {
+            format!(
+                r#"{{"MeasureName": "seq", "MeasureValue": "{}", "Time": "{}"}}"#,
+                batch * 20 + i,
+                t0 - (batch * 20 + i) as i64
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"DatabaseName": "ruuvi", "TableName": "sensors",
+            "CommonAttributes": {{"Dimensions": [{{"Name": "writer", "Value": "w{writer}"}}]}},
+            "Records": [{}]}}"#,
+        records.join(",")
+    )
+}
+
+/// (writer, value) of every row of ruuvi.sensors.
+fn rows(engine: &Engine) -> BTreeSet<(String, i64)> {
+    let c = engine.catalog();
+    let t = c.table("ruuvi", "sensors").expect("table restored");
+    t.data
+        .rows()
+        .map(|(dims, _, _, r)| {
+            let v = match &r.measure {
+                Measure::Single(ruuvistream::engine::store::ScalarValue::Double(x)) => *x as i64,
+                other => panic!("{other:?}"),
+            };
+            (dims[0].1.clone(), v)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_clean_restart_restores_catalog_and_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = now_ms();
+    let engine = LocalTimestream::start(config(dir.path())).await.unwrap();
+    let addr = engine.local_addr().to_string();
+    tokio::task::spawn_blocking(move || {
+        setup(&addr);
+        assert_eq!(post(&addr, "WriteRecords", &write_body(0, 0, t0)).unwrap().0, 200);
+        // An update with a higher version, and tags and a retention change in the catalog.
+        let upsert = format!(
+            r#"{{"DatabaseName": "ruuvi", "TableName": "sensors", "Records": [{{"Dimensions": [{{"Name": "writer", "Value": "w0"}}],
+            "MeasureName": "seq", "MeasureValue": "100", "Time": "{t0}", "Version": 2}}]}}"#
+        );
+        assert_eq!(post(&addr, "WriteRecords", &upsert).unwrap().0, 200);
+        let arn = "arn:aws:timestream:us-east-1:000000000000:database/ruuvi";
+        let tag = format!(r#"{{"ResourceARN": "{arn}", "Tags": [{{"Key": "k", "Value": "v"}}]}}"#);
+        assert_eq!(post(&addr, "TagResource", &tag).unwrap().0, 200);
+    })
+    .await
+    .unwrap();
+    let before = rows(engine.engine());
+    assert_eq!(before.len(), 20);
+    engine.shutdown().await;
+
+    let again = LocalTimestream::start(config(dir.path())).await.unwrap();
+    assert_eq!(rows(again.engine()), before);
+    assert!(before.contains(&("w0".into(), 100)), "the upsert survived");
+    let addr = again.local_addr().to_string();
+    let (status, body) = tokio::task::spawn_blocking(move || {
+        let arn = "arn:aws:timestream:us-east-1:000000000000:database/ruuvi";
+        let tags = post(&addr, "ListTagsForResource", &format!(r#"{{"ResourceARN": "{arn}"}}"#)).unwrap();
+        assert!(tags.1.contains(r#""Key":"k""#), "{}", tags.1);
+        // The restored version still guards the identity.
+        let stale = format!(
+            r#"{{"DatabaseName": "ruuvi", "TableName": "sensors", "Records": [{{"Dimensions": [{{"Name": "writer", "Value": "w0"}}],
+            "MeasureName": "seq", "MeasureValue": "7", "Time": "{t0}", "Version": 1}}]}}"#
+        );
+        post(&addr, "WriteRecords", &stale).unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 419);
+    assert!(body.contains(r#""ExistingVersion":2"#), "{body}");
+    again.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_torn_log_tail_is_dropped_and_a_shared_directory_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = now_ms();
+    let engine = LocalTimestream::start(config(dir.path())).await.unwrap();
+    let addr = engine.local_addr().to_string();
+    tokio::task::spawn_blocking(move || {
+        setup(&addr);
+        assert_eq!(post(&addr, "WriteRecords", &write_body(1, 0, t0)).unwrap().0, 200);
+    })
+    .await
+    .unwrap();
+    // A second engine on the same directory is refused while the first runs.
+    let err = LocalTimestream::start(config(dir.path())).await.err().expect("refused");
+    assert!(err.to_string().contains("in use"), "{err}");
+    engine.shutdown().await;
+    // A crash mid-append leaves a partial entry: it is dropped, the rest is kept.
+    let mut wal = std::fs::OpenOptions::new().append(true).open(dir.path().join("wal.log")).unwrap();
+    wal.write_all(&[200, 0, 0, 0, 1, 2, 3, 4, b'{', b'"']).unwrap();
+    drop(wal);
+    let again = LocalTimestream::start(config(dir.path())).await.unwrap();
+    assert_eq!(rows(again.engine()).len(), 20);
+    let addr = again.local_addr().to_string();
+    tokio::task::spawn_blocking(move || {
+        assert_eq!(post(&addr, "WriteRecords", &write_body(1, 1, t0)).unwrap().0, 200);
+    })
+    .await
+    .unwrap();
+    again.shutdown().await;
+    let third = LocalTimestream::start(config(dir.path())).await.unwrap();
+    assert_eq!(rows(third.engine()).len(), 40, "entries after the dropped tail are readable");
+    third.shutdown().await;
+}
+
+#[cfg(all(unix, feature = "cli"))]
+#[test]
+fn kill_9_during_concurrent_writes_loses_no_acknowledged_record() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ruuvistream"))
+        .args(["serve", "--port", "0", "--data-dir"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.trim().rsplit("http://").next().unwrap().to_string();
+    setup(&addr);
+    let t0 = now_ms();
+    let acked: Arc<Mutex<BTreeSet<(String, i64)>>> = Arc::default();
+    let sent: Arc<Mutex<BTreeSet<(String, i64)>>> = Arc::default();
+    let writers: Vec<_> = (0..6)
+        .map(|w| {
+            let (addr, acked, sent) = (addr.clone(), acked.clone(), sent.clone());
+            std::thread::spawn(move || {
+                for batch in 0..10_000 {
+                    let values: Vec<(String, i64)> =
+                        (0..20).map(|i| (format!("w{w}"), (batch * 20 + i) as i64)).collect();
+                    sent.lock().unwrap().extend(values.iter().cloned());
+                    match post(&addr, "WriteRecords", &write_body(w, batch, t0)) {
+                        Ok((200, _)) => acked.lock().unwrap().extend(values),
+                        _ => return, // the engine is gone
+                    }
+                }
+            })
+        })
+        .collect();
+    // Let the writers get going, then kill the engine without warning.
+    let started = Instant::now();
+    while acked.lock().unwrap().len() < 2000 && started.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Command::new("kill").args(["-9", &child.id().to_string()]).status().unwrap();
+    child.wait().unwrap();
+    for w in writers {
+        w.join().unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    let sent = sent.lock().unwrap().clone();
+    assert!(acked.len() >= 2000, "{} acknowledged", acked.len());
+
+    let restored = Engine::open(config(dir.path())).unwrap();
+    let rows = rows(&restored);
+    let lost: Vec<_> = acked.difference(&rows).take(5).collect();
+    assert!(
+        lost.is_empty(),
+        "acknowledged but lost: {lost:?} ({} of {})",
+        acked.difference(&rows).count(),
+        acked.len()
+    );
+    let invented: Vec<_> = rows.difference(&sent).take(5).collect();
+    assert!(invented.is_empty(), "restored but never sent: {invented:?}");
+}
