@@ -85,6 +85,9 @@ enum Command {
         /// Keep the catalog and every acknowledged write in this directory (default: memory only).
         #[arg(long)]
         data_dir: Option<std::path::PathBuf>,
+        /// With --data-dir: how often rows are written to Parquet and the log restarted.
+        #[arg(long, default_value = "60s")]
+        checkpoint_interval: String,
     },
 }
 
@@ -117,7 +120,9 @@ where
             simulate(sensors, air_sensors, &duration, &interval, seed, start.as_deref(), loss, repeat, format, &mut out)
         }
         #[cfg(feature = "engine")]
-        Command::Serve { bind, port, verbose, data_dir } => serve(bind, port, verbose, data_dir, &mut out),
+        Command::Serve { bind, port, verbose, data_dir, checkpoint_interval } => {
+            parse_duration(&checkpoint_interval).and_then(|every| serve(bind, port, verbose, data_dir, every, &mut out))
+        }
     };
     let result = result.and_then(|status| out.flush().map(|()| status).map_err(Error::from));
     match result {
@@ -398,13 +403,15 @@ fn serve(
     port: u16,
     verbose: bool,
     data_dir: Option<std::path::PathBuf>,
+    checkpoint_interval: std::time::Duration,
     out: &mut dyn Write,
 ) -> Result<i32> {
     use crate::engine::{EngineConfig, LocalTimestream};
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let persistent = data_dir.as_ref().map(|d| d.display().to_string());
-        let config = EngineConfig { bind, port, log_requests: verbose, data_dir, ..Default::default() };
+        let config =
+            EngineConfig { bind, port, log_requests: verbose, data_dir, checkpoint_interval, ..Default::default() };
         let engine = LocalTimestream::start(config).await?;
         writeln!(out, "ruuvistream engine listening on {}", engine.endpoint_url())?;
         match persistent {

@@ -12,7 +12,7 @@ use super::catalog::Catalog;
 use super::clock::Clock;
 use super::error::{ApiError, ApiErrorKind, ApiResult};
 use super::server;
-use super::store::Persistence;
+use super::store::{CheckpointStats, Persistence};
 use crate::error::{Error, Result};
 
 /// How to run the engine.
@@ -35,6 +35,9 @@ pub struct EngineConfig {
     /// Persistent mode: keep the catalog and every acknowledged write in this directory
     /// (default: in memory only).
     pub data_dir: Option<PathBuf>,
+    /// Persistent mode: how often rows are written to Parquet (memory and magnetic store) and
+    /// the write-ahead log restarted (default 60 s; also on shutdown).
+    pub checkpoint_interval: std::time::Duration,
 }
 
 impl Default for EngineConfig {
@@ -48,6 +51,7 @@ impl Default for EngineConfig {
             max_body_bytes: 10 * 1024 * 1024,
             log_requests: false,
             data_dir: None,
+            checkpoint_interval: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -113,6 +117,15 @@ impl Engine {
     pub fn clock(&self) -> &Clock {
         &self.clock
     }
+
+    /// Persistent mode: writes every table's rows to a new checkpoint (Parquet files for the
+    /// memory store and, per UTC day, the magnetic store; rows past retention left out) and
+    /// restarts the write-ahead log. Writes wait while it runs. `None` in memory mode.
+    pub fn checkpoint(&self) -> Result<Option<CheckpointStats>> {
+        let Some(p) = &self.persistence else { return Ok(None) };
+        let mut c = self.catalog();
+        Ok(Some(p.checkpoint(&mut c, self.clock.now_ns())?))
+    }
 }
 
 /// A running engine: an HTTP listener serving the Timestream write API.
@@ -124,6 +137,7 @@ pub struct LocalTimestream {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
+    checkpoints: Option<JoinHandle<()>>,
 }
 
 impl LocalTimestream {
@@ -136,6 +150,25 @@ impl LocalTimestream {
         let engine = Arc::new(Engine::open(config)?);
         *engine.address.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = addr.to_string();
         let app = server::router(engine.clone());
+        let checkpoints = engine.persistence.is_some().then(|| {
+            let engine = engine.clone();
+            let every = engine.config.checkpoint_interval.max(std::time::Duration::from_millis(10));
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                tick.tick().await; // the first tick is immediate
+                loop {
+                    tick.tick().await;
+                    let e = engine.clone();
+                    match tokio::task::spawn_blocking(move || e.checkpoint()).await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(err)) => {
+                            eprintln!("ruuvistream engine: checkpoint failed (the log still has every write): {err}")
+                        }
+                        Err(_) => return,
+                    }
+                }
+            })
+        });
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(async {
@@ -145,7 +178,7 @@ impl LocalTimestream {
                 eprintln!("ruuvistream engine: server error: {e}");
             }
         });
-        Ok(Self { engine, addr, stop: Some(stop), task: Some(task) })
+        Ok(Self { engine, addr, stop: Some(stop), task: Some(task), checkpoints })
     }
 
     /// `http://host:port`, the endpoint URL to give SDK clients.
@@ -163,13 +196,22 @@ impl LocalTimestream {
         &self.engine
     }
 
-    /// Stops accepting connections, lets in-flight requests finish, and waits for the server.
+    /// Stops accepting connections, lets in-flight requests finish, waits for the server and,
+    /// in persistent mode, writes a final checkpoint.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        if let Some(c) = self.checkpoints.take() {
+            c.abort();
+            let _ = c.await;
+        }
         if let Some(task) = self.task.take() {
             let _ = task.await;
+        }
+        let engine = self.engine.clone();
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || engine.checkpoint()).await {
+            eprintln!("ruuvistream engine: final checkpoint failed (the log still has every write): {e}");
         }
     }
 }
@@ -178,6 +220,9 @@ impl Drop for LocalTimestream {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
+        }
+        if let Some(c) = self.checkpoints.take() {
+            c.abort();
         }
     }
 }

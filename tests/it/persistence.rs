@@ -143,7 +143,12 @@ async fn a_torn_log_tail_is_dropped_and_a_shared_directory_refused() {
     assert!(err.to_string().contains("in use"), "{err}");
     engine.shutdown().await;
     // A crash mid-append leaves a partial entry: it is dropped, the rest is kept.
-    let mut wal = std::fs::OpenOptions::new().append(true).open(dir.path().join("wal.log")).unwrap();
+    let log = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with("wal-"))
+        .expect("a write-ahead log");
+    let mut wal = std::fs::OpenOptions::new().append(true).open(log).unwrap();
     wal.write_all(&[200, 0, 0, 0, 1, 2, 3, 4, b'{', b'"']).unwrap();
     drop(wal);
     let again = LocalTimestream::start(config(dir.path())).await.unwrap();
@@ -160,13 +165,86 @@ async fn a_torn_log_tail_is_dropped_and_a_shared_directory_refused() {
     third.shutdown().await;
 }
 
+#[test]
+fn rows_age_into_daily_parquet_files_and_out_past_retention() {
+    const NOW: i64 = 1_796_040_000_000_000_000; // 2026-11-30T12:00:00Z
+    const HOUR: i64 = 3_600_000_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Clock::manual(NOW);
+    let open = || Engine::open(EngineConfig { clock: clock.clone(), ..config(dir.path()) }).unwrap();
+    let engine = open();
+    {
+        let mut c = engine.catalog();
+        let table = |id| ruuvistream::engine::catalog::Table {
+            id,
+            name: "sensors".into(),
+            retention: ruuvistream::engine::catalog::Retention { memory_hours: 1, magnetic_days: 2 },
+            magnetic_writes: true,
+            magnetic_properties: serde_json::json!({"EnableMagneticStoreWrites": true}),
+            schema: serde_json::json!({"CompositePartitionKey": [{"Type": "MEASURE"}]}),
+            required_dimension: None,
+            created_ns: NOW,
+            updated_ns: NOW,
+            memory_floor_ns: None,
+            data: Default::default(),
+        };
+        let mut db = ruuvistream::engine::catalog::Database {
+            name: "ruuvi".into(),
+            kms_key_id: "k".into(),
+            created_ns: NOW,
+            updated_ns: NOW,
+            tables: Default::default(),
+        };
+        let mut t = table(7);
+        for (i, at) in [NOW - HOUR / 2, NOW - 30 * HOUR].into_iter().enumerate() {
+            t.data.apply(ruuvistream::engine::store::NewRecord {
+                dimensions: vec![("writer".into(), "w0".into())],
+                measure_name: "seq".into(),
+                time_ns: at,
+                version: None,
+                measure: Measure::Single(ruuvistream::engine::store::ScalarValue::Double(i as f64)),
+            });
+        }
+        db.tables.insert("sensors".into(), t);
+        c.databases.insert("ruuvi".into(), db);
+        c.next_table_id = 8;
+    }
+    let stats = engine.checkpoint().unwrap().unwrap();
+    assert_eq!((stats.memory_rows, stats.magnetic_rows, stats.magnetic_files), (1, 1, 1));
+    let files = |n: u64| -> Vec<String> {
+        let mut f: Vec<String> = std::fs::read_dir(dir.path().join("checkpoints").join(n.to_string()))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        f.sort();
+        f
+    };
+    assert_eq!(files(1), ["t7-magnetic-2026-11-29.parquet", "t7-memory.parquet"]);
+    // Two hours on, the memory row has aged into the magnetic store.
+    clock.advance(Duration::from_secs(2 * 3600));
+    let stats = engine.checkpoint().unwrap().unwrap();
+    assert_eq!((stats.memory_rows, stats.magnetic_rows, stats.magnetic_files), (0, 2, 2));
+    assert_eq!(files(2), ["t7-magnetic-2026-11-29.parquet", "t7-magnetic-2026-11-30.parquet"]);
+    assert!(!dir.path().join("checkpoints").join("1").exists(), "the previous checkpoint is removed");
+    drop(engine);
+    assert_eq!(rows(&open()).len(), 2, "restored from the Parquet files");
+    // Past memory + magnetic retention everything goes.
+    let engine = open();
+    clock.advance(Duration::from_secs(3 * 24 * 3600));
+    let stats = engine.checkpoint().unwrap().unwrap();
+    assert_eq!((stats.expired, stats.magnetic_files), (2, 0));
+    drop(engine);
+    assert!(rows(&open()).is_empty());
+}
+
 #[cfg(all(unix, feature = "cli"))]
 #[test]
 fn kill_9_during_concurrent_writes_loses_no_acknowledged_record() {
     use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_ruuvistream"))
-        .args(["serve", "--port", "0", "--data-dir"])
+        // Frequent checkpoints, so that the kill can land during one.
+        .args(["serve", "--port", "0", "--checkpoint-interval", "150ms", "--data-dir"])
         .arg(dir.path())
         .stdout(Stdio::piped())
         .spawn()
@@ -194,9 +272,12 @@ fn kill_9_during_concurrent_writes_loses_no_acknowledged_record() {
             })
         })
         .collect();
-    // Let the writers get going, then kill the engine without warning.
+    // Let the writers get going through several checkpoints, then kill the engine without
+    // warning.
     let started = Instant::now();
-    while acked.lock().unwrap().len() < 2000 && started.elapsed() < Duration::from_secs(60) {
+    while (acked.lock().unwrap().len() < 2000 || started.elapsed() < Duration::from_millis(800))
+        && started.elapsed() < Duration::from_secs(60)
+    {
         std::thread::sleep(Duration::from_millis(20));
     }
     Command::new("kill").args(["-9", &child.id().to_string()]).status().unwrap();
@@ -208,6 +289,8 @@ fn kill_9_during_concurrent_writes_loses_no_acknowledged_record() {
     let sent = sent.lock().unwrap().clone();
     assert!(acked.len() >= 2000, "{} acknowledged", acked.len());
 
+    let checkpoints = std::fs::read_dir(dir.path().join("checkpoints")).map(|d| d.count()).unwrap_or(0);
+    assert!(checkpoints >= 1, "the engine checkpointed while it was being written to");
     let restored = Engine::open(config(dir.path())).unwrap();
     let rows = rows(&restored);
     let lost: Vec<_> = acked.difference(&rows).take(5).collect();

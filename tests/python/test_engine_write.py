@@ -577,7 +577,10 @@ def test_data_dir_survives_a_restart(tmp_path):
         make_table(tsc, memory_hours=24)
         when = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)
         write_at(tsc, when, "20.5")
-    assert (tmp_path / "catalog.json").exists() and (tmp_path / "wal.log").exists()
+    # Stopping wrote a checkpoint: the rows are in Parquet, and a fresh log is waiting.
+    assert (tmp_path / "catalog.json").exists()
+    assert list(tmp_path.glob("checkpoints/*/t*-memory.parquet"))
+    assert list(tmp_path.glob("wal-*.log"))
     with ruuvistream.LocalTimestream(data_dir=tmp_path) as ts:
         tsc = ts.client("timestream-write")
         assert tsc.describe_table(DatabaseName="db1", TableName="tb1")["Table"]["RetentionProperties"] == {

@@ -125,6 +125,12 @@ pub struct Catalog {
     pub tags: HashMap<String, BTreeMap<String, String>>,
     /// The id the next table gets (ids are never reused).
     pub next_table_id: u64,
+    /// Persistent mode: the last completed checkpoint (0: none yet).
+    #[serde(default)]
+    pub checkpoint: u64,
+    /// Persistent mode: the write-ahead log generation written since that checkpoint.
+    #[serde(default)]
+    pub wal_generation: u64,
 }
 
 /// The quota of databases per account.
@@ -141,6 +147,8 @@ impl Catalog {
             databases: BTreeMap::new(),
             tags: HashMap::new(),
             next_table_id: 1,
+            checkpoint: 0,
+            wal_generation: 0,
         }
     }
 

@@ -276,13 +276,13 @@ impl Engine {
         }
         // Logged in apply order while the catalog is locked; synced after it is released, so
         // that concurrent requests share one sync.
-        let offset = match &self.persistence {
+        let logged = match &self.persistence {
             Some(p) if !accepted.is_empty() => Some(p.log(table.id, accepted).map_err(storage_error)?),
             _ => None,
         };
         drop(c);
-        if let (Some(p), Some(offset)) = (&self.persistence, offset) {
-            p.sync_to(offset).map_err(storage_error)?;
+        if let (Some(p), Some(logged)) = (&self.persistence, logged) {
+            p.sync_to(&logged).map_err(storage_error)?;
         }
         if !rejected.is_empty() {
             return Err(ApiError {

@@ -3,8 +3,9 @@
 
 mod memory;
 mod persist;
+mod snapshot;
 mod wal;
 
 pub use memory::{Apply, Measure, MeasureType, NewRecord, ScalarValue, StoredRecord, TableData};
-pub use persist::Persistence;
+pub use persist::{CheckpointStats, Logged, Persistence};
 pub use wal::WalEntry;
