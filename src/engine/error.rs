@@ -22,6 +22,8 @@ pub enum ApiErrorKind {
     Throttling,
     /// The engine failed (500).
     InternalServer,
+    /// The request's credentials are not allowed (403).
+    AccessDenied,
     /// The `X-Amz-Target` names no operation this engine serves (400).
     UnknownOperation,
     /// The request body is larger than the engine accepts (413).

@@ -35,6 +35,8 @@ pub struct EngineConfig {
     /// Persistent mode: keep the catalog and every acknowledged write in this directory
     /// (default: in memory only).
     pub data_dir: Option<PathBuf>,
+    /// Who may make requests (default [`AcceptAll`](super::AcceptAll): any credentials).
+    pub authenticator: Arc<dyn super::Authenticator>,
     /// Persistent mode: how often rows are written to Parquet (memory and magnetic store) and
     /// the write-ahead log restarted (default 60 s; also on shutdown).
     pub checkpoint_interval: std::time::Duration,
@@ -52,6 +54,7 @@ impl Default for EngineConfig {
             log_requests: false,
             data_dir: None,
             checkpoint_interval: std::time::Duration::from_secs(60),
+            authenticator: Arc::new(super::AcceptAll),
         }
     }
 }

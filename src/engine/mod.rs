@@ -18,7 +18,9 @@ mod local;
 mod server;
 pub mod store;
 
+/// Request headers, as an [`Authenticator`] sees them.
+pub use axum::http::HeaderMap;
 pub use clock::Clock;
 pub use error::{ApiError, ApiErrorKind, ApiResult, RejectedRecord};
 pub use local::{Engine, EngineConfig, LocalTimestream};
-pub use server::router;
+pub use server::{AcceptAll, Authenticator, router};

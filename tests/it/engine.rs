@@ -276,3 +276,44 @@ async fn many_concurrent_writers() {
     assert_eq!(engine.engine().catalog().table("ruuvi", "sensors").unwrap().data.len(), 4000);
     engine.shutdown().await;
 }
+
+/// An authenticator that only lets one access key in, as a signature-checking layer would.
+#[derive(Debug)]
+struct OnlyKey(&'static str);
+
+impl ruuvistream::engine::Authenticator for OnlyKey {
+    fn check(&self, headers: &ruuvistream::engine::HeaderMap, _body: &[u8]) -> ruuvistream::engine::ApiResult<()> {
+        let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+        if auth.contains(&format!("Credential={}/", self.0)) {
+            Ok(())
+        } else {
+            Err(ruuvistream::engine::ApiError::new(
+                ruuvistream::engine::ApiErrorKind::AccessDenied,
+                "Unknown access key.",
+            ))
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_authentication_step_is_pluggable() {
+    let config = EngineConfig { authenticator: std::sync::Arc::new(OnlyKey("allowed")), ..Default::default() };
+    let engine = LocalTimestream::start(config).await.unwrap();
+    let client_with = |key: &'static str| {
+        let url = engine.endpoint_url();
+        async move {
+            let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(Region::new("us-east-1"))
+                .endpoint_url(url)
+                .credentials_provider(Credentials::new(key, "secret", None, None, "test"))
+                .load()
+                .await;
+            Client::new(&conf)
+        }
+    };
+    client_with("allowed").await.list_databases().send().await.expect("allowed key");
+    let err = client_with("intruder").await.list_databases().send().await.expect_err("refused");
+    let raw = err.raw_response().expect("an HTTP answer");
+    assert_eq!(raw.status().as_u16(), 403);
+    engine.shutdown().await;
+}

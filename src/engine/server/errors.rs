@@ -27,6 +27,7 @@ pub fn render(e: &ApiError) -> (StatusCode, String, Value) {
         ApiErrorKind::InternalServer => {
             (StatusCode::INTERNAL_SERVER_ERROR, format!("{SERVICE}#InternalServerException"))
         }
+        ApiErrorKind::AccessDenied => (StatusCode::FORBIDDEN, format!("{SERVICE}#AccessDeniedException")),
         ApiErrorKind::UnknownOperation => {
             (StatusCode::BAD_REQUEST, "com.amazon.coral.service#UnknownOperationException".into())
         }

@@ -50,11 +50,15 @@ async fn handle(State(engine): State<Arc<Engine>>, headers: HeaderMap, body: Bod
         Ok(bytes) => {
             let engine = engine.clone();
             let target = target.clone();
+            let headers = headers.clone();
             // The handlers are synchronous and brief; run them off the I/O threads anyway, so a
             // large write never stalls other connections.
-            tokio::task::spawn_blocking(move || dispatch(&engine, &target, &bytes))
-                .await
-                .unwrap_or_else(|e| Err(ApiError::new(ApiErrorKind::InternalServer, format!("handler failed: {e}"))))
+            tokio::task::spawn_blocking(move || {
+                engine.config.authenticator.check(&headers, &bytes)?;
+                dispatch(&engine, &target, &bytes)
+            })
+            .await
+            .unwrap_or_else(|e| Err(ApiError::new(ApiErrorKind::InternalServer, format!("handler failed: {e}"))))
         }
         Err(_) => Err(ApiError::new(
             ApiErrorKind::RequestTooLarge,
