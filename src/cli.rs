@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use crate::error::{Error, Result};
 use crate::ruuvi::simulator::{Simulator, SimulatorConfig, gateway_mac_for_seed};
 use crate::ruuvi::{self, Observation, ReadingsBuilder, bytes_to_hex, gateway};
-use crate::units::{format_time_ms, parse_duration, parse_time_ns};
+use crate::units::{format_time_ms, parse_duration, simulation_start_ns};
 
 /// Ruuvi sensor data: decode broadcasts, simulate sensors.
 #[derive(Debug, Parser)]
@@ -56,7 +56,7 @@ enum Command {
         /// Seed: the same seed and start give the same output.
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// First broadcast, RFC 3339 (default: the start of the current minute, UTC).
+        /// First broadcast, RFC 3339 (default: so that the simulation ends at the current minute).
         #[arg(long)]
         start: Option<String>,
         /// Probability that a broadcast is lost.
@@ -316,18 +316,12 @@ fn simulate(
     format: SimFormat,
     out: &mut dyn Write,
 ) -> Result<i32> {
-    let start_ns = match start {
-        Some(s) => parse_time_ns(s)?,
-        None => {
-            let now = chrono::Utc::now().timestamp();
-            (now - now.rem_euclid(60)) * 1_000_000_000
-        }
-    };
+    let duration = parse_duration(duration)?;
     let cfg = SimulatorConfig {
         sensors,
         air_sensors,
-        start_ns,
-        duration: parse_duration(duration)?,
+        start_ns: simulation_start_ns(start, duration)?,
+        duration,
         interval: parse_duration(interval)?,
         seed,
         loss,
@@ -335,6 +329,7 @@ fn simulate(
         ..SimulatorConfig::default()
     };
     let interval_ns = cfg.interval.as_nanos() as i64;
+    let start_ns = cfg.start_ns;
     let sim = Simulator::new(cfg)?;
     let sensors = sim.sensors().to_vec();
     let gw = gateway_mac_for_seed(seed).to_string();

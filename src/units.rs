@@ -72,3 +72,16 @@ pub fn parse_time_ns(text: &str) -> Result<i64> {
 pub fn format_time_ms(ns: i64) -> String {
     chrono::DateTime::from_timestamp_nanos(ns).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
+
+/// The start of a simulation: `start` (RFC 3339) if given, else the one that makes it end at the
+/// start of the current minute, so that the data is fresh enough for Timestream's memory store.
+pub fn simulation_start_ns(start: Option<&str>, duration: Duration) -> Result<i64> {
+    match start {
+        Some(s) => parse_time_ns(s),
+        None => {
+            let now = chrono::Utc::now().timestamp();
+            let minute_ns = (now - now.rem_euclid(60)) * 1_000_000_000;
+            Ok(minute_ns - i64::try_from(duration.as_nanos()).unwrap_or(i64::MAX).min(minute_ns))
+        }
+    }
+}

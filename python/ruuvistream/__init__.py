@@ -185,8 +185,9 @@ def simulate(
 
     ``sensors`` RuuviTags (data format 5) and ``air_sensors`` Ruuvi Air sensors (format E1)
     broadcast every ``interval`` for ``duration`` (``"24h"``, ``"5s"``, a number of seconds or
-    a ``timedelta``) from ``start`` (RFC 3339 text or an aware datetime; default
-    2026-01-01T00:00:00Z). Each sits at a named location with its own diurnal climate, shared
+    a ``timedelta``) from ``start`` (RFC 3339 text or an aware datetime; by default the
+    simulation ends at the start of the current minute, so its data is recent enough for
+    Timestream's memory store). Each sits at a named location with its own diurnal climate, shared
     weather-driven pressure, battery drain, movement events and sequence counters. A broadcast
     is lost with probability ``loss`` and received twice with probability ``repeat``. The same
     ``seed`` gives the same data.

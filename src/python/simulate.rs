@@ -13,7 +13,7 @@ use super::errors::to_py;
 use crate::error::{Error, Result};
 use crate::ruuvi::simulator::{Simulator, SimulatorConfig, gateway_mac_for_seed};
 use crate::ruuvi::{ReadingsBuilder, UTC};
-use crate::units::{parse_duration, parse_time_ns};
+use crate::units::{parse_duration, simulation_start_ns};
 
 #[allow(clippy::too_many_arguments)]
 fn config(
@@ -27,14 +27,12 @@ fn config(
     repeat: f64,
     site: &str,
 ) -> Result<SimulatorConfig> {
+    let duration = parse_duration(duration)?;
     Ok(SimulatorConfig {
         sensors,
         air_sensors,
-        start_ns: match start {
-            Some(s) => parse_time_ns(s)?,
-            None => SimulatorConfig::default().start_ns,
-        },
-        duration: parse_duration(duration)?,
+        start_ns: simulation_start_ns(start, duration)?,
+        duration,
         interval: parse_duration(interval)?,
         seed,
         loss,

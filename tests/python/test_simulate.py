@@ -9,11 +9,19 @@ import ruuvistream
 
 
 def test_deterministic_for_a_seed():
-    a = ruuvistream.simulate(sensors=3, duration="30m", seed=42)
-    b = ruuvistream.simulate(sensors=3, duration="30m", seed=42)
-    c = ruuvistream.simulate(sensors=3, duration="30m", seed=43)
+    start = "2026-11-30T00:00:00Z"
+    a = ruuvistream.simulate(sensors=3, duration="30m", seed=42, start=start)
+    b = ruuvistream.simulate(sensors=3, duration="30m", seed=42, start=start)
+    c = ruuvistream.simulate(sensors=3, duration="30m", seed=43, start=start)
     assert a.equals(b)
     assert not a.equals(c)
+
+
+def test_default_start_ends_now():
+    t = ruuvistream.simulate(sensors=1, duration="10m", interval="1m", loss=0, repeat=0)
+    last = t.column("time")[-1].as_py()
+    age = dt.datetime.now(dt.timezone.utc) - last
+    assert dt.timedelta(0) <= age < dt.timedelta(minutes=3)
 
 
 def test_readings_schema_and_counts():
