@@ -18,6 +18,7 @@
 
 pub mod error;
 pub mod ruuvi;
+pub mod types;
 pub mod units;
 
 #[cfg(feature = "cli")]

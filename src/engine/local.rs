@@ -69,6 +69,8 @@ pub struct Engine {
     pub(super) address: Mutex<String>,
     /// The data directory, in persistent mode.
     pub(super) persistence: Option<Persistence>,
+    /// Query results being paged through.
+    pub(super) results: super::query::Results,
 }
 
 /// A storage failure as the API reports it.
@@ -97,6 +99,7 @@ impl Engine {
             catalog: Mutex::new(catalog),
             address: Mutex::new(format!("{}:{}", config.bind, config.port)),
             persistence,
+            results: Default::default(),
             config,
         })
     }

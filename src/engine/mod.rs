@@ -1,5 +1,5 @@
-//! The embedded Timestream-compatible engine (feature `engine`): the write API over awsJson 1.0
-//! on one HTTP listener, so that boto3, the AWS SDK for Rust and the AWS CLI work against it by
+//! The embedded Timestream-compatible engine (feature `engine`): the write and query APIs over
+//! awsJson 1.0 on one HTTP listener, so that boto3, the AWS SDK for Rust and the AWS CLI work against it by
 //! changing only the endpoint URL.
 //!
 //! ```no_run
@@ -15,7 +15,9 @@ pub mod catalog;
 mod clock;
 mod error;
 mod local;
+pub mod query;
 mod server;
+pub mod sql;
 pub mod store;
 
 /// Request headers, as an [`Authenticator`] sees them.

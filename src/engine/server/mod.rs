@@ -4,6 +4,7 @@
 mod auth;
 mod errors;
 mod json;
+mod query_api;
 mod router;
 mod write_api;
 mod write_records;

@@ -122,6 +122,10 @@ fn dispatch(engine: &Engine, target: &str, body: &Bytes) -> ApiResult<Value> {
         "TagResource" => engine.tag_resource(&o),
         "UntagResource" => engine.untag_resource(&o),
         "ListTagsForResource" => engine.list_tags(&o),
+        "Query" => engine.query(&o),
+        "CancelQuery" => engine.cancel_query(&o),
+        "PrepareQuery" => engine.prepare_query(&o),
+        "DescribeAccountSettings" => Ok(engine.describe_account_settings()),
         other => Err(ApiError::new(ApiErrorKind::UnknownOperation, format!("The operation {other} is not supported."))),
     }
 }

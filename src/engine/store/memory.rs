@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 /// The type of a measure or multi-measure attribute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum MeasureType {
     /// 64-bit float.
     Double,
@@ -129,6 +129,8 @@ pub struct TableData {
     dimension_names: BTreeSet<String>,
     /// Multi-measure attribute names seen (they are columns too).
     attribute_names: BTreeSet<String>,
+    /// The types single-measure records were written with (a `measure_value::<type>` column each).
+    single_types: BTreeSet<MeasureType>,
 }
 
 impl TableData {
@@ -150,6 +152,16 @@ impl TableData {
     /// Rows in time order: (dimensions, measure name, time, stored record).
     pub fn rows(&self) -> impl Iterator<Item = (&[(String, String)], &str, i64, &StoredRecord)> {
         self.rows.iter().map(|((t, s, m), r)| (self.series_dimensions[*s as usize].as_slice(), &**m, *t, r))
+    }
+
+    /// The types of single-measure values written, in column order.
+    pub fn single_types(&self) -> impl Iterator<Item = MeasureType> + '_ {
+        self.single_types.iter().copied()
+    }
+
+    /// Multi-measure attribute names with their types, sorted by name.
+    pub fn attributes(&self) -> impl Iterator<Item = (&str, MeasureType)> + '_ {
+        self.attribute_names.iter().filter_map(|n| Some((n.as_str(), *self.types.get(n)?)))
     }
 
     /// The type a measure or attribute name is locked to, if written before.
@@ -269,6 +281,7 @@ impl TableData {
         match &r.measure {
             Measure::Single(v) => {
                 self.types.entry(r.measure_name.clone()).or_insert(v.kind());
+                self.single_types.insert(v.kind());
             }
             Measure::Multi(attrs) => {
                 for (name, v) in attrs {

@@ -1,0 +1,12 @@
+//! The Timestream SQL dialect on Apache DataFusion: parsing and rewriting, tables as SQL sees
+//! them, and running a query over a snapshot of the catalog.
+
+mod dialect;
+mod rewrite;
+mod run;
+mod tables;
+
+pub use dialect::TimestreamDialect;
+pub use rewrite::parse;
+pub use run::{run_query, snapshot};
+pub use tables::table_batch;

@@ -1,0 +1,82 @@
+//! Running a query: a DataFusion session over a snapshot of every table.
+
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
+use datafusion::datasource::MemTable;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::sql::parser::Statement as DFStatement;
+
+use super::{parse, table_batch};
+use crate::engine::catalog::Catalog;
+use crate::engine::error::{ApiError, ApiErrorKind, ApiResult};
+
+/// Plans and runs `sql` against `snapshot` (the tables copied out under the catalog lock, so
+/// the query sees one consistent state) at the engine's time `now_ns`.
+pub async fn run_query(
+    sql: &str,
+    now_ns: i64,
+    snapshot: Vec<(String, String, RecordBatch)>,
+) -> ApiResult<(SchemaRef, Vec<RecordBatch>)> {
+    let statement = parse(sql, now_ns)?;
+    // Timestream names are case-sensitive and unquoted identifiers are not lower-cased.
+    let config = SessionConfig::new().set_bool("datafusion.sql_parser.enable_ident_normalization", false);
+    let ctx = SessionContext::new_with_config(config);
+    let catalog = ctx.catalog("datafusion").ok_or_else(|| internal("no default catalog"))?;
+    for (db, table, batch) in snapshot {
+        let schema = match catalog.schema(&db) {
+            Some(s) => s,
+            None => {
+                let s: Arc<dyn SchemaProvider> = Arc::new(MemorySchemaProvider::new());
+                catalog.register_schema(&db, s.clone()).map_err(|e| internal(&e.to_string()))?;
+                s
+            }
+        };
+        let provider = MemTable::try_new(batch.schema(), vec![vec![batch]]).map_err(|e| internal(&e.to_string()))?;
+        schema.register_table(table, Arc::new(provider)).map_err(|e| internal(&e.to_string()))?;
+    }
+    let state = ctx.state();
+    let plan = state
+        .statement_to_plan(DFStatement::Statement(Box::new(statement)))
+        .await
+        .map_err(|e| ApiError::validation(planning_message(&e.to_string())))?;
+    let df =
+        ctx.execute_logical_plan(plan).await.map_err(|e| ApiError::validation(planning_message(&e.to_string())))?;
+    let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+    let batches = df
+        .collect()
+        .await
+        .map_err(|e| ApiError::new(ApiErrorKind::InternalServer, format!("Query execution failed: {e}")))?;
+    Ok((schema, batches))
+}
+
+fn internal(msg: &str) -> ApiError {
+    ApiError::new(ApiErrorKind::InternalServer, msg.to_string())
+}
+
+/// DataFusion's planning errors in Timestream's words where they have an equivalent.
+fn planning_message(e: &str) -> String {
+    if let Some(rest) = e.split("No field named ").nth(1) {
+        let name = rest.split(['.', ' ']).next().unwrap_or(rest).trim_matches('"');
+        return format!("line 1:1: Column '{name}' does not exist");
+    }
+    if let Some(rest) = e.split("table '").nth(1) {
+        let name = rest.split('\'').next().unwrap_or(rest).trim_start_matches("datafusion.");
+        return format!("Table '{name}' does not exist or is not accessible");
+    }
+    e.trim_start_matches("Error during planning: ").to_string()
+}
+
+/// Copies every table of the catalog out as record batches: (database, table, rows).
+pub fn snapshot(catalog: &Catalog) -> ApiResult<Vec<(String, String, RecordBatch)>> {
+    let mut out = Vec::new();
+    for db in catalog.databases.values() {
+        for t in db.tables.values() {
+            let batch = table_batch(&t.data).map_err(|e| internal(&e.to_string()))?;
+            out.push((db.name.clone(), t.name.clone(), batch));
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,159 @@
+//! Rendering Arrow values as Timestream `Datum`s, with the service's scalar text forms.
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::*;
+use arrow_array::{Array, ArrayRef};
+use arrow_schema::{DataType, IntervalUnit, TimeUnit};
+use serde_json::{Value, json};
+
+use super::{ScalarType, TsType};
+
+/// `YYYY-MM-DD HH:MM:SS.nnnnnnnnn`, UTC.
+pub fn format_timestamp_ns(ns: i64) -> String {
+    chrono::DateTime::from_timestamp_nanos(ns).format("%Y-%m-%d %H:%M:%S%.9f").to_string()
+}
+
+/// A double the way Java's `Double.toString` writes it (as the service does): shortest
+/// round-trip digits, at least one decimal, scientific notation outside [1e-3, 1e7).
+pub fn format_double(x: f64) -> String {
+    if x.is_nan() {
+        return "NaN".into();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 { "Infinity".into() } else { "-Infinity".into() };
+    }
+    if x == 0.0 {
+        return if x.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
+    }
+    let a = x.abs();
+    if (1e-3..1e7).contains(&a) {
+        let s = format!("{x}");
+        if s.contains('.') { s } else { format!("{s}.0") }
+    } else {
+        let s = format!("{x:e}");
+        let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
+        let mantissa = if mantissa.contains('.') { mantissa.to_string() } else { format!("{mantissa}.0") };
+        format!("{mantissa}E{exp}")
+    }
+}
+
+fn interval_day_to_second(ns: i128) -> String {
+    let sign = if ns < 0 { "-" } else { "" };
+    let ns = ns.unsigned_abs();
+    let (days, rest) = (ns / 86_400_000_000_000, ns % 86_400_000_000_000);
+    let (h, m, s, frac) =
+        (rest / 3_600_000_000_000, rest / 60_000_000_000 % 60, rest / 1_000_000_000 % 60, rest % 1_000_000_000);
+    format!("{sign}{days} {h:02}:{m:02}:{s:02}.{frac:09}")
+}
+
+fn scalar(v: String) -> Value {
+    json!({ "ScalarValue": v })
+}
+
+fn null() -> Value {
+    json!({ "NullValue": true })
+}
+
+/// The `Datum` of row `i` of `array`, whose Timestream type is `t`.
+pub fn render_datum(array: &ArrayRef, i: usize, t: &TsType) -> Value {
+    if array.is_null(i) {
+        return null();
+    }
+    match (t, array.data_type()) {
+        (TsType::TimeSeries(value_type), DataType::List(_)) => {
+            let points = array.as_list::<i32>().value(i);
+            let points = points.as_struct();
+            let (times, values) = (points.column(0), points.column(1));
+            let data: Vec<Value> = (0..points.len())
+                .map(|j| json!({ "Time": render_text(times, j).unwrap_or_default(), "Value": render_datum(values, j, value_type) }))
+                .collect();
+            json!({ "TimeSeriesValue": data })
+        }
+        (TsType::Array(item), _) => {
+            let values = match array.data_type() {
+                DataType::LargeList(_) => array.as_list::<i64>().value(i),
+                DataType::FixedSizeList(..) => array.as_fixed_size_list().value(i),
+                _ => array.as_list::<i32>().value(i),
+            };
+            json!({ "ArrayValue": (0..values.len()).map(|j| render_datum(&values, j, item)).collect::<Vec<_>>() })
+        }
+        (TsType::Row(fields), DataType::Struct(_)) => {
+            let s = array.as_struct();
+            let data: Vec<Value> =
+                fields.iter().enumerate().map(|(k, (_, ft))| render_datum(s.column(k), i, ft)).collect();
+            json!({ "RowValue": { "Data": data } })
+        }
+        (TsType::Scalar(ScalarType::Unknown), _) => null(),
+        _ => render_text(array, i).map_or_else(null, scalar),
+    }
+}
+
+/// The ScalarValue text of a scalar at row `i`, or `None` for a type without one.
+fn render_text(array: &ArrayRef, i: usize) -> Option<String> {
+    use DataType as D;
+    Some(match array.data_type() {
+        D::Utf8 => array.as_string::<i32>().value(i).to_string(),
+        D::LargeUtf8 => array.as_string::<i64>().value(i).to_string(),
+        D::Utf8View => array.as_string_view().value(i).to_string(),
+        D::Boolean => array.as_boolean().value(i).to_string(),
+        D::Int8 => array.as_primitive::<Int8Type>().value(i).to_string(),
+        D::Int16 => array.as_primitive::<Int16Type>().value(i).to_string(),
+        D::Int32 => array.as_primitive::<Int32Type>().value(i).to_string(),
+        D::Int64 => array.as_primitive::<Int64Type>().value(i).to_string(),
+        D::UInt8 => array.as_primitive::<UInt8Type>().value(i).to_string(),
+        D::UInt16 => array.as_primitive::<UInt16Type>().value(i).to_string(),
+        D::UInt32 => array.as_primitive::<UInt32Type>().value(i).to_string(),
+        D::UInt64 => array.as_primitive::<UInt64Type>().value(i).to_string(),
+        D::Float32 => format_double(f64::from(array.as_primitive::<Float32Type>().value(i))),
+        D::Float64 => format_double(array.as_primitive::<Float64Type>().value(i)),
+        D::Timestamp(unit, _) => {
+            let v = match unit {
+                TimeUnit::Second => array.as_primitive::<TimestampSecondType>().value(i).saturating_mul(1_000_000_000),
+                TimeUnit::Millisecond => {
+                    array.as_primitive::<TimestampMillisecondType>().value(i).saturating_mul(1_000_000)
+                }
+                TimeUnit::Microsecond => {
+                    array.as_primitive::<TimestampMicrosecondType>().value(i).saturating_mul(1_000)
+                }
+                TimeUnit::Nanosecond => array.as_primitive::<TimestampNanosecondType>().value(i),
+            };
+            format_timestamp_ns(v)
+        }
+        D::Date32 => {
+            let days = array.as_primitive::<Date32Type>().value(i);
+            (chrono::NaiveDate::from_ymd_opt(1970, 1, 1)? + chrono::Duration::days(i64::from(days)))
+                .format("%Y-%m-%d")
+                .to_string()
+        }
+        D::Time64(TimeUnit::Nanosecond) => {
+            let ns = array.as_primitive::<Time64NanosecondType>().value(i);
+            let s = ns / 1_000_000_000;
+            format!("{:02}:{:02}:{:02}.{:09}", s / 3600, s / 60 % 60, s % 60, ns % 1_000_000_000)
+        }
+        D::Duration(TimeUnit::Nanosecond) => {
+            interval_day_to_second(i128::from(array.as_primitive::<DurationNanosecondType>().value(i)))
+        }
+        D::Duration(TimeUnit::Microsecond) => {
+            interval_day_to_second(i128::from(array.as_primitive::<DurationMicrosecondType>().value(i)) * 1_000)
+        }
+        D::Duration(TimeUnit::Millisecond) => {
+            interval_day_to_second(i128::from(array.as_primitive::<DurationMillisecondType>().value(i)) * 1_000_000)
+        }
+        D::Duration(TimeUnit::Second) => {
+            interval_day_to_second(i128::from(array.as_primitive::<DurationSecondType>().value(i)) * 1_000_000_000)
+        }
+        D::Interval(IntervalUnit::MonthDayNano) => {
+            let v = array.as_primitive::<IntervalMonthDayNanoType>().value(i);
+            interval_day_to_second(i128::from(v.days) * 86_400_000_000_000 + i128::from(v.nanoseconds))
+        }
+        D::Interval(IntervalUnit::DayTime) => {
+            let v = array.as_primitive::<IntervalDayTimeType>().value(i);
+            interval_day_to_second(i128::from(v.days) * 86_400_000_000_000 + i128::from(v.milliseconds) * 1_000_000)
+        }
+        D::Interval(IntervalUnit::YearMonth) => {
+            let months = array.as_primitive::<IntervalYearMonthType>().value(i);
+            format!("{}-{}", months / 12, months % 12)
+        }
+        _ => return None,
+    })
+}

@@ -1,0 +1,188 @@
+"""The engine's query API through boto3: tables as SQL sees them, the dialect's basics,
+pagination and errors."""
+
+import datetime as dt
+
+import pytest
+from botocore.exceptions import ClientError
+
+import ruuvistream
+
+NOW = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.timezone.utc)
+
+
+def ms(when):
+    return str(int(when.timestamp() * 1000))
+
+
+@pytest.fixture(scope="module")
+def engine():
+    with ruuvistream.LocalTimestream(now=NOW) as ts:
+        w = ts.client("timestream-write")
+        w.create_database(DatabaseName="ruuvi")
+        w.create_table(DatabaseName="ruuvi", TableName="sensors")
+        records = [
+            {
+                "Dimensions": [{"Name": "location", "Value": loc}, {"Name": "site", "Value": "home"}],
+                "MeasureName": measure,
+                "MeasureValue": str(base + i),
+                "Time": ms(NOW - dt.timedelta(minutes=i)),
+            }
+            for i in range(60)
+            for loc in ["bedroom", "sauna"]
+            for measure, base in [("temperature", 20.0), ("humidity", 40.0)]
+        ]
+        for k in range(0, len(records), 100):
+            w.write_records(DatabaseName="ruuvi", TableName="sensors", Records=records[k : k + 100])
+        w.write_records(
+            DatabaseName="ruuvi",
+            TableName="sensors",
+            Records=[
+                {
+                    "Dimensions": [{"Name": "mac", "Value": "CB:B8:33:4C:88:4F"}],
+                    "MeasureName": "ruuvi",
+                    "MeasureValueType": "MULTI",
+                    "MeasureValues": [
+                        {"Name": "co2", "Value": "800", "Type": "BIGINT"},
+                        {"Name": "calibrating", "Value": "true", "Type": "BOOLEAN"},
+                    ],
+                    "Time": ms(NOW),
+                }
+            ],
+        )
+        yield ts
+
+
+def query(engine, sql, **kw):
+    return engine.client("timestream-query").query(QueryString=sql, **kw)
+
+
+def values(result):
+    return [[d.get("ScalarValue") for d in row["Data"]] for row in result["Rows"]]
+
+
+def test_table_columns_types_and_nulls(engine):
+    r = query(
+        engine,
+        "SELECT * FROM ruuvi.sensors LIMIT 1",
+    )
+    columns = [(c["Name"], c["Type"]["ScalarType"]) for c in r["ColumnInfo"]]
+    assert columns == [
+        ("location", "VARCHAR"),
+        ("mac", "VARCHAR"),
+        ("site", "VARCHAR"),
+        ("measure_name", "VARCHAR"),
+        ("time", "TIMESTAMP"),
+        ("measure_value::double", "DOUBLE"),
+        ("calibrating", "BOOLEAN"),
+        ("co2", "BIGINT"),
+    ]
+    multi = query(
+        engine,
+        "SELECT mac, location, co2, calibrating, measure_value::double FROM ruuvi.sensors WHERE measure_name = 'ruuvi'",
+    )
+    assert multi["Rows"][0]["Data"] == [
+        {"ScalarValue": "CB:B8:33:4C:88:4F"},
+        {"NullValue": True},
+        {"ScalarValue": "800"},
+        {"ScalarValue": "true"},
+        {"NullValue": True},
+    ]
+
+
+def test_measure_value_ago_and_timestamps(engine):
+    r = query(
+        engine,
+        "SELECT location, time, measure_value::double FROM ruuvi.sensors "
+        "WHERE measure_name = 'temperature' AND time > ago(3m) ORDER BY time DESC, location",
+    )
+    assert values(r) == [
+        ["bedroom", "2026-11-30 12:00:00.000000000", "20.0"],
+        ["sauna", "2026-11-30 12:00:00.000000000", "20.0"],
+        ["bedroom", "2026-11-30 11:59:00.000000000", "21.0"],
+        ["sauna", "2026-11-30 11:59:00.000000000", "21.0"],
+        ["bedroom", "2026-11-30 11:58:00.000000000", "22.0"],
+        ["sauna", "2026-11-30 11:58:00.000000000", "22.0"],
+    ]
+
+
+def test_binned_averages_with_unaliased_columns(engine):
+    r = query(
+        engine,
+        "SELECT bin(time, 30m) AS binned, avg(measure_value::double), count(*) FROM ruuvi.sensors "
+        "WHERE measure_name = 'humidity' AND location = 'sauna' GROUP BY bin(time, 30m) ORDER BY binned",
+    )
+    assert [c["Name"] for c in r["ColumnInfo"]] == ["binned", "_col1", "_col2"]
+    assert values(r) == [
+        ["2026-11-30 11:00:00.000000000", "85.0", "29"],
+        ["2026-11-30 11:30:00.000000000", "55.5", "30"],
+        ["2026-11-30 12:00:00.000000000", "40.0", "1"],
+    ]
+
+
+def test_interval_literals_and_now(engine):
+    r = query(engine, "SELECT now() - 3h > now() - 1d, 1h + 30m = 90m, 100ms < 1s")
+    assert values(r) == [["true", "true", "true"]]
+
+
+def test_pagination(engine):
+    q = engine.client("timestream-query")
+    sql = "SELECT location, time FROM ruuvi.sensors WHERE measure_name = 'temperature' ORDER BY time, location"
+    first = q.query(QueryString=sql, MaxRows=7)
+    assert first["Rows"] == [] and "NextToken" in first  # the first-page rule
+    pages, token = [], first["NextToken"]
+    while token:
+        page = q.query(QueryString=sql, MaxRows=7, NextToken=token)
+        assert page["QueryId"] == first["QueryId"] and page["ColumnInfo"] == first["ColumnInfo"]
+        assert len(page["Rows"]) <= 7
+        again = q.query(QueryString=sql, MaxRows=7, NextToken=token)  # a token can be reused
+        assert again["Rows"] == page["Rows"]
+        pages.append(page)
+        token = page.get("NextToken")
+    assert sum(len(p["Rows"]) for p in pages) == 120
+    assert pages[-1]["QueryStatus"]["ProgressPercentage"] == 100.0
+    small = q.query(QueryString="SELECT 1", MaxRows=5)
+    assert len(small["Rows"]) == 1 and "NextToken" not in small
+    empty = q.query(QueryString="SELECT * FROM ruuvi.sensors WHERE location = 'attic'", MaxRows=1)
+    assert empty["Rows"] == [] and "NextToken" not in empty
+    paginated = list(q.get_paginator("query").paginate(QueryString=sql, PaginationConfig={"PageSize": 50}))
+    assert sum(len(p["Rows"]) for p in paginated) == 120
+
+
+def test_bad_tokens_and_cancel(engine):
+    q = engine.client("timestream-query")
+    sql = "SELECT * FROM ruuvi.sensors"
+    first = q.query(QueryString=sql, MaxRows=10)
+    for bad_sql, token in [(sql, "nonsense"), ("SELECT 2", first["NextToken"])]:
+        with pytest.raises(ClientError) as info:
+            q.query(QueryString=bad_sql, NextToken=token)
+        assert info.value.response["Error"]["Message"] == "Invalid pagination token"
+    q.cancel_query(QueryId=first["QueryId"])
+    with pytest.raises(ClientError) as info:
+        q.query(QueryString=sql, NextToken=first["NextToken"])
+    assert info.value.response["Error"]["Code"] == "ConflictException"
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("SELECT nope FROM ruuvi.sensors", "Column 'nope' does not exist"),
+        ("SELECT * FROM ruuvi.missing", "ruuvi.missing"),
+        ("SELECT * FROM", "line 1:"),
+        ("DROP TABLE ruuvi.sensors", "Only SELECT"),
+        ("INSERT INTO ruuvi.sensors VALUES (1)", "Only SELECT"),
+        ("SELECT 1; SELECT 2", "exactly one"),
+    ],
+)
+def test_query_errors(engine, sql, message):
+    with pytest.raises(ClientError) as info:
+        query(engine, sql)
+    assert info.value.response["Error"]["Code"] == "ValidationException"
+    assert message in info.value.response["Error"]["Message"]
+
+
+def test_describe_endpoints_and_settings(engine):
+    q = engine.client("timestream-query")
+    assert q.describe_endpoints()["Endpoints"][0]["Address"] == engine.endpoint_url.removeprefix("http://")
+    assert q.describe_account_settings()["QueryPricingModel"] == "BYTES_SCANNED"
+    assert q.prepare_query(QueryString="SELECT 1", ValidateOnly=True)["QueryString"] == "SELECT 1"
