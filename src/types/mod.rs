@@ -154,13 +154,16 @@ impl TsType {
         }
     }
 
-    /// The Timestream type of an Arrow field, if it has one. A list of (time, value) structs is
-    /// a TIMESERIES when the field says so.
+    /// The Timestream type of an Arrow field, if it has one. A list of structs of exactly
+    /// (`time` timestamp, `value`) is a TIMESERIES (also when the field carries the marker).
     pub fn from_field(field: &Field) -> Option<Self> {
-        if field.metadata().get(TYPE_METADATA_KEY).map(String::as_str) == Some("timeseries")
-            && let DataType::List(item) = field.data_type()
+        if let DataType::List(item) = field.data_type()
             && let DataType::Struct(fields) = item.data_type()
             && fields.len() == 2
+            && (field.metadata().get(TYPE_METADATA_KEY).map(String::as_str) == Some("timeseries")
+                || (fields[0].name() == "time"
+                    && matches!(fields[0].data_type(), DataType::Timestamp(..))
+                    && fields[1].name() == "value"))
         {
             return Some(Self::TimeSeries(Box::new(Self::from_field(&fields[1])?)));
         }

@@ -186,3 +186,47 @@ def test_describe_endpoints_and_settings(engine):
     assert q.describe_endpoints()["Endpoints"][0]["Address"] == engine.endpoint_url.removeprefix("http://")
     assert q.describe_account_settings()["QueryPricingModel"] == "BYTES_SCANNED"
     assert q.prepare_query(QueryString="SELECT 1", ValidateOnly=True)["QueryString"] == "SELECT 1"
+
+
+def test_walkthrough_interpolation_query(engine):
+    # The walkthrough's INTERPOLATE_LINEAR over CREATE_TIME_SERIES and a SEQUENCE, verbatim but
+    # for the table. Temperatures fall by 1 °C per minute into the past from 20 °C at 12:00.
+    r = query(
+        engine,
+        """SELECT location, measure_name, INTERPOLATE_LINEAR(
+        CREATE_TIME_SERIES(time, measure_value::double),
+            SEQUENCE(ago(50m), ago(30m), 10m)) AS v
+        FROM ruuvi.sensors
+        WHERE measure_name ='temperature' and time >= ago(5h)
+                GROUP BY location, measure_name
+                ORDER BY location""",
+    )
+    assert r["ColumnInfo"][2] == {
+        "Name": "v",
+        "Type": {"TimeSeriesMeasureValueColumnInfo": {"Type": {"ScalarType": "DOUBLE"}}},
+    }
+    series = r["Rows"][0]["Data"][2]["TimeSeriesValue"]
+    assert [(p["Time"], p["Value"]["ScalarValue"]) for p in series] == [
+        ("2026-11-30 11:10:00.000000000", "70.0"),
+        ("2026-11-30 11:20:00.000000000", "60.0"),
+        ("2026-11-30 11:30:00.000000000", "50.0"),
+    ]
+
+
+def test_walkthrough_templated_multi_measure_query(engine):
+    query_multi = """select bin(time, {bin}) as binned_time, avg(case when measure_name='temperature' then measure_value::double else null end) as avg_temp,
+avg(case when measure_name='humidity' then measure_value::double else null end) as avg_humidity,
+avg(case when measure_name='pressure' then measure_value::double else null end) as avg_pressure
+from ruuvi.sensors
+where time > ago({time}) and location = '{location}'
+group by bin(time, {bin})
+order by bin(time, {bin})"""  # noqa: E501 (as the walkthrough writes it)
+    r = query(engine, query_multi.format(time="30m", bin="10m", location="bedroom"))
+    assert [c["Name"] for c in r["ColumnInfo"]] == ["binned_time", "avg_temp", "avg_humidity", "avg_pressure"]
+    # 11:31-11:39 (after ago(30m)), 11:40-11:49, 11:50-11:59 and 12:00: 1 °C and 1 %RH per minute.
+    assert values(r) == [
+        ["2026-11-30 11:30:00.000000000", "45.0", "65.0", None],
+        ["2026-11-30 11:40:00.000000000", "35.5", "55.5", None],
+        ["2026-11-30 11:50:00.000000000", "25.5", "45.5", None],
+        ["2026-11-30 12:00:00.000000000", "20.0", "40.0", None],
+    ]

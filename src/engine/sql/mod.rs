@@ -2,6 +2,7 @@
 //! them, and running a query over a snapshot of the catalog.
 
 mod dialect;
+mod functions;
 mod rewrite;
 mod run;
 mod tables;

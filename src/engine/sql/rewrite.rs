@@ -4,7 +4,9 @@
 //! Rewrites: `measure_value::double` is a column name, not a cast; unquoted `10m`, `3h`, `1d`,
 //! `100ms`, `15s`, `5us`, `7ns` are intervals; `now()` and `current_timestamp` read the engine's
 //! clock; `ago(x)` is `now() - x`; `bin(t, x)` is
-//! `date_bin(x, t)`; unaliased select expressions are named `_col0`, `_col1`, ….
+//! `date_bin(x, t)`; `SEQUENCE` is `generate_series` (both include the end); `CREATE_TIME_SERIES(t,
+//! v)` is an ordered `array_agg` of (time, value) structs; unaliased select expressions are
+//! named `_col0`, `_col1`, ….
 
 use std::ops::ControlFlow;
 
@@ -140,6 +142,10 @@ fn rewrite(e: &mut Expr, now: &str) -> Result<(), String> {
                 ("now" | "current_timestamp", _) => Some(parse_expr(now)?),
                 ("ago", Some([x])) => Some(parse_expr(&format!("({now} - {x})"))?),
                 ("bin", Some([t, x])) => Some(parse_expr(&format!("date_bin({x}, {t})"))?),
+                ("sequence", Some([a, b, step])) => Some(parse_expr(&format!("generate_series({a}, {b}, {step})"))?),
+                ("create_time_series", Some([t, v])) => {
+                    Some(parse_expr(&format!("array_agg(named_struct('time', {t}, 'value', {v}) ORDER BY {t})"))?)
+                }
                 _ => None,
             }
         }

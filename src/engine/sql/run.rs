@@ -24,6 +24,9 @@ pub async fn run_query(
     // Timestream names are case-sensitive and unquoted identifiers are not lower-cased.
     let config = SessionConfig::new().set_bool("datafusion.sql_parser.enable_ident_normalization", false);
     let ctx = SessionContext::new_with_config(config);
+    for f in super::functions::all() {
+        ctx.register_udf(f);
+    }
     let catalog = ctx.catalog("datafusion").ok_or_else(|| internal("no default catalog"))?;
     for (db, table, batch) in snapshot {
         let schema = match catalog.schema(&db) {

@@ -1,0 +1,123 @@
+//! Timestream's time-series functions as DataFusion functions. A time series is a
+//! `list<struct<time: timestamp[ns, UTC], value>>` sorted by time, as `CREATE_TIME_SERIES`
+//! (rewritten to an ordered `array_agg` of `named_struct`s) builds it.
+
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, TimestampNanosecondType};
+use arrow_array::{Array, ArrayRef, Float64Array, ListArray, StructArray, TimestampNanosecondArray};
+use arrow_buffer::OffsetBuffer;
+use arrow_schema::{DataType, Field, Fields};
+use datafusion::common::{Result, exec_err, plan_err};
+use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+
+/// The functions to register on a session.
+pub fn all() -> Vec<ScalarUDF> {
+    vec![ScalarUDF::from(InterpolateLinear::default())]
+}
+
+/// `INTERPOLATE_LINEAR(timeseries, array(timestamp))`: the series' values at the given times,
+/// linearly interpolated between neighbouring points; times outside the series are left out.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct InterpolateLinear {
+    signature: Signature,
+}
+
+impl Default for InterpolateLinear {
+    fn default() -> Self {
+        Self { signature: Signature::any(2, Volatility::Immutable) }
+    }
+}
+
+/// The time series type with double values, keeping the time field of `ts` (its zone).
+fn double_series(ts: &DataType) -> Result<(Arc<Field>, Fields)> {
+    let DataType::List(item) = ts else { return plan_err!("INTERPOLATE_LINEAR expects a time series, got {ts}") };
+    let DataType::Struct(fields) = item.data_type() else {
+        return plan_err!("INTERPOLATE_LINEAR expects a time series, got {ts}");
+    };
+    if fields.len() != 2 || !matches!(fields[0].data_type(), DataType::Timestamp(..)) {
+        return plan_err!("INTERPOLATE_LINEAR expects a time series of (time, value), got {ts}");
+    }
+    let out_fields: Fields = vec![fields[0].as_ref().clone(), Field::new("value", DataType::Float64, true)].into();
+    let item = Arc::new(Field::new(item.name(), DataType::Struct(out_fields.clone()), true));
+    Ok((item, out_fields))
+}
+
+impl ScalarUDFImpl for InterpolateLinear {
+    fn name(&self) -> &str {
+        "interpolate_linear"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::List(double_series(&args[0])?.0))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let (item, fields) = double_series(arrays[0].data_type())?;
+        let series = arrays[0].as_list::<i32>();
+        let times = match arrays[1].data_type() {
+            DataType::List(_) => arrays[1].as_list::<i32>().clone(),
+            other => return exec_err!("INTERPOLATE_LINEAR expects an array of timestamps, got {other}"),
+        };
+        let mut out_time = Vec::new();
+        let mut out_value = Vec::new();
+        let mut lengths = Vec::with_capacity(series.len());
+        for row in 0..series.len() {
+            let before = out_time.len();
+            if series.is_valid(row) && times.is_valid(row) {
+                let points = series.value(row);
+                let points = points.as_struct();
+                let t =
+                    arrow_cast::cast(points.column(0), &DataType::Timestamp(arrow_schema::TimeUnit::Nanosecond, None))?;
+                let t = t.as_primitive::<TimestampNanosecondType>();
+                let v = arrow_cast::cast(points.column(1), &DataType::Float64)?;
+                let v = v.as_primitive::<Float64Type>();
+                let known: Vec<(i64, f64)> = (0..t.len())
+                    .filter(|&k| t.is_valid(k) && v.is_valid(k))
+                    .map(|k| (t.value(k), v.value(k)))
+                    .collect();
+                let wanted = arrow_cast::cast(
+                    &times.value(row),
+                    &DataType::Timestamp(arrow_schema::TimeUnit::Nanosecond, None),
+                )?;
+                let wanted = wanted.as_primitive::<TimestampNanosecondType>();
+                for k in 0..wanted.len() {
+                    if wanted.is_null(k) {
+                        continue;
+                    }
+                    let at = wanted.value(k);
+                    if let Some(value) = interpolate(&known, at) {
+                        out_time.push(at);
+                        out_value.push(value);
+                    }
+                }
+            }
+            lengths.push(out_time.len() - before);
+        }
+        let tz = match fields[0].data_type() {
+            DataType::Timestamp(_, tz) => tz.clone(),
+            _ => None,
+        };
+        let time: ArrayRef = Arc::new(TimestampNanosecondArray::from(out_time).with_timezone_opt(tz));
+        let value: ArrayRef = Arc::new(Float64Array::from(out_value));
+        let points = StructArray::try_new(fields, vec![time, value], None)?;
+        let list = ListArray::try_new(item, OffsetBuffer::from_lengths(lengths), Arc::new(points), None)?;
+        Ok(ColumnarValue::Array(Arc::new(list)))
+    }
+}
+
+/// The value at `at` on the line through the neighbouring known points (sorted by time).
+fn interpolate(known: &[(i64, f64)], at: i64) -> Option<f64> {
+    let i = known.partition_point(|(t, _)| *t < at);
+    match (known.get(i), i.checked_sub(1).and_then(|j| known.get(j))) {
+        (Some(&(t1, v1)), _) if t1 == at => Some(v1),
+        (Some(&(t1, v1)), Some(&(t0, v0))) => Some(v0 + (v1 - v0) * (at - t0) as f64 / (t1 - t0) as f64),
+        _ => None,
+    }
+}
