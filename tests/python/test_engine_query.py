@@ -230,3 +230,34 @@ order by bin(time, {bin})"""  # noqa: E501 (as the walkthrough writes it)
         ["2026-11-30 11:50:00.000000000", "25.5", "45.5", None],
         ["2026-11-30 12:00:00.000000000", "20.0", "40.0", None],
     ]
+
+
+def test_walkthrough_unnest_query(engine):
+    # The walkthrough's first query, verbatim but for the table: interpolate each location's
+    # temperature at 11:10, 11:20 and 11:30, unnest the series and average it.
+    sql = """WITH interp_ts AS (
+    SELECT location, INTERPOLATE_LINEAR(
+        CREATE_TIME_SERIES(time, measure_value::double),
+            SEQUENCE(ago(50m), ago(30m), 10m)) AS temp
+        FROM ruuvi.sensors
+        WHERE measure_name='temperature' and time>=ago(4h)
+        GROUP BY location
+)
+SELECT location, avg(t.temp_unnest) FROM interp_ts
+CROSS JOIN UNNEST(temp) AS t (time, temp_unnest)
+GROUP BY location
+ORDER BY location"""
+    assert values(query(engine, sql)) == [["bedroom", "60.0"], ["sauna", "60.0"]]
+    # The comma form, qualified references to the left table, and the unnested columns.
+    rows = query(
+        engine,
+        """WITH s AS (SELECT location, CREATE_TIME_SERIES(time, measure_value::double) AS series
+                      FROM ruuvi.sensors WHERE measure_name = 'humidity' AND time > ago(2m) GROUP BY location)
+           SELECT s.location, u.time, u.value FROM s, UNNEST(s.series) AS u (time, value) ORDER BY 1, 2""",
+    )
+    assert values(rows) == [
+        ["bedroom", "2026-11-30 11:59:00.000000000", "41.0"],
+        ["bedroom", "2026-11-30 12:00:00.000000000", "40.0"],
+        ["sauna", "2026-11-30 11:59:00.000000000", "41.0"],
+        ["sauna", "2026-11-30 12:00:00.000000000", "40.0"],
+    ]

@@ -12,8 +12,8 @@ use std::ops::ControlFlow;
 
 use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::{
-    CastKind, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, SelectItem, SetExpr, Statement,
-    visit_expressions_mut,
+    CastKind, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, JoinOperator, Query, Select, SelectItem,
+    SetExpr, Statement, TableFactor, visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::parser::Parser;
 
@@ -46,8 +46,118 @@ pub fn parse(sql: &str, now_ns: i64) -> ApiResult<Statement> {
     if let ControlFlow::Break(msg) = flow {
         return Err(ApiError::validation(msg));
     }
+    if let Statement::Query(q) = &mut statement {
+        rewrite_unnest(q).map_err(ApiError::validation)?;
+    }
     name_unaliased_columns(&mut statement);
     Ok(statement)
+}
+
+/// `FROM x CROSS JOIN UNNEST(x.series) AS t (time, value)` (or `FROM x, UNNEST(…)`): DataFusion
+/// cannot unnest with a reference to the left table, so the pair becomes one derived table
+/// that unnests in its select list and names the elements' fields positionally, as Presto
+/// does: `time`/`value` of a time series, or the element itself for one column.
+fn rewrite_unnest(q: &mut Query) -> Result<(), String> {
+    if let Some(with) = &mut q.with {
+        for cte in &mut with.cte_tables {
+            rewrite_unnest(&mut cte.query)?;
+        }
+    }
+    rewrite_set_expr(&mut q.body)
+}
+
+fn rewrite_set_expr(body: &mut SetExpr) -> Result<(), String> {
+    match body {
+        SetExpr::Select(select) => rewrite_select(select),
+        SetExpr::Query(q) => rewrite_unnest(q),
+        SetExpr::SetOperation { left, right, .. } => {
+            rewrite_set_expr(left)?;
+            rewrite_set_expr(right)
+        }
+        _ => Ok(()),
+    }
+}
+
+fn rewrite_select(select: &mut Select) -> Result<(), String> {
+    // The comma form is a cross join.
+    if select.from.len() >= 2
+        && matches!(select.from[1].relation, TableFactor::UNNEST { .. })
+        && select.from[1].joins.is_empty()
+    {
+        let unnest = select.from.remove(1);
+        select.from[0].joins.insert(
+            0,
+            datafusion::sql::sqlparser::ast::Join {
+                relation: unnest.relation,
+                global: false,
+                join_operator: JoinOperator::CrossJoin(datafusion::sql::sqlparser::ast::JoinConstraint::None),
+            },
+        );
+    }
+    for item in &mut select.from {
+        let Some(first) = item.joins.first() else { continue };
+        let (TableFactor::UNNEST { alias, array_exprs, .. }, JoinOperator::CrossJoin(_)) =
+            (&first.relation, &first.join_operator)
+        else {
+            continue;
+        };
+        let [array] = array_exprs.as_slice() else {
+            return Err("UNNEST of more than one array is not supported".into());
+        };
+        let left_qualifier = match &item.relation {
+            TableFactor::Table { alias: Some(a), .. } | TableFactor::Derived { alias: Some(a), .. } => {
+                a.name.value.clone()
+            }
+            TableFactor::Table { name, .. } => name.0.last().map(|p| p.to_string()).unwrap_or_default(),
+            _ => return Err("UNNEST must follow a table or a named subquery".into()),
+        };
+        let alias_name = alias.as_ref().map_or_else(|| "__unnest".to_string(), |a| a.name.value.clone());
+        let columns: Vec<String> =
+            alias.as_ref().map(|a| a.columns.iter().map(|c| c.name.value.clone()).collect()).unwrap_or_default();
+        let fields = match columns.as_slice() {
+            [] => "__x.__u['time'] AS \"time\", __x.__u['value'] AS \"value\"".to_string(),
+            [one] => format!("__x.__u AS \"{one}\""),
+            [a, b] => format!("__x.__u['time'] AS \"{a}\", __x.__u['value'] AS \"{b}\""),
+            _ => return Err("UNNEST AS t (...) names one column (an array) or two (a time series)".into()),
+        };
+        let text = format!(
+            "(SELECT __x.* EXCLUDE (__u), {fields} FROM (SELECT {left_qualifier}.*, unnest({array}) AS __u FROM {}) AS __x) AS \"{alias_name}\"",
+            item.relation
+        );
+        let derived = Parser::new(&TimestreamDialect)
+            .try_with_sql(&text)
+            .and_then(|mut p| p.parse_table_factor())
+            .map_err(|e| format!("cannot rewrite UNNEST: {e}"))?;
+        item.relation = derived;
+        item.joins.remove(0);
+        // Columns of the left table are now columns of the derived table.
+        let _ = visit_expressions_mut(&mut select.projection, |e| {
+            requalify(e, &left_qualifier, &alias_name);
+            ControlFlow::<()>::Continue(())
+        });
+        let _ = visit_expressions_mut(&mut select.selection, |e| {
+            requalify(e, &left_qualifier, &alias_name);
+            ControlFlow::<()>::Continue(())
+        });
+        let _ = visit_expressions_mut(&mut select.group_by, |e| {
+            requalify(e, &left_qualifier, &alias_name);
+            ControlFlow::<()>::Continue(())
+        });
+        let _ = visit_expressions_mut(&mut select.having, |e| {
+            requalify(e, &left_qualifier, &alias_name);
+            ControlFlow::<()>::Continue(())
+        });
+    }
+    Ok(())
+}
+
+fn requalify(e: &mut Expr, from: &str, to: &str) {
+    if let Expr::CompoundIdentifier(parts) = e
+        && parts.len() == 2
+        && parts[0].value == from
+    {
+        parts[0] = Ident::with_quote('"', to);
+    }
 }
 
 fn read_only() -> ApiError {
