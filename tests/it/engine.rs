@@ -317,3 +317,70 @@ async fn the_authentication_step_is_pluggable() {
     assert_eq!(raw.status().as_u16(), 403);
     engine.shutdown().await;
 }
+
+#[tokio::test]
+async fn queries_through_the_sdk_with_paging_and_time_series() {
+    let (engine, client) = start(Clock::manual(NOW)).await;
+    table(&client, 12, 1).await;
+    let records: Vec<Record> =
+        (0..60).map(|i| record("temperature", &(20 + i).to_string(), NOW - i * MINUTE)).collect();
+    client
+        .write_records()
+        .database_name("ruuvi")
+        .table_name("sensors")
+        .set_records(Some(records))
+        .send()
+        .await
+        .unwrap();
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_sdk_timestreamquery::config::Region::new("us-east-1"))
+        .endpoint_url(engine.endpoint_url())
+        .credentials_provider(aws_sdk_timestreamquery::config::Credentials::new("local", "local", None, None, "test"))
+        .load()
+        .await;
+    let query = aws_sdk_timestreamquery::Client::new(&conf);
+
+    // The SDK has no paginator for Query: follow NextToken by hand, as the client will.
+    let sql = "SELECT time, measure_value::double FROM ruuvi.sensors ORDER BY time";
+    let (mut rows, mut token, mut pages) = (Vec::new(), None::<String>, 0);
+    loop {
+        let page = query.query().query_string(sql).max_rows(25).set_next_token(token).send().await.unwrap();
+        pages += 1;
+        rows.extend(page.rows().iter().map(|r| r.data()[1].scalar_value().unwrap().to_string()));
+        token = page.next_token().map(String::from);
+        if token.is_none() {
+            break;
+        }
+    }
+    assert_eq!(pages, 4, "an empty first page (MaxRows rule), then 25, 25 and 10 rows");
+    assert_eq!(rows.len(), 60);
+    assert_eq!(rows[0], "79.0");
+
+    let series = query
+        .query()
+        .query_string(
+            "SELECT INTERPOLATE_LINEAR(CREATE_TIME_SERIES(time, measure_value::double), SEQUENCE(ago(20m), ago(10m), 5m)) AS v \
+             FROM ruuvi.sensors",
+        )
+        .send()
+        .await
+        .unwrap();
+    let info = &series.column_info()[0];
+    assert!(info.r#type().unwrap().time_series_measure_value_column_info().is_some());
+    let points = series.rows()[0].data()[0].time_series_value();
+    let got: Vec<(&str, &str)> =
+        points.iter().map(|p| (p.time(), p.value().unwrap().scalar_value().unwrap())).collect();
+    assert_eq!(
+        got,
+        [
+            ("2026-11-30 11:40:00.000000000", "40.0"),
+            ("2026-11-30 11:45:00.000000000", "35.0"),
+            ("2026-11-30 11:50:00.000000000", "30.0")
+        ]
+    );
+    match query.query().query_string("SELECT nope FROM ruuvi.sensors").send().await {
+        Err(e) => assert!(format!("{:?}", e.into_service_error()).contains("Column 'nope' does not exist")),
+        Ok(_) => panic!("an unknown column is an error"),
+    }
+    engine.shutdown().await;
+}

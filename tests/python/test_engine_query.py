@@ -261,3 +261,46 @@ ORDER BY location"""
         ["sauna", "2026-11-30 11:59:00.000000000", "41.0"],
         ["sauna", "2026-11-30 12:00:00.000000000", "40.0"],
     ]
+
+
+@pytest.mark.parametrize(
+    ("expr", "scalar_type", "expected"),
+    [
+        ("from_milliseconds(1796040000123)", "TIMESTAMP", "2026-11-30 12:00:00.123000000"),
+        ("to_milliseconds(from_milliseconds(1796040000123))", "BIGINT", "1796040000123"),
+        ("from_nanoseconds(5)", "TIMESTAMP", "1970-01-01 00:00:00.000000005"),
+        ("to_nanoseconds(now())", "BIGINT", "1796040000000000000"),
+        ("from_unixtime(1796040000.5)", "TIMESTAMP", "2026-11-30 12:00:00.500000000"),
+        ("to_unixtime(now())", "DOUBLE", "1.79604E9"),
+        ("from_iso8601_timestamp('2026-11-30T12:00:00.123Z')", "TIMESTAMP", "2026-11-30 12:00:00.123000000"),
+        ("from_iso8601_date('2026-11-30')", "DATE", "2026-11-30"),
+        ("to_iso8601(now())", "VARCHAR", "2026-11-30T12:00:00.000Z"),
+        ("date_add('hour', 2, now())", "TIMESTAMP", "2026-11-30 14:00:00.000000000"),
+        ("date_diff('minute', ago(1h), now())", "BIGINT", "60"),
+        ("date_diff('month', from_iso8601_timestamp('2026-01-15T00:00:00Z'), now())", "BIGINT", "10"),
+        ("year(now())", "BIGINT", "2026"),
+        ("month(now())", "BIGINT", "11"),
+        ("day(now())", "BIGINT", "30"),
+        ("hour(now())", "BIGINT", "12"),
+        ("day_of_week(now())", "BIGINT", "1"),
+        ("day_of_year(now())", "BIGINT", "334"),
+        ("date_trunc('day', now())", "TIMESTAMP", "2026-11-30 00:00:00.000000000"),
+        ("parse_duration('42m')", "INTERVAL_DAY_TO_SECOND", "0 00:42:00.000000000"),
+        ("1d + 2h", "INTERVAL_DAY_TO_SECOND", "1 02:00:00.000000000"),
+        ("date_format(now(), '%Y-%m-%d %H:%i:%s')", "VARCHAR", "2026-11-30 12:00:00"),
+        ("date_parse('2026-11-30 10:20:30', '%Y-%m-%d %H:%i:%s')", "TIMESTAMP", "2026-11-30 10:20:30.000000000"),
+    ],
+)
+def test_date_time_functions(engine, expr, scalar_type, expected):
+    r = query(engine, f"SELECT {expr}")
+    assert r["ColumnInfo"][0]["Type"] == {"ScalarType": scalar_type}
+    assert values(r) == [[expected]]
+
+
+def test_presto_aggregates(engine):
+    r = query(
+        engine,
+        "SELECT count_if(x > 1), max_by(x, y), min_by(x, y), approx_percentile(x, 0.5), stddev(x) "
+        "FROM (VALUES (1, 3), (2, 2), (3, 1)) AS v(x, y)",
+    )
+    assert values(r) == [["2", "1", "3", "2.0", "1.0"]]

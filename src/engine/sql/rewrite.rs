@@ -248,15 +248,9 @@ fn rewrite(e: &mut Expr, now: &str) -> Result<(), String> {
         }
         Expr::Function(f) => {
             let name = f.name.to_string().to_ascii_lowercase();
-            match (name.as_str(), function_args(&f.args).as_deref()) {
-                ("now" | "current_timestamp", _) => Some(parse_expr(now)?),
-                ("ago", Some([x])) => Some(parse_expr(&format!("({now} - {x})"))?),
-                ("bin", Some([t, x])) => Some(parse_expr(&format!("date_bin({x}, {t})"))?),
-                ("sequence", Some([a, b, step])) => Some(parse_expr(&format!("generate_series({a}, {b}, {step})"))?),
-                ("create_time_series", Some([t, v])) => {
-                    Some(parse_expr(&format!("array_agg(named_struct('time', {t}, 'value', {v}) ORDER BY {t})"))?)
-                }
-                _ => None,
+            match function_args(&f.args) {
+                Some(args) => rewrite_function(&name, &args, now).map(|t| parse_expr(&t)).transpose()?,
+                None => None,
             }
         }
         _ => None,
@@ -265,6 +259,127 @@ fn rewrite(e: &mut Expr, now: &str) -> Result<(), String> {
         *e = r;
     }
     Ok(())
+}
+
+/// The engine's timestamp type, as `arrow_cast` spells it.
+const TS: &str = "'Timestamp(Nanosecond, Some(\"UTC\"))'";
+
+/// The unquoted text of a string literal argument.
+fn literal(arg: &str) -> Option<&str> {
+    arg.strip_prefix('\'')?.strip_suffix('\'')
+}
+
+/// MySQL date format specifiers (Timestream's `date_format`/`date_parse`) as chrono's.
+fn chrono_format(mysql: &str) -> String {
+    let mut out = String::new();
+    let mut chars = mysql.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        out.push_str(match chars.next() {
+            Some('i') => "%M",
+            Some('s') | Some('S') => "%S",
+            Some('f') => "%6f",
+            Some('h') | Some('I') => "%I",
+            Some('c') => "%-m",
+            Some('e') => "%-d",
+            Some('M') => "%B",
+            Some('W') => "%A",
+            Some('T') => "%H:%M:%S",
+            Some('r') => "%I:%M:%S %p",
+            Some('j') => "%j",
+            Some(other) => {
+                out.push('%');
+                out.push(other);
+                continue;
+            }
+            None => "%",
+        });
+    }
+    out
+}
+
+/// Timestream (Presto) functions that DataFusion lacks or names differently, as SQL text over
+/// DataFusion's functions; `None` leaves the call alone.
+fn rewrite_function(name: &str, args: &[String], now: &str) -> Option<String> {
+    let nanos = |t: &str| format!("arrow_cast({t}, 'Int64')");
+    let part = |field: &str, t: &str| format!("CAST(date_part('{field}', {t}) AS BIGINT)");
+    Some(match (name, args) {
+        ("now" | "current_timestamp", _) => now.to_string(),
+        ("ago", [x]) => format!("({now} - {x})"),
+        ("bin", [t, x]) => format!("date_bin({x}, {t})"),
+        ("sequence", [a, b, step]) => format!("generate_series({a}, {b}, {step})"),
+        ("create_time_series", [t, v]) => format!("array_agg(named_struct('time', {t}, 'value', {v}) ORDER BY {t})"),
+        ("from_milliseconds", [x]) => format!("arrow_cast(CAST({x} AS BIGINT) * 1000000, {TS})"),
+        ("from_nanoseconds", [x]) => format!("arrow_cast(CAST({x} AS BIGINT), {TS})"),
+        ("from_unixtime", [x]) => format!("arrow_cast(CAST({x} * 1000000000 AS BIGINT), {TS})"),
+        ("to_milliseconds", [t]) => format!("({} / 1000000)", nanos(t)),
+        ("to_nanoseconds", [t]) => nanos(t),
+        ("to_unixtime", [t]) => format!("(CAST({} AS DOUBLE) / 1000000000.0)", nanos(t)),
+        ("from_iso8601_timestamp", [s]) => format!("arrow_cast(to_timestamp({s}), {TS})"),
+        ("from_iso8601_date", [s]) => format!("to_date({s})"),
+        ("to_iso8601", [t]) => format!("to_char({t}, '%Y-%m-%dT%H:%M:%S%.3fZ')"),
+        ("date_add", [unit, n, t]) => {
+            let unit = literal(unit)?;
+            match n.parse::<i64>() {
+                Ok(k) => format!("({t} + INTERVAL '{k} {unit}')"),
+                Err(_) => format!("({t} + CAST(concat(CAST({n} AS VARCHAR), ' {unit}') AS INTERVAL))"),
+            }
+        }
+        ("date_diff", [unit, a, b]) => {
+            let ns = match literal(unit)?.to_ascii_lowercase().as_str() {
+                "nanosecond" => 1i64,
+                "microsecond" => 1_000,
+                "millisecond" => 1_000_000,
+                "second" => 1_000_000_000,
+                "minute" => 60_000_000_000,
+                "hour" => 3_600_000_000_000,
+                "day" => 86_400_000_000_000,
+                "week" => 604_800_000_000_000,
+                "month" => {
+                    return Some(format!(
+                        "(({} - {}) * 12 + {} - {})",
+                        part("year", b),
+                        part("year", a),
+                        part("month", b),
+                        part("month", a)
+                    ));
+                }
+                "quarter" => {
+                    return Some(format!(
+                        "((({} - {}) * 12 + {} - {}) / 3)",
+                        part("year", b),
+                        part("year", a),
+                        part("month", b),
+                        part("month", a)
+                    ));
+                }
+                "year" => return Some(format!("({} - {})", part("year", b), part("year", a))),
+                _ => return None,
+            };
+            format!("(({} - {}) / {ns})", nanos(b), nanos(a))
+        }
+        ("year" | "month" | "day" | "hour" | "minute" | "second" | "quarter" | "week" | "millisecond", [t]) => {
+            part(name, t)
+        }
+        ("day_of_month", [t]) => part("day", t),
+        ("day_of_year" | "doy", [t]) => part("doy", t),
+        ("week_of_year", [t]) => part("week", t),
+        ("year_of_week" | "yow", [t]) => part("year", t),
+        // ISO day of week: Monday 1 … Sunday 7 (DataFusion counts Sunday 0 … Saturday 6).
+        ("day_of_week" | "dow", [t]) => format!("(({} + 6) % 7 + 1)", part("dow", t)),
+        ("parse_duration", [s]) => interval_literal(literal(s)?)?,
+        ("date_format", [t, f]) => format!("to_char({t}, '{}')", chrono_format(literal(f)?)),
+        ("date_parse", [s, f]) => format!("arrow_cast(to_timestamp({s}, '{}'), {TS})", chrono_format(literal(f)?)),
+        ("count_if", [c]) => format!("count(CASE WHEN {c} THEN 1 END)"),
+        ("arbitrary", [x]) => format!("first_value({x})"),
+        ("max_by", [x, y]) => format!("last_value({x} ORDER BY {y})"),
+        ("min_by", [x, y]) => format!("first_value({x} ORDER BY {y})"),
+        ("approx_percentile", [x, p]) => format!("approx_percentile_cont({x}, {p})"),
+        _ => return None,
+    })
 }
 
 /// Presto names unaliased expressions `_col<i>`; plain column references keep their names.
