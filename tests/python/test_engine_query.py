@@ -304,3 +304,38 @@ def test_presto_aggregates(engine):
         "FROM (VALUES (1, 3), (2, 2), (3, 1)) AS v(x, y)",
     )
     assert values(r) == [["2", "1", "3", "2.0", "1.0"]]
+
+
+def test_show_and_describe(engine):
+    assert values(query(engine, "SHOW DATABASES")) == [["ruuvi"]]
+    assert values(query(engine, "SHOW TABLES FROM ruuvi")) == [["sensors"]]
+    assert values(query(engine, "SHOW TABLES LIKE 'x%'")) == []
+    described = query(engine, "DESCRIBE ruuvi.sensors")
+    assert [c["Name"] for c in described["ColumnInfo"]] == ["Column", "Type", "Timestream attribute type"]
+    assert values(described) == [
+        ["location", "varchar", "DIMENSION"],
+        ["mac", "varchar", "DIMENSION"],
+        ["site", "varchar", "DIMENSION"],
+        ["measure_name", "varchar", "MEASURE_NAME"],
+        ["time", "timestamp", "TIMESTAMP"],
+        ["measure_value::double", "double", "MEASURE_VALUE"],
+        ["calibrating", "boolean", "MULTI"],
+        ["co2", "bigint", "MULTI"],
+    ]
+    measures = query(engine, "SHOW MEASURES FROM ruuvi.sensors LIKE 'hum%'")
+    assert measures["Rows"] == [
+        {
+            "Data": [
+                {"ScalarValue": "humidity"},
+                {"ScalarValue": "double"},
+                {
+                    "ArrayValue": [
+                        {"RowValue": {"Data": [{"ScalarValue": "location"}, {"ScalarValue": "varchar"}]}},
+                        {"RowValue": {"Data": [{"ScalarValue": "site"}, {"ScalarValue": "varchar"}]}},
+                    ]
+                },
+            ]
+        }
+    ]
+    with pytest.raises(ClientError):
+        query(engine, "DESCRIBE ruuvi.missing")

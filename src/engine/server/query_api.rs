@@ -25,6 +25,10 @@ impl Engine {
             o.check_len("NextToken", token, 1, 2048)?;
             return self.results.next(sql_text, token, max_rows);
         }
+        if let Some(answer) = sql::show(sql_text, &self.catalog()) {
+            let (schema, batches) = answer?;
+            return self.results.start(sql_text, &schema, &batches, 0, max_rows);
+        }
         let snapshot = sql::snapshot(&self.catalog())?;
         let bytes_scanned: u64 = snapshot
             .iter()

@@ -5,9 +5,11 @@ mod dialect;
 mod functions;
 mod rewrite;
 mod run;
+mod show;
 mod tables;
 
 pub use dialect::TimestreamDialect;
 pub use rewrite::parse;
 pub use run::{run_query, snapshot};
+pub use show::show;
 pub use tables::table_batch;
