@@ -339,3 +339,32 @@ def test_show_and_describe(engine):
     ]
     with pytest.raises(ClientError):
         query(engine, "DESCRIBE ruuvi.missing")
+
+
+def test_interpolation_methods_and_single_time_forms(engine):
+    # Temperatures at every minute to 12:00 (20 °C) falling 1 °C per minute into the past;
+    # 11:59:30 lies between 11:59 (21 °C) and 12:00 (20 °C).
+    series = "CREATE_TIME_SERIES(time, measure_value::double)"
+    at = "from_iso8601_timestamp('2026-11-30T11:59:30Z')"
+    r = query(
+        engine,
+        f"SELECT INTERPOLATE_LINEAR({series}, {at}), INTERPOLATE_LOCF({series}, {at}), "
+        f"INTERPOLATE_FILL({series}, {at}, -1.0), INTERPOLATE_FILL({series}, ago(1m), -1.0), "
+        f"INTERPOLATE_LINEAR({series}, ago(1d)) "
+        "FROM ruuvi.sensors WHERE measure_name = 'temperature' AND location = 'sauna'",
+    )
+    assert [c["Type"]["ScalarType"] for c in r["ColumnInfo"]] == ["DOUBLE"] * 5
+    assert r["Rows"][0]["Data"] == [
+        {"ScalarValue": "20.5"},
+        {"ScalarValue": "21.0"},
+        {"ScalarValue": "-1.0"},
+        {"ScalarValue": "21.0"},
+        {"NullValue": True},
+    ]
+    locf = query(
+        engine,
+        f"SELECT INTERPOLATE_LOCF({series}, SEQUENCE(ago(90s), now(), 30s)) FROM ruuvi.sensors "
+        "WHERE measure_name = 'temperature' AND location = 'sauna'",
+    )
+    points = locf["Rows"][0]["Data"][0]["TimeSeriesValue"]
+    assert [p["Value"]["ScalarValue"] for p in points] == ["22.0", "21.0", "21.0", "20.0"]

@@ -14,39 +14,69 @@ use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, Sca
 
 /// The functions to register on a session.
 pub fn all() -> Vec<ScalarUDF> {
-    vec![ScalarUDF::from(InterpolateLinear::default())]
+    [Method::Linear, Method::Locf, Method::Fill].into_iter().map(|m| ScalarUDF::from(Interpolate::new(m))).collect()
 }
 
-/// `INTERPOLATE_LINEAR(timeseries, array(timestamp))`: the series' values at the given times,
-/// linearly interpolated between neighbouring points; times outside the series are left out.
+/// How an interpolation fills a time between known points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Method {
+    /// On the line through the neighbouring points.
+    Linear,
+    /// The last value at or before the time.
+    Locf,
+    /// The value at exactly that time, else the fill value (third argument).
+    Fill,
+}
+
+/// `INTERPOLATE_LINEAR`, `INTERPOLATE_LOCF` and `INTERPOLATE_FILL(…, fill)` over a time series
+/// and an array of times (giving a time series; times the method cannot fill are left out) or
+/// one time (giving a double, null if it cannot be filled).
 #[derive(Debug, PartialEq, Eq, Hash)]
-pub struct InterpolateLinear {
+pub struct Interpolate {
+    method: Method,
+    name: &'static str,
     signature: Signature,
 }
 
-impl Default for InterpolateLinear {
-    fn default() -> Self {
-        Self { signature: Signature::any(2, Volatility::Immutable) }
+impl Interpolate {
+    fn new(method: Method) -> Self {
+        let (name, args) = match method {
+            Method::Linear => ("interpolate_linear", 2),
+            Method::Locf => ("interpolate_locf", 2),
+            Method::Fill => ("interpolate_fill", 3),
+        };
+        Self { method, name, signature: Signature::any(args, Volatility::Immutable) }
+    }
+
+    fn value_at(&self, known: &[(i64, f64)], at: i64, fill: Option<f64>) -> Option<f64> {
+        match self.method {
+            Method::Linear => interpolate(known, at),
+            Method::Locf => {
+                let i = known.partition_point(|(t, _)| *t <= at);
+                i.checked_sub(1).map(|j| known[j].1)
+            }
+            Method::Fill => known.binary_search_by_key(&at, |(t, _)| *t).ok().map(|k| known[k].1).or(fill),
+        }
     }
 }
 
 /// The time series type with double values, keeping the time field of `ts` (its zone).
 fn double_series(ts: &DataType) -> Result<(Arc<Field>, Fields)> {
-    let DataType::List(item) = ts else { return plan_err!("INTERPOLATE_LINEAR expects a time series, got {ts}") };
+    let DataType::List(item) = ts else { return plan_err!("interpolation expects a time series, got {ts}") };
     let DataType::Struct(fields) = item.data_type() else {
-        return plan_err!("INTERPOLATE_LINEAR expects a time series, got {ts}");
+        return plan_err!("interpolation expects a time series, got {ts}");
     };
     if fields.len() != 2 || !matches!(fields[0].data_type(), DataType::Timestamp(..)) {
-        return plan_err!("INTERPOLATE_LINEAR expects a time series of (time, value), got {ts}");
+        return plan_err!("interpolation expects a time series of (time, value), got {ts}");
     }
     let out_fields: Fields = vec![fields[0].as_ref().clone(), Field::new("value", DataType::Float64, true)].into();
     let item = Arc::new(Field::new(item.name(), DataType::Struct(out_fields.clone()), true));
     Ok((item, out_fields))
 }
 
-impl ScalarUDFImpl for InterpolateLinear {
+impl ScalarUDFImpl for Interpolate {
     fn name(&self) -> &str {
-        "interpolate_linear"
+        self.name
     }
 
     fn signature(&self) -> &Signature {
@@ -54,16 +84,48 @@ impl ScalarUDFImpl for InterpolateLinear {
     }
 
     fn return_type(&self, args: &[DataType]) -> Result<DataType> {
-        Ok(DataType::List(double_series(&args[0])?.0))
+        let series = double_series(&args[0])?.0;
+        Ok(if matches!(args[1], DataType::List(_)) { DataType::List(series) } else { DataType::Float64 })
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let (item, fields) = double_series(arrays[0].data_type())?;
         let series = arrays[0].as_list::<i32>();
+        let fill = match arrays.get(2) {
+            Some(f) => Some(arrow_cast::cast(f, &DataType::Float64)?),
+            None => None,
+        };
+        let fill_at = |row: usize| {
+            fill.as_ref().and_then(|f| f.is_valid(row).then(|| f.as_primitive::<Float64Type>().value(row)))
+        };
+        let ns = DataType::Timestamp(arrow_schema::TimeUnit::Nanosecond, None);
+        let known_at = |row: usize| -> Result<Vec<(i64, f64)>> {
+            let points = series.value(row);
+            let points = points.as_struct();
+            let t = arrow_cast::cast(points.column(0), &ns)?;
+            let t = t.as_primitive::<TimestampNanosecondType>();
+            let v = arrow_cast::cast(points.column(1), &DataType::Float64)?;
+            let v = v.as_primitive::<Float64Type>();
+            Ok((0..t.len()).filter(|&k| t.is_valid(k) && v.is_valid(k)).map(|k| (t.value(k), v.value(k))).collect())
+        };
         let times = match arrays[1].data_type() {
             DataType::List(_) => arrays[1].as_list::<i32>().clone(),
-            other => return exec_err!("INTERPOLATE_LINEAR expects an array of timestamps, got {other}"),
+            DataType::Timestamp(..) => {
+                // The single-time form: one double per row.
+                let at = arrow_cast::cast(&arrays[1], &ns)?;
+                let at = at.as_primitive::<TimestampNanosecondType>();
+                let out: Float64Array = (0..series.len())
+                    .map(|row| {
+                        if series.is_null(row) || at.is_null(row) {
+                            return Ok(None);
+                        }
+                        Ok(self.value_at(&known_at(row)?, at.value(row), fill_at(row)))
+                    })
+                    .collect::<Result<_>>()?;
+                return Ok(ColumnarValue::Array(Arc::new(out)));
+            }
+            other => return exec_err!("{} expects a timestamp or an array of timestamps, got {other}", self.name),
         };
         let mut out_time = Vec::new();
         let mut out_value = Vec::new();
@@ -92,7 +154,7 @@ impl ScalarUDFImpl for InterpolateLinear {
                         continue;
                     }
                     let at = wanted.value(k);
-                    if let Some(value) = interpolate(&known, at) {
+                    if let Some(value) = self.value_at(&known, at, fill_at(row)) {
                         out_time.push(at);
                         out_value.push(value);
                     }
