@@ -368,3 +368,20 @@ def test_interpolation_methods_and_single_time_forms(engine):
     )
     points = locf["Rows"][0]["Data"][0]["TimeSeriesValue"]
     assert [p["Value"]["ScalarValue"] for p in points] == ["22.0", "21.0", "21.0", "20.0"]
+
+
+def test_derivative_and_integral(engine):
+    # Sauna temperature falls 1 °C per minute towards 12:00: a derivative of -1 per minute.
+    series = "CREATE_TIME_SERIES(time, measure_value::double)"
+    where = "FROM ruuvi.sensors WHERE measure_name = 'temperature' AND location = 'sauna' AND time >= ago(3m)"
+    r = query(engine, f"SELECT DERIVATIVE_LINEAR({series}, 1m), NON_NEGATIVE_DERIVATIVE_LINEAR({series}, 1m) {where}")
+    derivative = r["Rows"][0]["Data"][0]["TimeSeriesValue"]
+    assert [(p["Time"][11:16], p["Value"]["ScalarValue"]) for p in derivative] == [
+        ("11:58", "-1.0"),
+        ("11:59", "-1.0"),
+        ("12:00", "-1.0"),
+    ]
+    assert r["Rows"][0]["Data"][1]["TimeSeriesValue"] == []
+    # Over 11:57..12:00 the values 23, 22, 21, 20 give 3 minutes at an average of 21.5.
+    r = query(engine, f"SELECT INTEGRAL_TRAPEZOIDAL({series}, 1m), INTEGRAL_TRAPEZOIDAL({series}) {where}")
+    assert values(r) == [["64.5", "3870.0"]]

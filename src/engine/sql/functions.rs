@@ -14,7 +14,163 @@ use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, Sca
 
 /// The functions to register on a session.
 pub fn all() -> Vec<ScalarUDF> {
-    [Method::Linear, Method::Locf, Method::Fill].into_iter().map(|m| ScalarUDF::from(Interpolate::new(m))).collect()
+    let mut fs: Vec<ScalarUDF> = [Method::Linear, Method::Locf, Method::Fill]
+        .into_iter()
+        .map(|m| ScalarUDF::from(Interpolate::new(m)))
+        .collect();
+    fs.push(ScalarUDF::from(Derivative::new(false)));
+    fs.push(ScalarUDF::from(Derivative::new(true)));
+    fs.push(ScalarUDF::from(Integral::default()));
+    fs
+}
+
+/// A time series' points as (ns, value) pairs, and its interval argument as nanoseconds.
+fn points_of(series: &ListArray, row: usize) -> Result<Vec<(i64, f64)>> {
+    let ns = DataType::Timestamp(arrow_schema::TimeUnit::Nanosecond, None);
+    let points = series.value(row);
+    let points = points.as_struct();
+    let t = arrow_cast::cast(points.column(0), &ns)?;
+    let t = t.as_primitive::<TimestampNanosecondType>();
+    let v = arrow_cast::cast(points.column(1), &DataType::Float64)?;
+    let v = v.as_primitive::<Float64Type>();
+    Ok((0..t.len()).filter(|&k| t.is_valid(k) && v.is_valid(k)).map(|k| (t.value(k), v.value(k))).collect())
+}
+
+/// An interval argument (any interval or duration type) in nanoseconds; months count 30 days.
+fn interval_ns(array: &ArrayRef, row: usize) -> Result<Option<i64>> {
+    use arrow_array::types::{DurationNanosecondType, IntervalMonthDayNanoType};
+    if array.is_null(row) {
+        return Ok(None);
+    }
+    Ok(Some(match array.data_type() {
+        DataType::Interval(arrow_schema::IntervalUnit::MonthDayNano) => {
+            let v = array.as_primitive::<IntervalMonthDayNanoType>().value(row);
+            (i64::from(v.months) * 30 + i64::from(v.days)) * 86_400_000_000_000 + v.nanoseconds
+        }
+        DataType::Duration(_) => {
+            let d = arrow_cast::cast(array, &DataType::Duration(arrow_schema::TimeUnit::Nanosecond))?;
+            d.as_primitive::<DurationNanosecondType>().value(row)
+        }
+        other => return exec_err!("expected an interval such as 1s or 1m, got {other}"),
+    }))
+}
+
+/// `DERIVATIVE_LINEAR(timeseries, interval)`: the rate of change per `interval` between each
+/// point and the one before it, as a time series from the second point on;
+/// `NON_NEGATIVE_DERIVATIVE_LINEAR` leaves out the negative rates.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct Derivative {
+    non_negative: bool,
+    signature: Signature,
+}
+
+impl Derivative {
+    fn new(non_negative: bool) -> Self {
+        Self { non_negative, signature: Signature::any(2, Volatility::Immutable) }
+    }
+}
+
+impl ScalarUDFImpl for Derivative {
+    fn name(&self) -> &str {
+        if self.non_negative { "non_negative_derivative_linear" } else { "derivative_linear" }
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::List(double_series(&args[0])?.0))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let (item, fields) = double_series(arrays[0].data_type())?;
+        let series = arrays[0].as_list::<i32>();
+        let (mut times, mut values, mut lengths) = (Vec::new(), Vec::new(), Vec::with_capacity(series.len()));
+        for row in 0..series.len() {
+            let before = times.len();
+            if let (true, Some(unit)) = (series.is_valid(row), interval_ns(&arrays[1], row)?) {
+                let points = points_of(series, row)?;
+                for w in points.windows(2) {
+                    let ((t0, v0), (t1, v1)) = (w[0], w[1]);
+                    if t1 == t0 {
+                        continue;
+                    }
+                    let rate = (v1 - v0) / (t1 - t0) as f64 * unit as f64;
+                    if !(self.non_negative && rate < 0.0) {
+                        times.push(t1);
+                        values.push(rate);
+                    }
+                }
+            }
+            lengths.push(times.len() - before);
+        }
+        let tz = match fields[0].data_type() {
+            DataType::Timestamp(_, tz) => tz.clone(),
+            _ => None,
+        };
+        let time: ArrayRef = Arc::new(TimestampNanosecondArray::from(times).with_timezone_opt(tz));
+        let points = StructArray::try_new(fields, vec![time, Arc::new(Float64Array::from(values))], None)?;
+        let list = ListArray::try_new(item, OffsetBuffer::from_lengths(lengths), Arc::new(points), None)?;
+        Ok(ColumnarValue::Array(Arc::new(list)))
+    }
+}
+
+/// `INTEGRAL_TRAPEZOIDAL(timeseries[, interval])`: the area under the series by the trapezoid
+/// rule, with time measured in `interval`s (default one second).
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct Integral {
+    signature: Signature,
+}
+
+impl Default for Integral {
+    fn default() -> Self {
+        Self {
+            signature: Signature::one_of(
+                vec![datafusion::logical_expr::TypeSignature::Any(1), datafusion::logical_expr::TypeSignature::Any(2)],
+                Volatility::Immutable,
+            ),
+        }
+    }
+}
+
+impl ScalarUDFImpl for Integral {
+    fn name(&self) -> &str {
+        "integral_trapezoidal"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        double_series(&args[0])?;
+        Ok(DataType::Float64)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let series = arrays[0].as_list::<i32>();
+        let out: Float64Array = (0..series.len())
+            .map(|row| {
+                if series.is_null(row) {
+                    return Ok(None);
+                }
+                let unit = match arrays.get(1) {
+                    Some(a) => match interval_ns(a, row)? {
+                        Some(u) => u,
+                        None => return Ok(None),
+                    },
+                    None => 1_000_000_000,
+                };
+                let points = points_of(series, row)?;
+                let area: f64 = points.windows(2).map(|w| (w[0].1 + w[1].1) / 2.0 * (w[1].0 - w[0].0) as f64).sum();
+                Ok(Some(area / unit as f64))
+            })
+            .collect::<Result<_>>()?;
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
 }
 
 /// How an interpolation fills a time between known points.
