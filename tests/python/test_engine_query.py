@@ -385,3 +385,20 @@ def test_derivative_and_integral(engine):
     # Over 11:57..12:00 the values 23, 22, 21, 20 give 3 minutes at an average of 21.5.
     r = query(engine, f"SELECT INTEGRAL_TRAPEZOIDAL({series}, 1m), INTEGRAL_TRAPEZOIDAL({series}) {where}")
     assert values(r) == [["64.5", "3870.0"]]
+
+
+def test_sequence_bounds_and_limit(engine):
+    r = query(engine, "SELECT SEQUENCE(1, 7, 3), SEQUENCE(3, 1, -1), SEQUENCE(ago(20m), now(), 10m)")
+    data = r["Rows"][0]["Data"]
+    assert [d["ScalarValue"] for d in data[0]["ArrayValue"]] == ["1", "4", "7"]
+    assert [d["ScalarValue"] for d in data[1]["ArrayValue"]] == ["3", "2", "1"]
+    assert [d["ScalarValue"] for d in data[2]["ArrayValue"]] == [
+        "2026-11-30 11:40:00.000000000",
+        "2026-11-30 11:50:00.000000000",
+        "2026-11-30 12:00:00.000000000",
+    ]
+    assert r["ColumnInfo"][2]["Type"] == {"ArrayColumnInfo": {"Type": {"ScalarType": "TIMESTAMP"}}}
+    # A huge sequence is refused instead of exhausting memory.
+    with pytest.raises(ClientError) as info:
+        query(engine, "SELECT SEQUENCE(ago(365d), now(), 1ns)")
+    assert "limit is 10000" in info.value.response["Error"]["Message"]

@@ -21,7 +21,99 @@ pub fn all() -> Vec<ScalarUDF> {
     fs.push(ScalarUDF::from(Derivative::new(false)));
     fs.push(ScalarUDF::from(Derivative::new(true)));
     fs.push(ScalarUDF::from(Integral::default()));
+    fs.push(ScalarUDF::from(Sequence::default()));
     fs
+}
+
+/// The most entries one SEQUENCE may produce, as in the service.
+pub const SEQUENCE_LIMIT: i64 = 10_000;
+
+/// `SEQUENCE(start, stop, step)` over timestamps (step an interval) or integers (step an
+/// integer, default 1): every value from start to stop inclusive; at most 10,000 of them.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct Sequence {
+    signature: Signature,
+}
+
+impl Default for Sequence {
+    fn default() -> Self {
+        Self {
+            signature: Signature::one_of(
+                vec![datafusion::logical_expr::TypeSignature::Any(2), datafusion::logical_expr::TypeSignature::Any(3)],
+                Volatility::Immutable,
+            ),
+        }
+    }
+}
+
+impl ScalarUDFImpl for Sequence {
+    fn name(&self) -> &str {
+        "sequence"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        let item = match &args[0] {
+            DataType::Timestamp(_, tz) => DataType::Timestamp(arrow_schema::TimeUnit::Nanosecond, tz.clone()),
+            t if t.is_integer() => DataType::Int64,
+            other => return plan_err!("SEQUENCE takes timestamps or integers, got {other}"),
+        };
+        Ok(DataType::List(Arc::new(Field::new("item", item, true))))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        use arrow_array::types::Int64Type;
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let timestamps = matches!(arrays[0].data_type(), DataType::Timestamp(..));
+        let target =
+            if timestamps { DataType::Timestamp(arrow_schema::TimeUnit::Nanosecond, None) } else { DataType::Int64 };
+        let start = arrow_cast::cast(&arrays[0], &target)?;
+        let stop = arrow_cast::cast(&arrays[1], &target)?;
+        let (start, stop) = if timestamps {
+            (arrow_cast::cast(&start, &DataType::Int64)?, arrow_cast::cast(&stop, &DataType::Int64)?)
+        } else {
+            (start, stop)
+        };
+        let (start, stop) = (start.as_primitive::<Int64Type>(), stop.as_primitive::<Int64Type>());
+        let mut values: Vec<i64> = Vec::new();
+        let mut lengths = Vec::with_capacity(start.len());
+        for row in 0..start.len() {
+            let step = match (arrays.get(2), timestamps) {
+                (Some(s), true) => interval_ns(s, row)?,
+                (Some(s), false) => {
+                    let s = arrow_cast::cast(s, &DataType::Int64)?;
+                    let s = s.as_primitive::<Int64Type>();
+                    s.is_valid(row).then(|| s.value(row))
+                }
+                (None, true) => return exec_err!("SEQUENCE over timestamps needs a step interval"),
+                (None, false) => Some(1),
+            };
+            let before = values.len();
+            if let (true, true, Some(step)) = (start.is_valid(row), stop.is_valid(row), step) {
+                let (a, b) = (start.value(row), stop.value(row));
+                if step == 0 || (b > a && step < 0) || (b < a && step > 0) {
+                    return exec_err!("SEQUENCE step must move from start towards stop");
+                }
+                let count = (i128::from(b) - i128::from(a)) / i128::from(step) + 1;
+                if count > i128::from(SEQUENCE_LIMIT) {
+                    return exec_err!("SEQUENCE would have {count} entries; the limit is {SEQUENCE_LIMIT}");
+                }
+                values.extend((0..count as i64).map(|k| a + k * step));
+            }
+            lengths.push(values.len() - before);
+        }
+        let item_type = match args.return_field.data_type() {
+            DataType::List(f) => f.clone(),
+            other => return exec_err!("unexpected SEQUENCE return type {other}"),
+        };
+        let items: ArrayRef = Arc::new(arrow_array::Int64Array::from(values));
+        let items = arrow_cast::cast(&items, item_type.data_type())?;
+        let list = ListArray::try_new(item_type, OffsetBuffer::from_lengths(lengths), items, None)?;
+        Ok(ColumnarValue::Array(Arc::new(list)))
+    }
 }
 
 /// A time series' points as (ns, value) pairs, and its interval argument as nanoseconds.

@@ -4,7 +4,7 @@
 //! Rewrites: `measure_value::double` is a column name, not a cast; unquoted `10m`, `3h`, `1d`,
 //! `100ms`, `15s`, `5us`, `7ns` are intervals; `now()` and `current_timestamp` read the engine's
 //! clock; `ago(x)` is `now() - x`; `bin(t, x)` is
-//! `date_bin(x, t)`; `SEQUENCE` is `generate_series` (both include the end); `CREATE_TIME_SERIES(t,
+//! `date_bin(x, t)`; `CREATE_TIME_SERIES(t,
 //! v)` is an ordered `array_agg` of (time, value) structs; unaliased select expressions are
 //! named `_col0`, `_col1`, ….
 
@@ -310,7 +310,6 @@ fn rewrite_function(name: &str, args: &[String], now: &str) -> Option<String> {
         ("now" | "current_timestamp", _) => now.to_string(),
         ("ago", [x]) => format!("({now} - {x})"),
         ("bin", [t, x]) => format!("date_bin({x}, {t})"),
-        ("sequence", [a, b, step]) => format!("generate_series({a}, {b}, {step})"),
         ("create_time_series", [t, v]) => format!("array_agg(named_struct('time', {t}, 'value', {v}) ORDER BY {t})"),
         ("from_milliseconds", [x]) => format!("arrow_cast(CAST({x} AS BIGINT) * 1000000, {TS})"),
         ("from_nanoseconds", [x]) => format!("arrow_cast(CAST({x} AS BIGINT), {TS})"),
