@@ -402,3 +402,26 @@ def test_sequence_bounds_and_limit(engine):
     with pytest.raises(ClientError) as info:
         query(engine, "SELECT SEQUENCE(ago(365d), now(), 1ns)")
     assert "limit is 10000" in info.value.response["Error"]["Message"]
+
+
+def test_correlation(engine):
+    # Temperature and humidity both rise by 1 per minute into the past: perfectly correlated.
+    r = query(
+        engine,
+        "WITH s AS (SELECT location, "
+        "CREATE_TIME_SERIES(time, measure_value::double) FILTER (WHERE measure_name = 'temperature') AS temp, "
+        "CREATE_TIME_SERIES(time, measure_value::double) FILTER (WHERE measure_name = 'humidity') AS hum "
+        "FROM ruuvi.sensors WHERE location = 'sauna' GROUP BY location) "
+        "SELECT CORRELATE_PEARSON(temp, hum), CORRELATE_SPEARMAN(temp, hum) FROM s",
+    )
+    assert values(r) == [["1.0", "1.0"]]
+
+
+def test_results_over_many_1mb_pages(engine):
+    q = engine.client("timestream-query")
+    sql = "SELECT v, repeat('x', 200) AS pad FROM generate_series(1, 30000) AS g(v)"
+    pages = list(q.get_paginator("query").paginate(QueryString=sql))
+    rows = [int(r["Data"][0]["ScalarValue"]) for p in pages for r in p["Rows"]]
+    assert rows == list(range(1, 30001))
+    assert len(pages) >= 6, "about 7 MB of rows come in pages of at most 1 MB"
+    assert all(len(str(p["Rows"])) < 1.2 * 1024 * 1024 for p in pages)

@@ -22,7 +22,99 @@ pub fn all() -> Vec<ScalarUDF> {
     fs.push(ScalarUDF::from(Derivative::new(true)));
     fs.push(ScalarUDF::from(Integral::default()));
     fs.push(ScalarUDF::from(Sequence::default()));
+    fs.push(ScalarUDF::from(Correlate::new(false)));
+    fs.push(ScalarUDF::from(Correlate::new(true)));
     fs
+}
+
+/// `CORRELATE_PEARSON(ts1, ts2)` and `CORRELATE_SPEARMAN(ts1, ts2)`: the correlation of two
+/// time series over the times they share (null with fewer than two shared points or no
+/// variance).
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct Correlate {
+    spearman: bool,
+    signature: Signature,
+}
+
+impl Correlate {
+    fn new(spearman: bool) -> Self {
+        Self { spearman, signature: Signature::any(2, Volatility::Immutable) }
+    }
+}
+
+/// Ranks (1-based, ties averaged) of `values`.
+fn ranks(values: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
+    let mut out = vec![0.0; values.len()];
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && values[order[j + 1]] == values[order[i]] {
+            j += 1;
+        }
+        let rank = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &order[i..=j] {
+            out[k] = rank;
+        }
+        i = j + 1;
+    }
+    out
+}
+
+fn pearson(x: &[f64], y: &[f64]) -> Option<f64> {
+    let n = x.len() as f64;
+    if x.len() < 2 {
+        return None;
+    }
+    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    let cov: f64 = x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum();
+    let (vx, vy): (f64, f64) = (x.iter().map(|a| (a - mx).powi(2)).sum(), y.iter().map(|b| (b - my).powi(2)).sum());
+    (vx > 0.0 && vy > 0.0).then(|| cov / (vx * vy).sqrt())
+}
+
+impl ScalarUDFImpl for Correlate {
+    fn name(&self) -> &str {
+        if self.spearman { "correlate_spearman" } else { "correlate_pearson" }
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        double_series(&args[0])?;
+        double_series(&args[1])?;
+        Ok(DataType::Float64)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let (a, b) = (arrays[0].as_list::<i32>(), arrays[1].as_list::<i32>());
+        let out: Float64Array = (0..a.len())
+            .map(|row| {
+                if a.is_null(row) || b.is_null(row) {
+                    return Ok(None);
+                }
+                let (pa, pb) = (points_of(a, row)?, points_of(b, row)?);
+                let mut x = Vec::new();
+                let mut y = Vec::new();
+                for (t, v) in &pa {
+                    if let Ok(k) = pb.binary_search_by_key(t, |(tb, _)| *tb) {
+                        x.push(*v);
+                        y.push(pb[k].1);
+                    }
+                }
+                if self.spearman {
+                    let (rx, ry) = (ranks(&x), ranks(&y));
+                    Ok(pearson(&rx, &ry))
+                } else {
+                    Ok(pearson(&x, &y))
+                }
+            })
+            .collect::<Result<_>>()?;
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
 }
 
 /// The most entries one SEQUENCE may produce, as in the service.

@@ -249,7 +249,15 @@ fn rewrite(e: &mut Expr, now: &str) -> Result<(), String> {
         Expr::Function(f) => {
             let name = f.name.to_string().to_ascii_lowercase();
             match function_args(&f.args) {
-                Some(args) => rewrite_function(&name, &args, now).map(|t| parse_expr(&t)).transpose()?,
+                Some(args) => match rewrite_function(&name, &args, now).map(|t| parse_expr(&t)).transpose()? {
+                    // An aggregate keeps its FILTER and a window function its OVER.
+                    Some(Expr::Function(mut g)) => {
+                        g.filter = g.filter.or_else(|| f.filter.clone());
+                        g.over = g.over.or_else(|| f.over.clone());
+                        Some(Expr::Function(g))
+                    }
+                    other => other,
+                },
                 None => None,
             }
         }
