@@ -117,6 +117,30 @@ impl ScalarUDFImpl for Correlate {
     }
 }
 
+/// A signature taking any argument types, in any of the given counts.
+fn any_of(counts: &[usize]) -> Signature {
+    let choices = counts.iter().map(|&n| datafusion::logical_expr::TypeSignature::Any(n)).collect();
+    Signature::one_of(choices, Volatility::Immutable)
+}
+
+/// A list of time series from flat times and values and the number of points of each row;
+/// `fields` and `item` give the exact types (`fields[0]` carries the time zone).
+fn series_array(
+    item: Arc<Field>,
+    fields: Fields,
+    times: Vec<i64>,
+    values: Vec<f64>,
+    lengths: Vec<usize>,
+) -> Result<ArrayRef> {
+    let tz = match fields[0].data_type() {
+        DataType::Timestamp(_, tz) => tz.clone(),
+        _ => None,
+    };
+    let time: ArrayRef = Arc::new(TimestampNanosecondArray::from(times).with_timezone_opt(tz));
+    let points = StructArray::try_new(fields, vec![time, Arc::new(Float64Array::from(values))], None)?;
+    Ok(Arc::new(ListArray::try_new(item, OffsetBuffer::from_lengths(lengths), Arc::new(points), None)?))
+}
+
 /// The most entries one SEQUENCE may produce, as in the service.
 pub const SEQUENCE_LIMIT: i64 = 10_000;
 
@@ -129,12 +153,7 @@ pub struct Sequence {
 
 impl Default for Sequence {
     fn default() -> Self {
-        Self {
-            signature: Signature::one_of(
-                vec![datafusion::logical_expr::TypeSignature::Any(2), datafusion::logical_expr::TypeSignature::Any(3)],
-                Volatility::Immutable,
-            ),
-        }
+        Self { signature: any_of(&[2, 3]) }
     }
 }
 
@@ -290,14 +309,7 @@ impl ScalarUDFImpl for Derivative {
             }
             lengths.push(times.len() - before);
         }
-        let tz = match fields[0].data_type() {
-            DataType::Timestamp(_, tz) => tz.clone(),
-            _ => None,
-        };
-        let time: ArrayRef = Arc::new(TimestampNanosecondArray::from(times).with_timezone_opt(tz));
-        let points = StructArray::try_new(fields, vec![time, Arc::new(Float64Array::from(values))], None)?;
-        let list = ListArray::try_new(item, OffsetBuffer::from_lengths(lengths), Arc::new(points), None)?;
-        Ok(ColumnarValue::Array(Arc::new(list)))
+        Ok(ColumnarValue::Array(series_array(item, fields, times, values, lengths)?))
     }
 }
 
@@ -310,12 +322,7 @@ pub struct Integral {
 
 impl Default for Integral {
     fn default() -> Self {
-        Self {
-            signature: Signature::one_of(
-                vec![datafusion::logical_expr::TypeSignature::Any(1), datafusion::logical_expr::TypeSignature::Any(2)],
-                Volatility::Immutable,
-            ),
-        }
+        Self { signature: any_of(&[1, 2]) }
     }
 }
 
@@ -440,15 +447,6 @@ impl ScalarUDFImpl for Interpolate {
             fill.as_ref().and_then(|f| f.is_valid(row).then(|| f.as_primitive::<Float64Type>().value(row)))
         };
         let ns = DataType::Timestamp(arrow_schema::TimeUnit::Nanosecond, None);
-        let known_at = |row: usize| -> Result<Vec<(i64, f64)>> {
-            let points = series.value(row);
-            let points = points.as_struct();
-            let t = arrow_cast::cast(points.column(0), &ns)?;
-            let t = t.as_primitive::<TimestampNanosecondType>();
-            let v = arrow_cast::cast(points.column(1), &DataType::Float64)?;
-            let v = v.as_primitive::<Float64Type>();
-            Ok((0..t.len()).filter(|&k| t.is_valid(k) && v.is_valid(k)).map(|k| (t.value(k), v.value(k))).collect())
-        };
         let times = match arrays[1].data_type() {
             DataType::List(_) => arrays[1].as_list::<i32>().clone(),
             DataType::Timestamp(..) => {
@@ -460,7 +458,7 @@ impl ScalarUDFImpl for Interpolate {
                         if series.is_null(row) || at.is_null(row) {
                             return Ok(None);
                         }
-                        Ok(self.value_at(&known_at(row)?, at.value(row), fill_at(row)))
+                        Ok(self.value_at(&points_of(series, row)?, at.value(row), fill_at(row)))
                     })
                     .collect::<Result<_>>()?;
                 return Ok(ColumnarValue::Array(Arc::new(out)));
@@ -502,15 +500,7 @@ impl ScalarUDFImpl for Interpolate {
             }
             lengths.push(out_time.len() - before);
         }
-        let tz = match fields[0].data_type() {
-            DataType::Timestamp(_, tz) => tz.clone(),
-            _ => None,
-        };
-        let time: ArrayRef = Arc::new(TimestampNanosecondArray::from(out_time).with_timezone_opt(tz));
-        let value: ArrayRef = Arc::new(Float64Array::from(out_value));
-        let points = StructArray::try_new(fields, vec![time, value], None)?;
-        let list = ListArray::try_new(item, OffsetBuffer::from_lengths(lengths), Arc::new(points), None)?;
-        Ok(ColumnarValue::Array(Arc::new(list)))
+        Ok(ColumnarValue::Array(series_array(item, fields, out_time, out_value, lengths)?))
     }
 }
 
