@@ -44,9 +44,11 @@ pub async fn run_query(
     let plan = state
         .statement_to_plan(DFStatement::Statement(Box::new(statement)))
         .await
-        .map_err(|e| ApiError::validation(planning_message(&e.to_string())))?;
-    let df =
-        ctx.execute_logical_plan(plan).await.map_err(|e| ApiError::validation(planning_message(&e.to_string())))?;
+        .map_err(|e| ApiError::validation(planning_message(&e.to_string(), sql)))?;
+    let df = ctx
+        .execute_logical_plan(plan)
+        .await
+        .map_err(|e| ApiError::validation(planning_message(&e.to_string(), sql)))?;
     let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
     let batches = df
         .collect()
@@ -60,16 +62,36 @@ fn internal(msg: &str) -> ApiError {
 }
 
 /// DataFusion's planning errors in Timestream's words where they have an equivalent.
-fn planning_message(e: &str) -> String {
+fn planning_message(e: &str, sql: &str) -> String {
     if let Some(rest) = e.split("No field named ").nth(1) {
         let name = rest.split(['.', ' ']).next().unwrap_or(rest).trim_matches('"');
-        return format!("line 1:1: Column '{name}' does not exist");
+        let (line, col) = position_of(sql, name);
+        return format!("line {line}:{col}: Column '{name}' does not exist");
     }
     if let Some(rest) = e.split("table '").nth(1) {
         let name = rest.split('\'').next().unwrap_or(rest).trim_start_matches("datafusion.");
         return format!("Table '{name}' does not exist or is not accessible");
     }
     e.trim_start_matches("Error during planning: ").to_string()
+}
+
+/// The 1-based line and column of the first whole-word occurrence of `name` in `sql`
+/// (1:1 if it cannot be found).
+fn position_of(sql: &str, name: &str) -> (usize, usize) {
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    for (i, line) in sql.lines().enumerate() {
+        let mut from = 0;
+        while let Some(k) = line[from..].find(name) {
+            let at = from + k;
+            let before = line[..at].chars().next_back();
+            let after = line[at + name.len()..].chars().next();
+            if !before.is_some_and(is_word) && !after.is_some_and(is_word) {
+                return (i + 1, line[..at].chars().count() + 1);
+            }
+            from = at + name.len().max(1);
+        }
+    }
+    (1, 1)
 }
 
 /// Copies every table of the catalog out as record batches: (database, table, rows).
