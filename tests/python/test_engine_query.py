@@ -167,7 +167,10 @@ def test_bad_tokens_and_cancel(engine):
     ("sql", "message"),
     [
         ("SELECT nope FROM ruuvi.sensors", "line 1:8: Column 'nope' does not exist"),
-        ("SELECT location\nFROM ruuvi.sensors\nWHERE vehicleName = 'x'", "line 3:7: Column 'vehicleName' does not exist"),
+        (
+            "SELECT location\nFROM ruuvi.sensors\nWHERE vehicleName = 'x'",
+            "line 3:7: Column 'vehicleName' does not exist",
+        ),
         ("SELECT * FROM ruuvi.missing", "ruuvi.missing"),
         ("SELECT * FROM", "line 1:"),
         ("DROP TABLE ruuvi.sensors", "Only SELECT"),
