@@ -19,14 +19,19 @@ const NOW: i64 = 1_796_040_000_000_000_000;
 const MINUTE: i64 = 60_000_000_000;
 const HOUR: i64 = 60 * MINUTE;
 
+/// SDK configuration for an engine at `url`, signing with access key `key`.
+async fn sdk_config(url: String, key: &'static str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(url)
+        .credentials_provider(Credentials::new(key, "secret", None, None, "test"))
+        .load()
+        .await
+}
+
 async fn start(clock: Clock) -> (LocalTimestream, Client) {
     let engine = LocalTimestream::start(EngineConfig { clock, ..Default::default() }).await.expect("engine starts");
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(engine.endpoint_url())
-        .credentials_provider(Credentials::new("local", "local", None, None, "test"))
-        .load()
-        .await;
+    let conf = sdk_config(engine.endpoint_url(), "local").await;
     (engine, Client::new(&conf))
 }
 
@@ -301,15 +306,7 @@ async fn the_authentication_step_is_pluggable() {
     let engine = LocalTimestream::start(config).await.unwrap();
     let client_with = |key: &'static str| {
         let url = engine.endpoint_url();
-        async move {
-            let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .region(Region::new("us-east-1"))
-                .endpoint_url(url)
-                .credentials_provider(Credentials::new(key, "secret", None, None, "test"))
-                .load()
-                .await;
-            Client::new(&conf)
-        }
+        async move { Client::new(&sdk_config(url, key).await) }
     };
     client_with("allowed").await.list_databases().send().await.expect("allowed key");
     let err = client_with("intruder").await.list_databases().send().await.expect_err("refused");
@@ -332,13 +329,7 @@ async fn queries_through_the_sdk_with_paging_and_time_series() {
         .send()
         .await
         .unwrap();
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_sdk_timestreamquery::config::Region::new("us-east-1"))
-        .endpoint_url(engine.endpoint_url())
-        .credentials_provider(aws_sdk_timestreamquery::config::Credentials::new("local", "local", None, None, "test"))
-        .load()
-        .await;
-    let query = aws_sdk_timestreamquery::Client::new(&conf);
+    let query = aws_sdk_timestreamquery::Client::new(&sdk_config(engine.endpoint_url(), "local").await);
 
     // The SDK has no paginator for Query: follow NextToken by hand, as the client will.
     let sql = "SELECT time, measure_value::double FROM ruuvi.sensors ORDER BY time";

@@ -29,13 +29,14 @@ impl Engine {
             let (schema, batches) = answer?;
             return self.results.start(sql_text, &schema, &batches, 0, max_rows);
         }
-        let snapshot = sql::snapshot(&self.catalog())?;
+        let statement = sql::parse(sql_text, self.clock.now_ns())?;
+        let snapshot = sql::snapshot(&self.catalog(), &sql::referenced_tables(&statement))?;
         let bytes_scanned: u64 = snapshot
             .iter()
             .map(|(_, _, b)| b.columns().iter().map(|c| c.get_array_memory_size() as u64).sum::<u64>())
             .sum();
         let handle = tokio::runtime::Handle::current();
-        let (schema, batches) = handle.block_on(sql::run_query(sql_text, self.clock.now_ns(), snapshot))?;
+        let (schema, batches) = handle.block_on(sql::run_query(sql_text, statement, snapshot))?;
         self.results.start(sql_text, &schema, &batches, bytes_scanned, max_rows)
     }
 

@@ -77,21 +77,43 @@ pub(super) fn parse(body: &[u8]) -> ApiResult<WriteRecordsRequest<'_>> {
         .map_err(|e| ApiError::serialization(format!("Cannot read the WriteRecords request: {e}")))
 }
 
-fn check_len(v: &str, path: &str, min: usize, max: usize) -> ApiResult<()> {
+// Paths are built only when a check fails: valid records, the hot path, allocate none.
+
+fn check_len(v: &str, path: impl FnOnce() -> String, min: usize, max: usize) -> ApiResult<()> {
     if v.len() < min {
-        return Err(ApiError::constraint(v, path, &format!("Member must have length greater than or equal to {min}")));
+        return Err(ApiError::constraint(
+            v,
+            &path(),
+            &format!("Member must have length greater than or equal to {min}"),
+        ));
     }
     if v.len() > max {
-        return Err(ApiError::constraint(v, path, &format!("Member must have length less than or equal to {max}")));
+        return Err(ApiError::constraint(v, &path(), &format!("Member must have length less than or equal to {max}")));
     }
     Ok(())
 }
 
-fn check_enum<'v>(v: &'v str, path: &str, allowed: &[&str]) -> ApiResult<&'v str> {
+fn check_enum<'v>(v: &'v str, path: impl FnOnce() -> String, allowed: &[&str]) -> ApiResult<&'v str> {
     if allowed.contains(&v) {
         Ok(v)
     } else {
-        Err(ApiError::constraint(v, path, &format!("Member must satisfy enum value set: [{}]", allowed.join(", "))))
+        Err(ApiError::constraint(v, &path(), &format!("Member must satisfy enum value set: [{}]", allowed.join(", "))))
+    }
+}
+
+/// Where a record sits in the request, as Coral paths name it.
+#[derive(Clone, Copy)]
+enum At {
+    Common,
+    Record(usize),
+}
+
+impl std::fmt::Display for At {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Common => f.write_str("commonAttributes"),
+            Self::Record(i) => write!(f, "records.{}.member", i + 1),
+        }
     }
 }
 
@@ -115,8 +137,8 @@ const VALUE_TYPES: &[&str] = &["DOUBLE", "BIGINT", "VARCHAR", "BOOLEAN", "TIMEST
 const TIME_UNITS: &[&str] = &["MILLISECONDS", "SECONDS", "MICROSECONDS", "NANOSECONDS"];
 
 impl<'b> RawRecord<'b> {
-    /// Checks one record; `at` is its Coral path (`records.3.member`, `commonAttributes`).
-    fn check(r: &'b RecordIn<'_>, at: &str) -> ApiResult<Self> {
+    /// Checks one record; `at` says where it is, for error paths.
+    fn check(r: &'b RecordIn<'_>, at: At) -> ApiResult<Self> {
         let dimensions = match &r.dimensions {
             None => None,
             Some(list) => {
@@ -131,10 +153,10 @@ impl<'b> RawRecord<'b> {
                 for (i, d) in list.iter().enumerate() {
                     let path = || format!("{at}.dimensions.{}.member", i + 1);
                     let name = required(&d.name, || format!("{}.name", path()))?;
-                    check_len(name, &format!("{}.name", path()), 1, usize::MAX)?;
+                    check_len(name, || format!("{}.name", path()), 1, usize::MAX)?;
                     let value = required(&d.value, || format!("{}.value", path()))?;
                     if let Some(t) = &d.dimension_value_type {
-                        check_enum(t, &format!("{}.dimensionValueType", path()), &["VARCHAR"])?;
+                        check_enum(t, || format!("{}.dimensionValueType", path()), &["VARCHAR"])?;
                     }
                     dims.push((name, value));
                 }
@@ -143,23 +165,23 @@ impl<'b> RawRecord<'b> {
         };
         let measure_name = r.measure_name.as_deref();
         if let Some(n) = measure_name {
-            check_len(n, &format!("{at}.measureName"), 1, usize::MAX)?;
+            check_len(n, || format!("{at}.measureName"), 1, usize::MAX)?;
         }
         let measure_value = r.measure_value.as_deref();
         if let Some(v) = measure_value {
-            check_len(v, &format!("{at}.measureValue"), 1, 2048)?;
+            check_len(v, || format!("{at}.measureValue"), 1, 2048)?;
         }
         let value_type = r
             .measure_value_type
             .as_deref()
-            .map(|t| check_enum(t, &format!("{at}.measureValueType"), VALUE_TYPES))
+            .map(|t| check_enum(t, || format!("{at}.measureValueType"), VALUE_TYPES))
             .transpose()?;
         let time = r.time.as_deref();
         if let Some(t) = time {
-            check_len(t, &format!("{at}.time"), 1, 256)?;
+            check_len(t, || format!("{at}.time"), 1, 256)?;
         }
         let time_unit =
-            r.time_unit.as_deref().map(|t| check_enum(t, &format!("{at}.timeUnit"), TIME_UNITS)).transpose()?;
+            r.time_unit.as_deref().map(|t| check_enum(t, || format!("{at}.timeUnit"), TIME_UNITS)).transpose()?;
         if let Some(v) = r.version
             && v < 1
         {
@@ -174,13 +196,13 @@ impl<'b> RawRecord<'b> {
             Some(list) => {
                 let mut out = Vec::with_capacity(list.len());
                 for (i, m) in list.iter().enumerate() {
-                    let path = format!("{at}.measureValues.{}.member", i + 1);
-                    let name = required(&m.name, || format!("{path}.name"))?;
-                    check_len(name, &format!("{path}.name"), 1, usize::MAX)?;
-                    let value = required(&m.value, || format!("{path}.value"))?;
-                    check_len(value, &format!("{path}.value"), 1, 2048)?;
-                    let ty = required(&m.r#type, || format!("{path}.type"))?;
-                    check_enum(ty, &format!("{path}.type"), VALUE_TYPES)?;
+                    let path = || format!("{at}.measureValues.{}.member", i + 1);
+                    let name = required(&m.name, || format!("{}.name", path()))?;
+                    check_len(name, || format!("{}.name", path()), 1, usize::MAX)?;
+                    let value = required(&m.value, || format!("{}.value", path()))?;
+                    check_len(value, || format!("{}.value", path()), 1, 2048)?;
+                    let ty = required(&m.r#type, || format!("{}.type", path()))?;
+                    check_enum(ty, || format!("{}.type", path()), VALUE_TYPES)?;
                     out.push((name, value, ty));
                 }
                 Some(out)
@@ -217,12 +239,9 @@ impl Engine {
             };
             return Err(ApiError::constraint(&format!("{} records", records.len()), "records", constraint));
         }
-        let common = req.common_attributes.as_ref().map(|c| RawRecord::check(c, "commonAttributes")).transpose()?;
-        let parsed: Vec<RawRecord<'_>> = records
-            .iter()
-            .enumerate()
-            .map(|(i, r)| RawRecord::check(r, &format!("records.{}.member", i + 1)))
-            .collect::<ApiResult<_>>()?;
+        let common = req.common_attributes.as_ref().map(|c| RawRecord::check(c, At::Common)).transpose()?;
+        let parsed: Vec<RawRecord<'_>> =
+            records.iter().enumerate().map(|(i, r)| RawRecord::check(r, At::Record(i))).collect::<ApiResult<_>>()?;
         let merged: Vec<Merged<'_>> =
             parsed.iter().map(|r| Merged::new(r, common.as_ref())).collect::<ApiResult<_>>()?;
 

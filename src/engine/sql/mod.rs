@@ -10,6 +10,6 @@ mod tables;
 
 pub use dialect::TimestreamDialect;
 pub use rewrite::parse;
-pub use run::{run_query, snapshot};
+pub use run::{referenced_tables, run_query, snapshot};
 pub use show::show;
 pub use tables::table_batch;

@@ -94,6 +94,7 @@ fn rewrite_select(select: &mut Select) -> Result<(), String> {
             },
         );
     }
+    let mut requalified = Vec::new();
     for item in &mut select.from {
         let Some(first) = item.joins.first() else { continue };
         let (TableFactor::UNNEST { alias, array_exprs, .. }, JoinOperator::CrossJoin(_)) =
@@ -130,23 +131,19 @@ fn rewrite_select(select: &mut Select) -> Result<(), String> {
             .map_err(|e| format!("cannot rewrite UNNEST: {e}"))?;
         item.relation = derived;
         item.joins.remove(0);
-        // Columns of the left table are now columns of the derived table.
-        let _ = visit_expressions_mut(&mut select.projection, |e| {
-            requalify(e, &left_qualifier, &alias_name);
+        requalified.push((left_qualifier, alias_name));
+    }
+    // Columns of the left table are now columns of the derived table. (The derived tables
+    // themselves still use the left qualifiers, so only these clauses are visited.)
+    for (from, to) in &requalified {
+        let mut fix = |e: &mut Expr| {
+            requalify(e, from, to);
             ControlFlow::<()>::Continue(())
-        });
-        let _ = visit_expressions_mut(&mut select.selection, |e| {
-            requalify(e, &left_qualifier, &alias_name);
-            ControlFlow::<()>::Continue(())
-        });
-        let _ = visit_expressions_mut(&mut select.group_by, |e| {
-            requalify(e, &left_qualifier, &alias_name);
-            ControlFlow::<()>::Continue(())
-        });
-        let _ = visit_expressions_mut(&mut select.having, |e| {
-            requalify(e, &left_qualifier, &alias_name);
-            ControlFlow::<()>::Continue(())
-        });
+        };
+        let _ = visit_expressions_mut(&mut select.projection, &mut fix);
+        let _ = visit_expressions_mut(&mut select.selection, &mut fix);
+        let _ = visit_expressions_mut(&mut select.group_by, &mut fix);
+        let _ = visit_expressions_mut(&mut select.having, &mut fix);
     }
     Ok(())
 }

@@ -9,18 +9,23 @@ use datafusion::datasource::MemTable;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DFStatement;
 
-use super::{parse, table_batch};
+use std::collections::BTreeSet;
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::{ObjectNamePart, Statement, visit_relations};
+
+use super::table_batch;
 use crate::engine::catalog::Catalog;
 use crate::engine::error::{ApiError, ApiErrorKind, ApiResult};
 
-/// Plans and runs `sql` against `snapshot` (the tables copied out under the catalog lock, so
-/// the query sees one consistent state) at the engine's time `now_ns`.
+/// Plans and runs a statement from [`parse`] (its text is `sql`, for error positions) against
+/// `snapshot` (the tables it reads, copied out under the catalog lock, so the query sees one
+/// consistent state).
 pub async fn run_query(
     sql: &str,
-    now_ns: i64,
+    statement: Statement,
     snapshot: Vec<(String, String, RecordBatch)>,
 ) -> ApiResult<(SchemaRef, Vec<RecordBatch>)> {
-    let statement = parse(sql, now_ns)?;
     // Timestream names are case-sensitive and unquoted identifiers are not lower-cased.
     let config = SessionConfig::new().set_bool("datafusion.sql_parser.enable_ident_normalization", false);
     let ctx = SessionContext::new_with_config(config);
@@ -94,13 +99,29 @@ fn position_of(sql: &str, name: &str) -> (usize, usize) {
     (1, 1)
 }
 
-/// Copies every table of the catalog out as record batches: (database, table, rows).
-pub fn snapshot(catalog: &Catalog) -> ApiResult<Vec<(String, String, RecordBatch)>> {
+/// The `db.table` names a statement reads (CTE names and other one-part names are not tables).
+pub fn referenced_tables(statement: &Statement) -> BTreeSet<(String, String)> {
+    let mut names = BTreeSet::new();
+    let _ = visit_relations(statement, |name| {
+        if let [ObjectNamePart::Identifier(db), ObjectNamePart::Identifier(table)] = name.0.as_slice() {
+            names.insert((db.value.clone(), table.value.clone()));
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    names
+}
+
+/// Copies the named tables that exist out of the catalog as record batches: (database, table,
+/// rows). Only what the query reads is copied; unknown names are left for the planner to report.
+pub fn snapshot(
+    catalog: &Catalog,
+    names: &BTreeSet<(String, String)>,
+) -> ApiResult<Vec<(String, String, RecordBatch)>> {
     let mut out = Vec::new();
-    for db in catalog.databases.values() {
-        for t in db.tables.values() {
+    for (db, table) in names {
+        if let Ok(t) = catalog.table(db, table) {
             let batch = table_batch(&t.data).map_err(|e| internal(&e.to_string()))?;
-            out.push((db.name.clone(), t.name.clone(), batch));
+            out.push((db.clone(), table.clone(), batch));
         }
     }
     Ok(out)
