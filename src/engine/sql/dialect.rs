@@ -20,6 +20,11 @@ impl Dialect for TimestreamDialect {
         true
     }
 
+    /// `x -> x.value > 70`, as FILTER, REDUCE and TRANSFORM take.
+    fn supports_lambda_functions(&self) -> bool {
+        true
+    }
+
     fn is_delimited_identifier_start(&self, ch: char) -> bool {
         GenericDialect.is_delimited_identifier_start(ch)
     }

@@ -14,7 +14,7 @@ use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, Sca
 
 /// The functions to register on a session.
 pub fn all() -> Vec<ScalarUDF> {
-    let mut fs: Vec<ScalarUDF> = [Method::Linear, Method::Locf, Method::Fill]
+    let mut fs: Vec<ScalarUDF> = [Method::Linear, Method::Locf, Method::Fill, Method::Spline]
         .into_iter()
         .map(|m| ScalarUDF::from(Interpolate::new(m)))
         .collect();
@@ -373,9 +373,12 @@ enum Method {
     Locf,
     /// The value at exactly that time, else the fill value (third argument).
     Fill,
+    /// On the natural cubic spline through the known points.
+    Spline,
 }
 
-/// `INTERPOLATE_LINEAR`, `INTERPOLATE_LOCF` and `INTERPOLATE_FILL(…, fill)` over a time series
+/// `INTERPOLATE_LINEAR`, `INTERPOLATE_SPLINE_CUBIC`, `INTERPOLATE_LOCF` and
+/// `INTERPOLATE_FILL(…, fill)` over a time series
 /// and an array of times (giving a time series; times the method cannot fill are left out) or
 /// one time (giving a double, null if it cannot be filled).
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -391,13 +394,24 @@ impl Interpolate {
             Method::Linear => ("interpolate_linear", 2),
             Method::Locf => ("interpolate_locf", 2),
             Method::Fill => ("interpolate_fill", 3),
+            Method::Spline => ("interpolate_spline_cubic", 2),
         };
         Self { method, name, signature: Signature::any(args, Volatility::Immutable) }
     }
 
-    fn value_at(&self, known: &[(i64, f64)], at: i64, fill: Option<f64>) -> Option<f64> {
+    /// What the method needs to know about one series beyond its points (the spline's second
+    /// derivatives), computed once per row.
+    fn prepare(&self, known: &[(i64, f64)]) -> Vec<f64> {
+        match self.method {
+            Method::Spline => spline_second_derivatives(known),
+            _ => Vec::new(),
+        }
+    }
+
+    fn value_at(&self, known: &[(i64, f64)], prepared: &[f64], at: i64, fill: Option<f64>) -> Option<f64> {
         match self.method {
             Method::Linear => interpolate(known, at),
+            Method::Spline => spline_at(known, prepared, at),
             Method::Locf => {
                 let i = known.partition_point(|(t, _)| *t <= at);
                 i.checked_sub(1).map(|j| known[j].1)
@@ -458,7 +472,8 @@ impl ScalarUDFImpl for Interpolate {
                         if series.is_null(row) || at.is_null(row) {
                             return Ok(None);
                         }
-                        Ok(self.value_at(&points_of(series, row)?, at.value(row), fill_at(row)))
+                        let known = points_of(series, row)?;
+                        Ok(self.value_at(&known, &self.prepare(&known), at.value(row), fill_at(row)))
                     })
                     .collect::<Result<_>>()?;
                 return Ok(ColumnarValue::Array(Arc::new(out)));
@@ -471,28 +486,16 @@ impl ScalarUDFImpl for Interpolate {
         for row in 0..series.len() {
             let before = out_time.len();
             if series.is_valid(row) && times.is_valid(row) {
-                let points = series.value(row);
-                let points = points.as_struct();
-                let t =
-                    arrow_cast::cast(points.column(0), &DataType::Timestamp(arrow_schema::TimeUnit::Nanosecond, None))?;
-                let t = t.as_primitive::<TimestampNanosecondType>();
-                let v = arrow_cast::cast(points.column(1), &DataType::Float64)?;
-                let v = v.as_primitive::<Float64Type>();
-                let known: Vec<(i64, f64)> = (0..t.len())
-                    .filter(|&k| t.is_valid(k) && v.is_valid(k))
-                    .map(|k| (t.value(k), v.value(k)))
-                    .collect();
-                let wanted = arrow_cast::cast(
-                    &times.value(row),
-                    &DataType::Timestamp(arrow_schema::TimeUnit::Nanosecond, None),
-                )?;
+                let known = points_of(series, row)?;
+                let prepared = self.prepare(&known);
+                let wanted = arrow_cast::cast(&times.value(row), &ns)?;
                 let wanted = wanted.as_primitive::<TimestampNanosecondType>();
                 for k in 0..wanted.len() {
                     if wanted.is_null(k) {
                         continue;
                     }
                     let at = wanted.value(k);
-                    if let Some(value) = self.value_at(&known, at, fill_at(row)) {
+                    if let Some(value) = self.value_at(&known, &prepared, at, fill_at(row)) {
                         out_time.push(at);
                         out_value.push(value);
                     }
@@ -512,4 +515,55 @@ fn interpolate(known: &[(i64, f64)], at: i64) -> Option<f64> {
         (Some(&(t1, v1)), Some(&(t0, v0))) => Some(v0 + (v1 - v0) * (at - t0) as f64 / (t1 - t0) as f64),
         _ => None,
     }
+}
+
+/// The second derivatives of the natural cubic spline through `known` (zero at both ends),
+/// with time in seconds from the first point so that the system stays well conditioned.
+fn spline_second_derivatives(known: &[(i64, f64)]) -> Vec<f64> {
+    let n = known.len();
+    let mut m = vec![0.0; n];
+    if n < 3 {
+        return m;
+    }
+    let x: Vec<f64> = known.iter().map(|(t, _)| (t - known[0].0) as f64 / 1e9).collect();
+    let y: Vec<f64> = known.iter().map(|(_, v)| *v).collect();
+    // Tridiagonal system for m[1..n-1] (Thomas algorithm).
+    let mut diag = vec![0.0; n];
+    let mut rhs = vec![0.0; n];
+    for i in 1..n - 1 {
+        let (h0, h1) = (x[i] - x[i - 1], x[i + 1] - x[i]);
+        diag[i] = 2.0 * (h0 + h1);
+        rhs[i] = 6.0 * ((y[i + 1] - y[i]) / h1 - (y[i] - y[i - 1]) / h0);
+        if i > 1 {
+            let w = h0 / diag[i - 1];
+            diag[i] -= w * h0;
+            rhs[i] -= w * rhs[i - 1];
+        }
+    }
+    for i in (1..n - 1).rev() {
+        let h1 = x[i + 1] - x[i];
+        let next = if i + 1 < n - 1 { m[i + 1] } else { 0.0 };
+        m[i] = (rhs[i] - h1 * next) / diag[i];
+    }
+    m
+}
+
+/// The value at `at` on the natural cubic spline through `known` with second derivatives `m`;
+/// `None` outside the known time range, as for the other methods.
+fn spline_at(known: &[(i64, f64)], m: &[f64], at: i64) -> Option<f64> {
+    let i = known.partition_point(|(t, _)| *t < at);
+    match known.get(i) {
+        Some(&(t1, v1)) if t1 == at => return Some(v1),
+        Some(_) if i > 0 => {}
+        _ => return None,
+    }
+    if m.len() != known.len() {
+        return interpolate(known, at);
+    }
+    let secs = |t: i64| (t - known[0].0) as f64 / 1e9;
+    let (x0, x1, x) = (secs(known[i - 1].0), secs(known[i].0), secs(at));
+    let (y0, y1, m0, m1) = (known[i - 1].1, known[i].1, m[i - 1], m[i]);
+    let h = x1 - x0;
+    let (a, b) = ((x1 - x) / h, (x - x0) / h);
+    Some(a * y0 + b * y1 + ((a * a * a - a) * m0 + (b * b * b - b) * m1) * h * h / 6.0)
 }

@@ -3,10 +3,13 @@
 
 mod dialect;
 mod functions;
+mod lambda;
 mod rewrite;
 mod run;
 mod show;
 mod tables;
+#[cfg(test)]
+mod tests;
 
 pub use dialect::TimestreamDialect;
 pub use rewrite::parse;

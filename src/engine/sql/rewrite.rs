@@ -13,7 +13,7 @@ use std::ops::ControlFlow;
 use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::{
     CastKind, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, JoinOperator, Query, Select, SelectItem,
-    SetExpr, Statement, TableFactor, visit_expressions_mut,
+    SetExpr, Statement, TableFactor, Value, visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::parser::Parser;
 
@@ -105,6 +105,15 @@ fn rewrite_select(select: &mut Select) -> Result<(), String> {
         let [array] = array_exprs.as_slice() else {
             return Err("UNNEST of more than one array is not supported".into());
         };
+        // An unnamed subquery gets a name, so that the unnest can refer to its columns.
+        if let TableFactor::Derived { alias: alias @ None, .. } = &mut item.relation {
+            *alias = Some(datafusion::sql::sqlparser::ast::TableAlias {
+                explicit: true,
+                name: Ident::new("__left"),
+                columns: Vec::new(),
+                at: None,
+            });
+        }
         let left_qualifier = match &item.relation {
             TableFactor::Table { alias: Some(a), .. } | TableFactor::Derived { alias: Some(a), .. } => {
                 a.name.value.clone()
@@ -245,6 +254,9 @@ fn rewrite(e: &mut Expr, now: &str) -> Result<(), String> {
         }
         Expr::Function(f) => {
             let name = f.name.to_string().to_ascii_lowercase();
+            if super::lambda::NAMES.contains(&name.as_str()) {
+                lambdas_as_text(&mut f.args);
+            }
             match function_args(&f.args) {
                 Some(args) => match rewrite_function(&name, &args, now).map(|t| parse_expr(&t)).transpose()? {
                     // An aggregate keeps its FILTER and a window function its OVER.
@@ -264,6 +276,16 @@ fn rewrite(e: &mut Expr, now: &str) -> Result<(), String> {
         *e = r;
     }
     Ok(())
+}
+
+/// DataFusion has no lambdas: they are handed to the lambda functions as their SQL text.
+fn lambdas_as_text(args: &mut FunctionArguments) {
+    let FunctionArguments::List(list) = args else { return };
+    for arg in &mut list.args {
+        if let FunctionArg::Unnamed(FunctionArgExpr::Expr(e @ Expr::Lambda(_))) = arg {
+            *e = Expr::value(Value::SingleQuotedString(e.to_string()));
+        }
+    }
 }
 
 /// The engine's timestamp type, as `arrow_cast` spells it.

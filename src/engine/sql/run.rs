@@ -29,7 +29,7 @@ pub async fn run_query(
     // Timestream names are case-sensitive and unquoted identifiers are not lower-cased.
     let config = SessionConfig::new().set_bool("datafusion.sql_parser.enable_ident_normalization", false);
     let ctx = SessionContext::new_with_config(config);
-    for f in super::functions::all() {
+    for f in super::functions::all().into_iter().chain(super::lambda::all()) {
         ctx.register_udf(f);
     }
     let catalog = ctx.catalog("datafusion").ok_or_else(|| internal("no default catalog"))?;
