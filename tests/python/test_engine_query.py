@@ -429,3 +429,147 @@ def test_results_over_many_1mb_pages(engine):
     assert rows == list(range(1, 30001))
     assert len(pages) >= 6, "about 7 MB of rows come in pages of at most 1 MB"
     assert all(len(str(p["Rows"])) < 1.2 * 1024 * 1024 for p in pages)
+
+
+def test_spline_and_lambda_functions(engine):
+    # Temperatures fall 1 °C per minute towards 12:00 (a straight line), so the cubic spline
+    # gives the line's values between the points.
+    series = "CREATE_TIME_SERIES(time, measure_value::double)"
+    where = "FROM ruuvi.sensors WHERE measure_name = 'temperature' AND location = 'sauna'"
+    r = query(
+        engine,
+        f"SELECT INTERPOLATE_SPLINE_CUBIC({series}, from_iso8601_timestamp('2026-11-30T11:59:30Z')), "
+        f"INTERPOLATE_SPLINE_CUBIC({series}, SEQUENCE(ago(2m) + 30s, now(), 1m)) {where}",
+    )
+    data = r["Rows"][0]["Data"]
+    assert float(data[0]["ScalarValue"]) == pytest.approx(20.5)
+    assert [float(p["Value"]["ScalarValue"]) for p in data[1]["TimeSeriesValue"]] == pytest.approx([21.5, 20.5])
+    # FILTER keeps a time series, REDUCE folds it; the lambdas see .time and .value.
+    r = query(
+        engine,
+        f"SELECT FILTER({series}, x -> x.value < 22 AND x.time > ago(10m)), "
+        f"REDUCE({series}, 0.0, (s, x) -> s + x.value, s -> s / 60), "
+        f"ANY_MATCH({series}, x -> x.value > 78) {where}",
+    )
+    assert "TimeSeriesMeasureValueColumnInfo" in r["ColumnInfo"][0]["Type"]
+    kept = r["Rows"][0]["Data"][0]["TimeSeriesValue"]
+    assert [(p["Time"][11:16], p["Value"]["ScalarValue"]) for p in kept] == [("11:59", "21.0"), ("12:00", "20.0")]
+    assert r["Rows"][0]["Data"][1] == {"ScalarValue": "49.5"}  # the mean of 20..79
+    assert r["Rows"][0]["Data"][2] == {"ScalarValue": "true"}
+    with pytest.raises(ClientError) as info:
+        query(engine, f"SELECT FILTER({series}, x -> location = 'sauna') {where}")
+    assert info.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_window_functions(engine):
+    r = query(
+        engine,
+        "SELECT time, measure_value::double AS t, "
+        "row_number() OVER (ORDER BY time DESC) AS n, "
+        "lag(measure_value::double) OVER (ORDER BY time) AS prev, "
+        "avg(measure_value::double) OVER (ORDER BY time ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS smooth "
+        "FROM ruuvi.sensors WHERE measure_name = 'temperature' AND location = 'sauna' AND time >= ago(2m) "
+        "ORDER BY time",
+    )
+    assert [row[1:] for row in values(r)] == [
+        ["22.0", "3", None, "22.0"],
+        ["21.0", "2", "22.0", "21.5"],
+        ["20.0", "1", "21.0", "20.5"],
+    ]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM read_parquet('/etc/passwd')",
+        "SELECT * FROM read_csv('/etc/passwd')",
+        "SELECT * FROM '/etc/passwd'",
+        "SELECT * FROM 'http://example.com/data.parquet'",
+        "COPY (SELECT 1) TO '/tmp/out.parquet'",
+        "EXPLAIN ANALYZE SELECT 1",
+        "CREATE EXTERNAL TABLE t STORED AS CSV LOCATION '/etc/passwd'",
+    ],
+)
+def test_files_and_urls_cannot_be_read(engine, sql):
+    with pytest.raises(ClientError) as info:
+        query(engine, sql)
+    assert info.value.response["Error"]["Code"] == "ValidationException"
+
+
+def hourly_records(start, hours, location="hall"):
+    return [
+        {
+            "Dimensions": [{"Name": "location", "Value": location}],
+            "MeasureName": "temperature",
+            "MeasureValue": str(float(h * 60 + m)),
+            "Time": ms(start + dt.timedelta(hours=h, minutes=m)),
+        }
+        for h in range(hours)
+        for m in range(0, 60, 2)
+    ]
+
+
+def write_all(writer, table, records):
+    for k in range(0, len(records), 100):
+        writer.write_records(DatabaseName="ruuvi", TableName=table, Records=records[k : k + 100])
+
+
+def test_time_predicates_prune_and_queries_see_new_writes(engine):
+    w = engine.client("timestream-write")
+    w.create_table(
+        DatabaseName="ruuvi",
+        TableName="hourly",
+        RetentionProperties={"MemoryStoreRetentionPeriodInHours": 24, "MagneticStoreRetentionPeriodInDays": 1},
+    )
+    write_all(w, "hourly", hourly_records(NOW - dt.timedelta(hours=10), 10))
+    q = engine.client("timestream-query")
+    count = "SELECT count(measure_value::double) FROM ruuvi.hourly WHERE"
+    everything = q.query(QueryString=f"{count} time >= ago(1d)")
+    recent = q.query(QueryString=f"{count} time >= ago(1h)")
+    hour = q.query(QueryString=f"{count} time BETWEEN ago(5h) AND ago(4h) - 1ns")
+    either = q.query(QueryString=f"{count} time BETWEEN ago(5h) AND ago(4h) - 1ns OR time < ago(9h)")
+    assert [values(r) for r in (everything, recent, hour, either)] == [[["300"]], [["30"]], [["30"]], [["60"]]]
+    # Each query reads the time and value columns of the hours its time predicates allow.
+    full = everything["QueryStatus"]["CumulativeBytesScanned"]
+    assert 0 < recent["QueryStatus"]["CumulativeBytesScanned"] <= full / 5, "one hour of ten is read"
+    assert 0 < hour["QueryStatus"]["CumulativeBytesScanned"] <= full / 5
+    # Writes after a query (into an hour already read, and with a new column) are seen by the next.
+    w.write_records(
+        DatabaseName="ruuvi",
+        TableName="hourly",
+        Records=[
+            {
+                "Dimensions": [{"Name": "location", "Value": "hall"}, {"Name": "floor", "Value": "2"}],
+                "MeasureName": "temperature",
+                "MeasureValue": "99.5",
+                "Time": ms(NOW - dt.timedelta(minutes=1)),
+            }
+        ],
+    )
+    r = q.query(
+        QueryString="SELECT floor, measure_value::double FROM ruuvi.hourly WHERE time >= ago(1h) AND floor = '2'"
+    )
+    assert values(r) == [["2", "99.5"]]
+    assert values(q.query(QueryString="SELECT count(*) FROM ruuvi.hourly")) == [["301"]]
+
+
+def test_a_table_spanning_both_tiers(engine):
+    w = engine.client("timestream-write")
+    w.create_table(
+        DatabaseName="ruuvi",
+        TableName="tiers",
+        RetentionProperties={"MemoryStoreRetentionPeriodInHours": 2, "MagneticStoreRetentionPeriodInDays": 30},
+        MagneticStoreWriteProperties={"EnableMagneticStoreWrites": True},
+    )
+    old = hourly_records(NOW - dt.timedelta(days=3), 1, location="cellar")  # magnetic store
+    new = hourly_records(NOW - dt.timedelta(hours=1), 1, location="cellar")  # memory store
+    write_all(w, "tiers", old + new)
+    r = query(
+        engine,
+        "SELECT date_trunc('day', time) AS day, count(*), min(measure_value::double) FROM ruuvi.tiers "
+        "GROUP BY date_trunc('day', time) ORDER BY day",
+    )
+    assert values(r) == [
+        ["2026-11-27 00:00:00.000000000", "30", "0.0"],
+        ["2026-11-30 00:00:00.000000000", "30", "0.0"],
+    ]

@@ -1,7 +1,6 @@
 //! The query API's operations: Query, CancelQuery, PrepareQuery (validation only) and
 //! DescribeAccountSettings.
 
-use arrow_array::Array;
 use serde_json::{Value, json};
 
 use super::json::Obj;
@@ -30,14 +29,10 @@ impl Engine {
             return self.results.start(sql_text, &schema, &batches, 0, max_rows);
         }
         let statement = sql::parse(sql_text, self.clock.now_ns())?;
-        let snapshot = sql::snapshot(&self.catalog(), &sql::referenced_tables(&statement))?;
-        let bytes_scanned: u64 = snapshot
-            .iter()
-            .map(|(_, _, b)| b.columns().iter().map(|c| c.get_array_memory_size() as u64).sum::<u64>())
-            .sum();
+        let snapshot = sql::snapshot(&mut self.catalog(), &sql::referenced_tables(&statement))?;
         let handle = tokio::runtime::Handle::current();
-        let (schema, batches) = handle.block_on(sql::run_query(sql_text, statement, snapshot))?;
-        self.results.start(sql_text, &schema, &batches, bytes_scanned, max_rows)
+        let out = handle.block_on(sql::run_query(sql_text, statement, snapshot))?;
+        self.results.start(sql_text, &out.schema, &out.batches, out.bytes_scanned, max_rows)
     }
 
     pub(super) fn cancel_query(&self, o: &Obj<'_>) -> ApiResult<Value> {

@@ -4,6 +4,7 @@
 mod dialect;
 mod functions;
 mod lambda;
+mod provider;
 mod rewrite;
 mod run;
 mod show;
@@ -13,6 +14,6 @@ mod tests;
 
 pub use dialect::TimestreamDialect;
 pub use rewrite::parse;
-pub use run::{referenced_tables, run_query, snapshot};
+pub use run::{QueryOutput, referenced_tables, run_query, snapshot};
 pub use show::show;
-pub use tables::table_batch;
+pub use tables::{TableView, rows_batch, table_schema};

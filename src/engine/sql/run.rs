@@ -1,11 +1,10 @@
-//! Running a query: a DataFusion session over a snapshot of every table.
+//! Running a query: a DataFusion session over a snapshot of the tables it reads.
 
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
-use datafusion::datasource::MemTable;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DFStatement;
 
@@ -14,18 +13,30 @@ use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{ObjectNamePart, Statement, visit_relations};
 
-use super::table_batch;
+use super::provider::TimeTable;
+use super::tables::TableView;
 use crate::engine::catalog::Catalog;
 use crate::engine::error::{ApiError, ApiErrorKind, ApiResult};
 
+/// What a query returned, and how many bytes of table data it read.
+#[derive(Debug)]
+pub struct QueryOutput {
+    /// The result's columns.
+    pub schema: SchemaRef,
+    /// The result's rows.
+    pub batches: Vec<RecordBatch>,
+    /// Bytes of table columns read (after time pruning).
+    pub bytes_scanned: u64,
+}
+
 /// Plans and runs a statement from [`parse`] (its text is `sql`, for error positions) against
-/// `snapshot` (the tables it reads, copied out under the catalog lock, so the query sees one
+/// `snapshot` (the tables it reads, taken under the catalog lock, so the query sees one
 /// consistent state).
 pub async fn run_query(
     sql: &str,
     statement: Statement,
-    snapshot: Vec<(String, String, RecordBatch)>,
-) -> ApiResult<(SchemaRef, Vec<RecordBatch>)> {
+    snapshot: Vec<(String, String, TableView)>,
+) -> ApiResult<QueryOutput> {
     // Timestream names are case-sensitive and unquoted identifiers are not lower-cased.
     let config = SessionConfig::new().set_bool("datafusion.sql_parser.enable_ident_normalization", false);
     let ctx = SessionContext::new_with_config(config);
@@ -33,7 +44,8 @@ pub async fn run_query(
         ctx.register_udf(f);
     }
     let catalog = ctx.catalog("datafusion").ok_or_else(|| internal("no default catalog"))?;
-    for (db, table, batch) in snapshot {
+    let scanned = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    for (db, table, view) in snapshot {
         let schema = match catalog.schema(&db) {
             Some(s) => s,
             None => {
@@ -42,7 +54,7 @@ pub async fn run_query(
                 s
             }
         };
-        let provider = MemTable::try_new(batch.schema(), vec![vec![batch]]).map_err(|e| internal(&e.to_string()))?;
+        let provider = TimeTable::new(view, scanned.clone());
         schema.register_table(table, Arc::new(provider)).map_err(|e| internal(&e.to_string()))?;
     }
     let state = ctx.state();
@@ -59,7 +71,7 @@ pub async fn run_query(
         .collect()
         .await
         .map_err(|e| ApiError::new(ApiErrorKind::InternalServer, format!("Query execution failed: {e}")))?;
-    Ok((schema, batches))
+    Ok(QueryOutput { schema, batches, bytes_scanned: scanned.load(std::sync::atomic::Ordering::Relaxed) })
 }
 
 fn internal(msg: &str) -> ApiError {
@@ -111,17 +123,18 @@ pub fn referenced_tables(statement: &Statement) -> BTreeSet<(String, String)> {
     names
 }
 
-/// Copies the named tables that exist out of the catalog as record batches: (database, table,
-/// rows). Only what the query reads is copied; unknown names are left for the planner to report.
+/// The named tables that exist, as of now: (database, table, view). Views share the tables'
+/// columnar chunks (only chunks changed since the last query are rebuilt); unknown names are
+/// left for the planner to report.
 pub fn snapshot(
-    catalog: &Catalog,
+    catalog: &mut Catalog,
     names: &BTreeSet<(String, String)>,
-) -> ApiResult<Vec<(String, String, RecordBatch)>> {
+) -> ApiResult<Vec<(String, String, TableView)>> {
     let mut out = Vec::new();
     for (db, table) in names {
-        if let Ok(t) = catalog.table(db, table) {
-            let batch = table_batch(&t.data).map_err(|e| internal(&e.to_string()))?;
-            out.push((db.clone(), table.clone(), batch));
+        if let Ok(t) = catalog.table_mut(db, table) {
+            let view = TableView::of(&mut t.data).map_err(|e| internal(&e.to_string()))?;
+            out.push((db.clone(), table.clone(), view));
         }
     }
     Ok(out)

@@ -8,7 +8,7 @@ use arrow_array::builder::{BooleanBuilder, Float64Builder, Int64Builder, StringB
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
-use crate::engine::store::{Measure, MeasureType, ScalarValue, TableData};
+use crate::engine::store::{CHUNK_NS, Measure, MeasureType, ScalarValue, TableData};
 use crate::types::timestamp_type;
 
 fn arrow_type(t: MeasureType) -> DataType {
@@ -67,29 +67,33 @@ impl Col {
     }
 }
 
-/// The table's rows as one record batch in the SQL column layout.
-pub fn table_batch(data: &TableData) -> datafusion::error::Result<RecordBatch> {
-    let dims: Vec<String> = data.dimension_names().map(String::from).collect();
-    let singles: Vec<MeasureType> = data.single_types().collect();
-    let attrs: Vec<(String, MeasureType)> = data.attributes().map(|(n, t)| (n.to_string(), t)).collect();
-
-    let mut fields: Vec<Field> = dims.iter().map(|d| Field::new(d, DataType::Utf8, true)).collect();
+/// The table's columns as SQL sees them.
+pub fn table_schema(data: &TableData) -> SchemaRef {
+    let mut fields: Vec<Field> = data.dimension_names().map(|d| Field::new(d, DataType::Utf8, true)).collect();
     fields.push(Field::new("measure_name", DataType::Utf8, false));
     fields.push(Field::new("time", timestamp_type(), false));
-    for t in &singles {
-        fields.push(Field::new(format!("measure_value::{}", t.name().to_lowercase()), arrow_type(*t), true));
+    for t in data.single_types() {
+        fields.push(Field::new(format!("measure_value::{}", t.name().to_lowercase()), arrow_type(t), true));
     }
-    for (n, t) in &attrs {
-        fields.push(Field::new(n, arrow_type(*t), true));
+    for (n, t) in data.attributes() {
+        fields.push(Field::new(n, arrow_type(t), true));
     }
-    let schema: SchemaRef = Arc::new(Schema::new(fields));
+    Arc::new(Schema::new(fields))
+}
+
+/// The table's rows with `from <= time < to` as one record batch in the SQL column layout.
+pub fn rows_batch(data: &TableData, from: i64, to: i64) -> datafusion::error::Result<RecordBatch> {
+    let schema = table_schema(data);
+    let dims: Vec<&str> = data.dimension_names().collect();
+    let singles: Vec<MeasureType> = data.single_types().collect();
+    let attrs: Vec<(&str, MeasureType)> = data.attributes().collect();
 
     let mut dim_cols: Vec<StringBuilder> = dims.iter().map(|_| StringBuilder::new()).collect();
     let mut names = StringBuilder::new();
     let mut times = TimestampNanosecondBuilder::new();
     let mut single_cols: Vec<Col> = singles.iter().map(|t| Col::new(*t)).collect();
     let mut attr_cols: Vec<Col> = attrs.iter().map(|(_, t)| Col::new(*t)).collect();
-    for (row_dims, measure, time, record) in data.rows() {
+    for (row_dims, measure, time, record) in data.rows_between(from, to) {
         for (d, col) in dims.iter().zip(dim_cols.iter_mut()) {
             match row_dims.binary_search_by(|(n, _)| n.as_str().cmp(d)) {
                 Ok(k) => col.append_value(&row_dims[k].1),
@@ -120,4 +124,25 @@ pub fn table_batch(data: &TableData) -> datafusion::error::Result<RecordBatch> {
     columns.extend(single_cols.into_iter().map(Col::finish));
     columns.extend(attr_cols.into_iter().map(Col::finish));
     Ok(RecordBatch::try_new(schema, columns)?)
+}
+
+/// One table as a query reads it: its columns and its rows in hour chunks, with the time range
+/// each covers, so that `time` predicates skip whole chunks.
+#[derive(Debug, Clone)]
+pub struct TableView {
+    /// The columns.
+    pub schema: SchemaRef,
+    /// (first ns, end ns exclusive, rows), in time order.
+    pub chunks: Vec<(i64, i64, Arc<RecordBatch>)>,
+}
+
+impl TableView {
+    /// The table's current rows (building the chunks that changed since the last query).
+    pub fn of(data: &mut TableData) -> datafusion::error::Result<Self> {
+        let chunks = data.chunks(rows_batch)?;
+        Ok(Self {
+            schema: table_schema(data),
+            chunks: chunks.into_iter().map(|(start, b)| (start, start.saturating_add(CHUNK_NS), b)).collect(),
+        })
+    }
 }

@@ -3,9 +3,15 @@
 //! Rows are keyed by record identity (series, time, measure name) in time order, so that
 //! identity lookups (upserts, idempotent repeats, version conflicts) and time-range scans
 //! (retention, and queries) are both ordered-map operations.
+//!
+//! For queries, each hour of rows is also kept as a columnar chunk, built when a query first
+//! needs it and dropped when a row in that hour changes (or a column appears), so that a query
+//! copies nothing and steady ingestion only rebuilds the current hour.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
+
+use arrow_array::RecordBatch;
 
 /// The type of a measure or multi-measure attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
@@ -131,6 +137,19 @@ pub struct TableData {
     attribute_names: BTreeSet<String>,
     /// The types single-measure records were written with (a `measure_value::<type>` column each).
     single_types: BTreeSet<MeasureType>,
+    /// Columnar chunks by hour (the start of the hour, ns), all in the current column layout.
+    chunks: BTreeMap<i64, Arc<RecordBatch>>,
+}
+
+/// The span of one columnar chunk: an hour.
+pub const CHUNK_NS: i64 = 3_600_000_000_000;
+
+fn chunk_of(time_ns: i64) -> i64 {
+    time_ns.div_euclid(CHUNK_NS) * CHUNK_NS
+}
+
+fn key_at(time_ns: i64) -> Key {
+    (time_ns, 0, Arc::from(""))
 }
 
 impl TableData {
@@ -152,6 +171,50 @@ impl TableData {
     /// Rows in time order: (dimensions, measure name, time, stored record).
     pub fn rows(&self) -> impl Iterator<Item = (&[(String, String)], &str, i64, &StoredRecord)> {
         self.rows.iter().map(|((t, s, m), r)| (self.series_dimensions[*s as usize].as_slice(), &**m, *t, r))
+    }
+
+    /// Rows with `from <= time < to`, in time order, as [`TableData::rows`] gives them.
+    pub fn rows_between(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> impl Iterator<Item = (&[(String, String)], &str, i64, &StoredRecord)> {
+        self.rows
+            .range(key_at(from)..key_at(to))
+            .map(|((t, s, m), r)| (self.series_dimensions[*s as usize].as_slice(), &**m, *t, r))
+    }
+
+    /// The hours (their start, ns) that have rows, in order.
+    pub fn chunk_starts(&self) -> Vec<i64> {
+        let mut out = Vec::new();
+        let mut from = i64::MIN;
+        while let Some(((t, _, _), _)) = self.rows.range(key_at(from)..).next() {
+            let start = chunk_of(*t);
+            out.push(start);
+            match start.checked_add(CHUNK_NS) {
+                Some(next) => from = next,
+                None => break,
+            }
+        }
+        out
+    }
+
+    /// Every hour's columnar chunk, in time order: cached ones as they are, the others made by
+    /// `build(self, start, end)` and cached.
+    pub fn chunks<E>(
+        &mut self,
+        build: impl Fn(&TableData, i64, i64) -> Result<RecordBatch, E>,
+    ) -> Result<Vec<(i64, Arc<RecordBatch>)>, E> {
+        let starts = self.chunk_starts();
+        let mut built = Vec::new();
+        for &start in &starts {
+            if !self.chunks.contains_key(&start) {
+                built.push((start, Arc::new(build(self, start, start.saturating_add(CHUNK_NS))?)));
+            }
+        }
+        self.chunks.extend(built);
+        self.chunks.retain(|k, _| starts.binary_search(k).is_ok());
+        Ok(starts.iter().filter_map(|k| Some((*k, self.chunks.get(k)?.clone()))).collect())
     }
 
     /// The types of single-measure values written, in column order.
@@ -208,6 +271,7 @@ impl TableData {
         let key = (r.time_ns, series, self.intern(&r.measure_name));
         if let Some(existing) = self.rows.get_mut(&key) {
             if existing.measure == r.measure {
+                // Versions are not columns: the chunk stays valid.
                 existing.version = existing.version.max(version);
                 return Apply::Written;
             }
@@ -231,6 +295,7 @@ impl TableData {
         } else {
             self.rows.insert(key, StoredRecord { version, measure: r.measure.clone() });
         }
+        self.chunks.remove(&chunk_of(r.time_ns));
         self.remember_columns(&r);
         Apply::Written
     }
@@ -250,6 +315,7 @@ impl TableData {
                 self.rows.insert(key, StoredRecord { version, measure: r.measure.clone() });
             }
         }
+        self.chunks.remove(&chunk_of(r.time_ns));
         self.remember_columns(&r);
     }
 
@@ -273,32 +339,43 @@ impl TableData {
     }
 
     fn remember_columns(&mut self, r: &NewRecord) {
+        let mut new_column = false;
         for (name, _) in &r.dimensions {
             if !self.dimension_names.contains(name) {
                 self.dimension_names.insert(name.clone());
+                new_column = true;
             }
         }
         match &r.measure {
             Measure::Single(v) => {
                 self.types.entry(r.measure_name.clone()).or_insert(v.kind());
-                self.single_types.insert(v.kind());
+                new_column |= self.single_types.insert(v.kind());
             }
             Measure::Multi(attrs) => {
                 for (name, v) in attrs {
                     self.types.entry(name.clone()).or_insert(v.kind());
                     if !self.attribute_names.contains(name) {
                         self.attribute_names.insert(name.clone());
+                        new_column = true;
                     }
                 }
             }
+        }
+        if new_column {
+            // Every chunk has the old columns.
+            self.chunks.clear();
         }
     }
 
     /// Deletes rows older than `cutoff_ns`, returning how many went.
     pub fn expire_before(&mut self, cutoff_ns: i64) -> usize {
-        let keep = self.rows.split_off(&(cutoff_ns, 0, Arc::from("")));
+        let keep = self.rows.split_off(&key_at(cutoff_ns));
         let dropped = self.rows.len();
         self.rows = keep;
+        if dropped > 0 {
+            self.chunks = self.chunks.split_off(&chunk_of(cutoff_ns));
+            self.chunks.remove(&chunk_of(cutoff_ns));
+        }
         dropped
     }
 }

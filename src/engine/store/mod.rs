@@ -6,6 +6,6 @@ mod persist;
 mod snapshot;
 mod wal;
 
-pub use memory::{Apply, Measure, MeasureType, NewRecord, ScalarValue, StoredRecord, TableData};
+pub use memory::{Apply, CHUNK_NS, Measure, MeasureType, NewRecord, ScalarValue, StoredRecord, TableData};
 pub use persist::{CheckpointStats, Logged, Persistence};
 pub use wal::WalEntry;

@@ -1,0 +1,132 @@
+//! A table as DataFusion reads it: the hour chunks of a [`TableView`], skipping those that a
+//! query's `time` predicates rule out, and counting the bytes it reads.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arrow_array::Array;
+use arrow_schema::SchemaRef;
+use async_trait::async_trait;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::{Result, ScalarValue};
+use datafusion::datasource::TableType;
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::logical_expr::{Between, BinaryExpr, Expr, Operator, TableProviderFilterPushDown};
+use datafusion::physical_plan::ExecutionPlan;
+
+use super::tables::TableView;
+
+/// One table in one query.
+#[derive(Debug)]
+pub struct TimeTable {
+    view: TableView,
+    scanned: Arc<AtomicU64>,
+}
+
+impl TimeTable {
+    /// Serves `view`, adding the bytes each scan reads to `scanned`.
+    pub fn new(view: TableView, scanned: Arc<AtomicU64>) -> Self {
+        Self { view, scanned }
+    }
+}
+
+#[async_trait]
+impl TableProvider for TimeTable {
+    fn schema(&self) -> SchemaRef {
+        self.view.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
+        // Pruning is by whole chunks, so DataFusion still applies the filter to the rows.
+        Ok(filters
+            .iter()
+            .map(|f| match time_range(f) {
+                Some(_) => TableProviderFilterPushDown::Inexact,
+                None => TableProviderFilterPushDown::Unsupported,
+            })
+            .collect())
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let (from, to) =
+            filters.iter().filter_map(time_range).fold((i64::MIN, i64::MAX), |(a, b), (c, d)| (a.max(c), b.min(d)));
+        let chunks: Vec<_> =
+            self.view.chunks.iter().filter(|(start, end, _)| *start < to && *end > from).map(|c| c.2.clone()).collect();
+        let bytes: usize = chunks
+            .iter()
+            .map(|b| match projection {
+                Some(p) => p.iter().map(|&i| b.column(i).get_array_memory_size()).sum::<usize>(),
+                None => b.columns().iter().map(|c| c.get_array_memory_size()).sum(),
+            })
+            .sum();
+        self.scanned.fetch_add(bytes as u64, Ordering::Relaxed);
+        // Contiguous runs of chunks, one per partition.
+        let parts = state.config().target_partitions().clamp(1, chunks.len().max(1));
+        let per = chunks.len().div_ceil(parts).max(1);
+        let partitions: Vec<Vec<_>> =
+            chunks.chunks(per).map(|run| run.iter().map(|b| b.as_ref().clone()).collect()).collect();
+        let partitions = if partitions.is_empty() { vec![Vec::new()] } else { partitions };
+        Ok(MemorySourceConfig::try_new_exec(&partitions, self.schema(), projection.cloned())?)
+    }
+}
+
+/// The `[from, to)` range of times (ns) a filter lets through, when it is a comparison of
+/// `time` with a constant, a BETWEEN, or an AND/OR of those.
+fn time_range(e: &Expr) -> Option<(i64, i64)> {
+    match e {
+        Expr::BinaryExpr(BinaryExpr { left, op: Operator::And, right }) => {
+            match (time_range(left), time_range(right)) {
+                (Some((a, b)), Some((c, d))) => Some((a.max(c), b.min(d))),
+                (one, None) | (None, one) => one,
+            }
+        }
+        Expr::BinaryExpr(BinaryExpr { left, op: Operator::Or, right }) => {
+            let ((a, b), (c, d)) = (time_range(left)?, time_range(right)?);
+            Some((a.min(c), b.max(d)))
+        }
+        Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
+            let (op, v) = match (is_time(left), is_time(right)) {
+                (true, false) => (*op, literal_ns(right)?),
+                (false, true) => (op.swap()?, literal_ns(left)?),
+                _ => return None,
+            };
+            match op {
+                Operator::Eq => Some((v, v.saturating_add(1))),
+                Operator::Gt => Some((v.saturating_add(1), i64::MAX)),
+                Operator::GtEq => Some((v, i64::MAX)),
+                Operator::Lt => Some((i64::MIN, v)),
+                Operator::LtEq => Some((i64::MIN, v.saturating_add(1))),
+                _ => None,
+            }
+        }
+        Expr::Between(Between { expr, negated: false, low, high }) if is_time(expr) => {
+            Some((literal_ns(low)?, literal_ns(high)?.saturating_add(1)))
+        }
+        _ => None,
+    }
+}
+
+fn is_time(e: &Expr) -> bool {
+    matches!(e, Expr::Column(c) if c.name == "time")
+}
+
+fn literal_ns(e: &Expr) -> Option<i64> {
+    let Expr::Literal(v, _) = e else { return None };
+    match v {
+        ScalarValue::TimestampNanosecond(Some(n), _) => Some(*n),
+        ScalarValue::TimestampMicrosecond(Some(n), _) => n.checked_mul(1_000),
+        ScalarValue::TimestampMillisecond(Some(n), _) => n.checked_mul(1_000_000),
+        ScalarValue::TimestampSecond(Some(n), _) => n.checked_mul(1_000_000_000),
+        _ => None,
+    }
+}
