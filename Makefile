@@ -63,14 +63,15 @@ demo: wheel ## The main job: simulate sensors, decode them, print what they saw
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) scripts/demo.py
 
 .PHONY: bench
-bench: venv ## Benchmarks (release build): criterion, then ruuvistream vs ruuvitag-sensor
+bench: venv ## Benchmarks (release build): criterion, ruuvistream vs ruuvitag-sensor, the engine vs DuckDB
 	cargo bench --bench decode
 	cargo bench --features engine,mimalloc --bench write_records
 	rm -rf $(WHEEL_DIR)
 	$(VENV)/bin/maturin build --release --quiet --out $(WHEEL_DIR)
 	$(PIP) install --quiet --force-reinstall --no-deps $(WHEEL_DIR)/ruuvistream-*.whl
-	$(PIP) install --quiet 'ruuvitag-sensor==4.1.0'
+	$(PIP) install --quiet 'ruuvitag-sensor==4.1.0' 'duckdb>=1.1'
 	$(PY) benches/compare_ruuvitag_sensor.py
+	$(PY) benches/compare_duckdb.py --duckdb-threads 2
 
 .PHONY: clean
 clean: ## Remove build outputs and the virtualenv

@@ -172,6 +172,7 @@ def test_bad_tokens_and_cancel(engine):
             "line 3:7: Column 'vehicleName' does not exist",
         ),
         ("SELECT * FROM ruuvi.missing", "ruuvi.missing"),
+        ("SELECT 1,\n  frobnicate(time) FROM ruuvi.sensors", "line 2:3: Function 'frobnicate' not registered"),
         ("SELECT * FROM", "line 1:"),
         ("DROP TABLE ruuvi.sensors", "Only SELECT"),
         ("INSERT INTO ruuvi.sensors VALUES (1)", "Only SELECT"),

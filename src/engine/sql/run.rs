@@ -85,6 +85,11 @@ fn planning_message(e: &str, sql: &str) -> String {
         let (line, col) = position_of(sql, name);
         return format!("line {line}:{col}: Column '{name}' does not exist");
     }
+    if let Some(rest) = e.split("Invalid function '").nth(1) {
+        let name = rest.split('\'').next().unwrap_or(rest);
+        let (line, col) = position_of(sql, name);
+        return format!("line {line}:{col}: Function '{name}' not registered");
+    }
     if let Some(rest) = e.split("table '").nth(1) {
         let name = rest.split('\'').next().unwrap_or(rest).trim_start_matches("datafusion.");
         return format!("Table '{name}' does not exist or is not accessible");
