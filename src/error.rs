@@ -67,6 +67,75 @@ pub enum GatewayError {
     },
 }
 
+/// Why a Timestream value (a `Datum`, or the text of a `ScalarValue`) could not be turned into
+/// Arrow.
+#[derive(Debug, thiserror::Error)]
+pub enum TypeError {
+    /// A `ScalarValue` whose text is not a value of its type.
+    #[error("not {} {}: {:?}", Article(.expected), .expected, .text)]
+    BadScalar {
+        /// The Timestream type, as the API names it (`TIMESTAMP`, `DOUBLE`, …).
+        expected: &'static str,
+        /// The offending text (its first 80 characters).
+        text: String,
+    },
+    /// A well-formed value that its Arrow type cannot hold (a TIMESTAMP outside 1677–2262, a
+    /// BIGINT past 64 bits, …).
+    #[error("{expected} out of range: {text:?}")]
+    OutOfRange {
+        /// The Timestream type, as the API names it.
+        expected: &'static str,
+        /// The offending text (its first 80 characters).
+        text: String,
+    },
+    /// A `Datum` of another kind than its type: an `ArrayValue` for a DOUBLE, a `ScalarValue`
+    /// for a ROW, a value for UNKNOWN (which only holds nulls), ….
+    #[error("expected {expected}, got {found}")]
+    Mismatch {
+        /// The type, in Timestream SQL notation (`ARRAY(ROW(a BIGINT))`).
+        expected: String,
+        /// What came instead (`a ScalarValue`, `an ArrayValue`, …).
+        found: &'static str,
+    },
+    /// A `RowValue` with another number of fields than its ROW type.
+    #[error("expected {expected} with {fields} fields, got a RowValue with {actual}")]
+    RowWidth {
+        /// The ROW type, in Timestream SQL notation.
+        expected: String,
+        /// How many fields the type has.
+        fields: usize,
+        /// How many the value has.
+        actual: usize,
+    },
+    /// JSON that is not shaped like a `Datum` (or a `Row`).
+    #[error("not a Datum: {0}")]
+    NotDatum(String),
+    /// A row with another number of values than the schema has columns.
+    #[error("row {row} has {actual} values for {expected} columns")]
+    RowLength {
+        /// Index of the row.
+        row: usize,
+        /// How many columns the schema has.
+        expected: usize,
+        /// How many values the row has.
+        actual: usize,
+    },
+    /// A value of a column of a row could not be converted.
+    #[error("row {row}, column {column:?}: {source}")]
+    At {
+        /// Index of the row.
+        row: usize,
+        /// Name of the column.
+        column: String,
+        /// Why.
+        #[source]
+        source: Box<TypeError>,
+    },
+    /// Arrow refused the result (a list column with more than 2³¹ elements in one batch).
+    #[error("arrow: {0}")]
+    Arrow(#[from] arrow_schema::ArrowError),
+}
+
 /// The crate-wide error.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -82,6 +151,9 @@ pub enum Error {
     /// Gateway JSON could not be read.
     #[error(transparent)]
     Gateway(#[from] GatewayError),
+    /// A Timestream value (a query result's `Datum`) could not be turned into Arrow.
+    #[error(transparent)]
+    Type(#[from] TypeError),
     /// An argument is out of range or malformed (a duration, a sensor count, a MAC address, …).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
@@ -91,6 +163,26 @@ pub enum Error {
     /// Reading or writing a file or stream failed.
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
+    /// Timestream (or the engine) refused a request: `code` is the service's error type, such
+    /// as `ValidationException` or `ResourceNotFoundException`.
+    #[error("{operation}: {code}: {message}")]
+    Service {
+        /// The API operation.
+        operation: &'static str,
+        /// The error type the service returned.
+        code: String,
+        /// The service's message.
+        message: String,
+    },
+    /// Timestream could not be reached (or its answer could not be read): no network, no
+    /// credentials, a timeout after every retry.
+    #[error("{operation}: {message}")]
+    Connection {
+        /// The API operation.
+        operation: &'static str,
+        /// What went wrong, with its causes.
+        message: String,
+    },
 }
 
 /// Shorthand for results of this crate.
@@ -102,5 +194,15 @@ struct FormatByte(u8);
 impl fmt::Display for FormatByte {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.0 < 0x10 { write!(f, "{}", self.0) } else { write!(f, "{:02X}", self.0) }
+    }
+}
+
+/// `a` or `an`, for a type name in an error message.
+struct Article<'a>(&'a str);
+
+impl fmt::Display for Article<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let vowel = self.0.starts_with(['A', 'E', 'I', 'O', 'U', 'a', 'e', 'i', 'o', 'u']);
+        f.write_str(if vowel { "an" } else { "a" })
     }
 }

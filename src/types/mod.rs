@@ -19,6 +19,7 @@
 //! | ROW(a t, …) | struct(a t, …) |
 //! | TIMESERIES(t) | list(struct(time timestamp[ns, UTC], value t)), the list field marked with metadata `timestream.type = timeseries` |
 
+mod datum;
 mod render;
 
 use std::collections::HashMap;
@@ -27,6 +28,11 @@ use std::sync::Arc;
 use arrow_schema::{DataType, Field, IntervalUnit, TimeUnit};
 use serde_json::{Value, json};
 
+pub use crate::error::TypeError;
+pub use datum::{
+    BatchBuilder, ColumnBuilder, Datum, parse_boolean, parse_date, parse_double, parse_interval_day_to_second_ns,
+    parse_interval_year_to_month, parse_time_ns, parse_timestamp_ns, rows_to_batch,
+};
 pub use render::{format_double, format_timestamp_ns, render_datum};
 
 /// Field metadata key that marks a list of (time, value) structs as a TIMESERIES.
