@@ -12,17 +12,22 @@
 //! ## Feature flags
 //!
 //! * `cli` — the `ruuvistream` command-line program ([`cli`]).
+//! * `client` — the Timestream client: batched writes and Query results as Arrow ([`client`]).
 //! * `engine` — the embedded Timestream-compatible engine ([`engine`]).
 //! * `python` — the Python extension module `ruuvistream._native` (built by maturin).
 //! * `mimalloc` — mimalloc as the program's global allocator (the wheel enables it).
 
 pub mod error;
+pub mod records;
 pub mod ruuvi;
 pub mod types;
 pub mod units;
 
 #[cfg(feature = "cli")]
 pub mod cli;
+
+#[cfg(feature = "client")]
+pub mod client;
 
 #[cfg(feature = "engine")]
 pub mod engine;

@@ -23,36 +23,64 @@ from typing import Any, Literal, Union
 import pyarrow as pa
 
 from ruuvistream import _native
+from ruuvistream._client import (
+    Identifier,
+    QueryResult,
+    RejectedRecord,
+    Timestream,
+    WriteReport,
+    format_sql,
+    sql_literal,
+)
 from ruuvistream._engine import LocalTimestream
 from ruuvistream.exceptions import (
+    AccessDeniedError,
     BadHexError,
     BadUrlError,
+    ConflictError,
     DecodeError,
     GatewayJsonError,
     NotRuuviError,
+    ResourceNotFoundError,
     RuuvistreamError,
+    TimestreamConnectionError,
+    TimestreamError,
     UnsupportedFormatError,
+    ValidationError,
     WrongLengthError,
 )
 
 __all__ = [
     "READING_SCHEMA",
     "READING_SCHEMA_WITH_CONTEXT",
+    "AccessDeniedError",
     "BadHexError",
     "BadUrlError",
+    "ConflictError",
     "DecodeError",
     "GatewayJsonError",
+    "Identifier",
     "LocalTimestream",
     "NotRuuviError",
+    "QueryResult",
+    "RejectedRecord",
+    "ResourceNotFoundError",
     "RuuvistreamError",
+    "Timestream",
+    "TimestreamConnectionError",
+    "TimestreamError",
     "UnsupportedFormatError",
+    "ValidationError",
+    "WriteReport",
     "WrongLengthError",
     "__version__",
     "decode",
     "decode_gateway",
     "decode_one",
+    "format_sql",
     "simulate",
     "simulated_sensors",
+    "sql_literal",
 ]
 
 __version__: str = _native.__version__

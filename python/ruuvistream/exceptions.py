@@ -8,13 +8,19 @@ Invalid arguments (an unknown duration unit, a negative probability) raise plain
 from __future__ import annotations
 
 __all__ = [
+    "AccessDeniedError",
     "BadHexError",
     "BadUrlError",
+    "ConflictError",
     "DecodeError",
     "GatewayJsonError",
     "NotRuuviError",
+    "ResourceNotFoundError",
     "RuuvistreamError",
+    "TimestreamConnectionError",
+    "TimestreamError",
     "UnsupportedFormatError",
+    "ValidationError",
     "WrongLengthError",
 ]
 
@@ -67,3 +73,34 @@ class BadUrlError(DecodeError):
 
 class GatewayJsonError(RuuvistreamError, ValueError):
     """A document is not valid JSON, or not shaped like a Ruuvi Gateway message."""
+
+
+class TimestreamError(RuuvistreamError):
+    """Timestream (or the engine) refused a request.
+
+    ``code`` is the service's error type (``"ThrottlingException"``, …) and ``operation`` the
+    API operation (``"WriteRecords"``, …).
+    """
+
+    code: str | None = None
+    operation: str | None = None
+
+
+class ValidationError(TimestreamError, ValueError):
+    """The request was invalid: bad SQL, a bad name, a value out of range."""
+
+
+class ResourceNotFoundError(TimestreamError, LookupError):
+    """The database or table does not exist."""
+
+
+class ConflictError(TimestreamError):
+    """The database or table already exists, or the query was cancelled."""
+
+
+class AccessDeniedError(TimestreamError, PermissionError):
+    """The credentials may not do this."""
+
+
+class TimestreamConnectionError(RuuvistreamError, ConnectionError):
+    """Timestream could not be reached, or no credentials were found."""

@@ -13,6 +13,12 @@ pyo3::import_exception!(ruuvistream.exceptions, WrongLengthError);
 pyo3::import_exception!(ruuvistream.exceptions, BadHexError);
 pyo3::import_exception!(ruuvistream.exceptions, BadUrlError);
 pyo3::import_exception!(ruuvistream.exceptions, GatewayJsonError);
+pyo3::import_exception!(ruuvistream.exceptions, TimestreamError);
+pyo3::import_exception!(ruuvistream.exceptions, ValidationError);
+pyo3::import_exception!(ruuvistream.exceptions, ResourceNotFoundError);
+pyo3::import_exception!(ruuvistream.exceptions, ConflictError);
+pyo3::import_exception!(ruuvistream.exceptions, AccessDeniedError);
+pyo3::import_exception!(ruuvistream.exceptions, TimestreamConnectionError);
 
 /// Converts a crate error into the matching Python exception, with its fields as attributes.
 pub fn to_py(err: Error) -> PyErr {
@@ -22,6 +28,26 @@ pub fn to_py(err: Error) -> PyErr {
         Error::InvalidArgument(m) => PyValueError::new_err(m),
         Error::Io(e) => PyOSError::new_err(e.to_string()),
         e @ Error::Arrow(_) => RuuvistreamError::new_err(e.to_string()),
+        // A value in a query result that its column type cannot hold: the server's fault.
+        e @ Error::Type(_) => RuuvistreamError::new_err(e.to_string()),
+        Error::Service { operation, code, message } => {
+            let text = format!("{operation}: {code}: {message}");
+            let err = match code.as_str() {
+                "ValidationException" => ValidationError::new_err(text),
+                "ResourceNotFoundException" => ResourceNotFoundError::new_err(text),
+                "ConflictException" => ConflictError::new_err(text),
+                "AccessDeniedException" => AccessDeniedError::new_err(text),
+                _ => TimestreamError::new_err(text),
+            };
+            Python::attach(|py| {
+                let value = err.value(py);
+                let _ = value.setattr("code", code).and_then(|()| value.setattr("operation", operation));
+            });
+            err
+        }
+        Error::Connection { operation, message } => {
+            TimestreamConnectionError::new_err(format!("{operation}: {message}"))
+        }
     }
 }
 

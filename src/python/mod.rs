@@ -4,6 +4,7 @@
 
 #![allow(unsafe_code)] // pyo3's macros expand to unsafe FFI glue
 
+mod client;
 mod decode;
 mod engine;
 mod errors;
@@ -30,5 +31,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(simulate::simulated_sensors, m)?)?;
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;
     m.add_class::<engine::PyLocalTimestream>()?;
+    m.add_class::<client::PyTimestream>()?;
+    m.add_class::<client::PyQueryBatches>()?;
     Ok(())
 }

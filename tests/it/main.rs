@@ -3,6 +3,8 @@
 mod batch;
 #[cfg(feature = "cli")]
 mod cli;
+#[cfg(all(feature = "client", feature = "engine"))]
+mod client;
 #[cfg(feature = "engine")]
 mod engine;
 mod gateway;
