@@ -13,7 +13,7 @@
 //! use ruuvistream::ruuvi::observations_to_batch;
 //! use ruuvistream::ruuvi::simulator::{Simulator, SimulatorConfig};
 //!
-//! let sim = Simulator::new(SimulatorConfig { sensors: 2, duration_ns: 600_000_000_000, ..Default::default() })?;
+//! let sim = Simulator::new(SimulatorConfig { sensors: 2, duration: std::time::Duration::from_secs(600), ..Default::default() })?;
 //! let readings = observations_to_batch(&sim.observations(None).collect::<Vec<_>>())?;
 //! let mapped = Mapping::default().map(&readings)?;
 //! assert!(mapped.rejected.is_empty());
