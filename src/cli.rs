@@ -89,6 +89,13 @@ enum Command {
         #[arg(long, default_value = "60s")]
         checkpoint_interval: String,
     },
+    /// Write readings into a Timestream table: the simulator's or a Gateway's JSON lines from a
+    /// file or standard input, or simulated sensors (--simulate).
+    #[cfg(all(feature = "cli", feature = "client"))]
+    Ingest(crate::cli_client::IngestArgs),
+    /// Run a query and print its result.
+    #[cfg(all(feature = "cli", feature = "client"))]
+    Query(crate::cli_client::QueryArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -123,6 +130,10 @@ where
         Command::Serve { bind, port, verbose, data_dir, checkpoint_interval } => {
             parse_duration(&checkpoint_interval).and_then(|every| serve(bind, port, verbose, data_dir, every, &mut out))
         }
+        #[cfg(feature = "client")]
+        Command::Ingest(args) => crate::cli_client::ingest(args, &mut out),
+        #[cfg(feature = "client")]
+        Command::Query(args) => crate::cli_client::query(args, &mut out),
     };
     let result = result.and_then(|status| out.flush().map(|()| status).map_err(Error::from));
     match result {
@@ -139,7 +150,16 @@ where
 /// What standard input holds: JSON documents or lines of hex.
 fn read_inputs(on_item: &mut dyn FnMut(usize, Result<Vec<gateway::TagResult>, String>) -> Result<bool>) -> Result<()> {
     let stdin = io::stdin();
-    let mut input = io::BufReader::new(stdin.lock());
+    read_from(&mut io::BufReader::new(stdin.lock()), on_item)
+}
+
+/// Reads JSON documents (one or many per line, or spread over lines) or lines of hex from
+/// `input`, handing each input's readings to `on_item` with its 1-based number, until it
+/// returns false.
+pub(crate) fn read_from(
+    input: &mut dyn BufRead,
+    on_item: &mut dyn FnMut(usize, Result<Vec<gateway::TagResult>, String>) -> Result<bool>,
+) -> Result<()> {
     let first = loop {
         let buf = input.fill_buf()?;
         match buf.iter().position(|b| !b.is_ascii_whitespace()) {
@@ -252,13 +272,13 @@ fn decode(hex: &[String], json: bool, strict: bool, out: &mut dyn Write) -> Resu
 }
 
 /// The batch without its all-null columns: a format 5 table need not show particulate columns.
-fn drop_empty_columns(batch: &RecordBatch) -> Result<RecordBatch> {
+pub(crate) fn drop_empty_columns(batch: &RecordBatch) -> Result<RecordBatch> {
     let keep: Vec<usize> =
         (0..batch.num_columns()).filter(|&i| batch.column(i).null_count() < batch.num_rows()).collect();
     Ok(batch.project(&keep)?)
 }
 
-fn pretty(batch: &RecordBatch) -> Result<String> {
+pub(crate) fn pretty(batch: &RecordBatch) -> Result<String> {
     Ok(arrow_cast::pretty::pretty_format_batches(std::slice::from_ref(batch))?.to_string())
 }
 

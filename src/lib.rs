@@ -25,6 +25,8 @@ pub mod units;
 
 #[cfg(feature = "cli")]
 pub mod cli;
+#[cfg(all(feature = "cli", feature = "client"))]
+mod cli_client;
 
 #[cfg(feature = "client")]
 pub mod client;

@@ -1,0 +1,331 @@
+//! The command-line program's Timestream commands: `ingest` and `query`.
+
+use std::collections::HashMap;
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arrow_array::{Array, RecordBatch};
+use arrow_cast::display::{ArrayFormatter, FormatOptions};
+use arrow_schema::DataType;
+use clap::{Args, ValueEnum};
+use serde_json::{Map, Value};
+
+use crate::cli::{pretty, read_from};
+use crate::client::{Connect, Progress, Retention, Timestream, WriteOptions};
+use crate::error::{Error, Result};
+use crate::records::{Layout, Mapping, TimeUnit};
+use crate::ruuvi::observations_to_batch;
+use crate::ruuvi::simulator::{Simulator, SimulatorConfig};
+use crate::units::{parse_duration, simulation_start_ns};
+
+/// Where Timestream is.
+#[derive(Debug, Clone, Args)]
+pub struct Endpoint {
+    /// Timestream-compatible endpoint, e.g. http://127.0.0.1:8800 for `ruuvistream serve`
+    /// (default: AWS, with the default credential and region chain).
+    #[arg(long)]
+    endpoint_url: Option<String>,
+    /// AWS region (default: the environment's or profile's).
+    #[arg(long)]
+    region: Option<String>,
+}
+
+impl Endpoint {
+    fn connect(&self) -> Connect {
+        Connect { endpoint_url: self.endpoint_url.clone(), region: self.region.clone(), ..Connect::default() }
+    }
+}
+
+/// `ruuvistream ingest`.
+#[derive(Debug, Clone, Args)]
+pub struct IngestArgs {
+    #[command(flatten)]
+    endpoint: Endpoint,
+    /// Database to write to.
+    #[arg(long)]
+    database: String,
+    /// Table to write to.
+    #[arg(long)]
+    table: String,
+    /// Create the database and table first if they do not exist.
+    #[arg(long)]
+    create: bool,
+    /// With --create: memory store retention.
+    #[arg(long, default_value = "24h")]
+    memory_retention: String,
+    /// With --create: magnetic store retention.
+    #[arg(long, default_value = "7d")]
+    magnetic_retention: String,
+    /// One MULTI record per reading, or one record per measure.
+    #[arg(long, value_enum, default_value_t = LayoutArg::Multi)]
+    layout: LayoutArg,
+    /// The MULTI records' measure name.
+    #[arg(long, default_value = "ruuvi")]
+    measure_name: String,
+    /// Measures to write (comma-separated columns; default: every measure a reading has).
+    #[arg(long, value_delimiter = ',')]
+    measures: Vec<String>,
+    /// Time unit of the records: s, ms, us or ns.
+    #[arg(long, default_value = "ms")]
+    time_unit: String,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Write simulated sensors instead of reading input (with their location and site as
+    /// dimensions).
+    #[arg(long)]
+    simulate: bool,
+    /// With --simulate: number of RuuviTags.
+    #[arg(long, default_value_t = 4)]
+    sensors: usize,
+    /// With --simulate: how long.
+    #[arg(long, default_value = "1h")]
+    duration: String,
+    /// With --simulate: time between broadcasts.
+    #[arg(long, default_value = "5s")]
+    interval: String,
+    /// With --simulate: the seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// JSON lines (the simulator's or Ruuvi Gateway's) or hex lines to read (default: standard
+    /// input).
+    file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LayoutArg {
+    Multi,
+    Single,
+}
+
+/// `ruuvistream query`.
+#[derive(Debug, Clone, Args)]
+pub struct QueryArgs {
+    #[command(flatten)]
+    endpoint: Endpoint,
+    /// The SQL.
+    sql: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    format: OutputFormat,
+    /// Write to this file instead of standard output (needed for parquet).
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum OutputFormat {
+    Table,
+    Csv,
+    Json,
+    #[cfg(feature = "engine")]
+    Parquet,
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
+}
+
+/// The readings to write, and dimensions by MAC (the simulated sensors' location and site).
+fn readings(args: &IngestArgs) -> Result<(RecordBatch, HashMap<String, Vec<(String, String)>>, usize)> {
+    if args.simulate {
+        let duration = parse_duration(&args.duration)?;
+        let config = SimulatorConfig {
+            sensors: args.sensors,
+            duration,
+            interval: parse_duration(&args.interval)?,
+            seed: args.seed,
+            start_ns: simulation_start_ns(None, duration)?,
+            ..SimulatorConfig::default()
+        };
+        let sim = Simulator::new(config)?;
+        let labels = sim
+            .sensors()
+            .iter()
+            .map(|s| {
+                let dims = vec![("location".to_string(), s.location.clone()), ("site".to_string(), s.site.clone())];
+                (s.mac.to_string(), dims)
+            })
+            .collect();
+        let observations: Vec<_> = sim.observations(None).collect();
+        return Ok((observations_to_batch(&observations)?, labels, 0));
+    }
+    let mut input: Box<dyn BufRead> = match &args.file {
+        Some(path) => Box::new(io::BufReader::new(std::fs::File::open(path)?)),
+        None => Box::new(io::BufReader::new(io::stdin())),
+    };
+    let mut observations = Vec::new();
+    let mut failures = 0;
+    read_from(&mut input, &mut |label, item| {
+        match item {
+            Ok(results) => {
+                for r in results {
+                    match r {
+                        Ok(o) => observations.push(o),
+                        Err(e) => {
+                            failures += 1;
+                            eprintln!("ruuvistream: input {label}: {e}");
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                failures += 1;
+                eprintln!("ruuvistream: input {label}: {e}");
+            }
+        }
+        Ok(true)
+    })?;
+    Ok((observations_to_batch(&observations)?, HashMap::new(), failures))
+}
+
+/// Writes readings; exit status 1 when some were not written.
+pub fn ingest(args: IngestArgs, out: &mut dyn Write) -> Result<i32> {
+    let time_unit = TimeUnit::parse(&args.time_unit)
+        .ok_or_else(|| Error::InvalidArgument(format!("--time-unit must be s, ms, us or ns, not {}", args.time_unit)))?;
+    let (batch, labels, unreadable) = readings(&args)?;
+    let layout = match args.layout {
+        LayoutArg::Multi => Layout::Multi { measure_name: args.measure_name.clone() },
+        LayoutArg::Single => Layout::Single,
+    };
+    let measures = (!args.measures.is_empty()).then(|| args.measures.iter().map(|m| (m.clone(), m.clone())).collect());
+    let mapping = Mapping { layout, measures, labels, time_unit, ..Mapping::default() };
+    let show_progress = io::stderr().is_terminal();
+    let options = WriteOptions {
+        concurrency: args.concurrency,
+        progress: show_progress.then(|| {
+            Arc::new(|p: Progress| {
+                eprint!("\rwritten {}/{} records ({}/{} requests)", p.records_done, p.records_total, p.requests_done, p.requests_total);
+            }) as crate::client::ProgressFn
+        }),
+        ..WriteOptions::default()
+    };
+    let report = runtime()?.block_on(async {
+        let ts = Timestream::connect(&args.endpoint.connect()).await?;
+        if args.create {
+            let retention = Retention::parse(&args.memory_retention, &args.magnetic_retention)?;
+            ts.create_database(&args.database, true).await?;
+            ts.create_table(&args.database, &args.table, &retention, true).await?;
+        }
+        ts.write(&args.database, &args.table, &batch, &mapping, &options).await
+    })?;
+    if show_progress {
+        eprintln!();
+    }
+    writeln!(
+        out,
+        "{} readings: {} records ingested ({} memory, {} magnetic) in {} requests, {} rejected",
+        batch.num_rows(),
+        report.records_ingested,
+        report.memory_store,
+        report.magnetic_store,
+        report.requests,
+        report.rejected.len()
+    )?;
+    for r in report.rejected.iter().take(20) {
+        let measure = if r.measure_name.is_empty() { String::new() } else { format!(" ({})", r.measure_name) };
+        eprintln!("ruuvistream: row {}{measure}: {}", r.row, r.reason);
+    }
+    if report.rejected.len() > 20 {
+        eprintln!("ruuvistream: … and {} more rejected records", report.rejected.len() - 20);
+    }
+    Ok(if report.rejected.is_empty() && unreadable == 0 { 0 } else { 1 })
+}
+
+/// Runs a query and prints (or saves) the result.
+pub fn query(args: QueryArgs, out: &mut dyn Write) -> Result<i32> {
+    let result = runtime()?.block_on(async {
+        let ts = Timestream::connect(&args.endpoint.connect()).await?;
+        ts.query(&args.sql).await
+    })?;
+    let mut file;
+    let sink: &mut dyn Write = match &args.output {
+        Some(path) => {
+            file = io::BufWriter::new(std::fs::File::create(path)?);
+            &mut file
+        }
+        None => out,
+    };
+    match args.format {
+        OutputFormat::Table => {
+            for b in &result.batches {
+                writeln!(sink, "{}", pretty(b)?)?;
+            }
+            if result.batches.is_empty() {
+                let names: Vec<&str> = result.schema.fields().iter().map(|f| f.name().as_str()).collect();
+                writeln!(sink, "(no rows; columns: {})", names.join(", "))?;
+            }
+        }
+        OutputFormat::Csv => write_csv(&result.schema, &result.batches, sink)?,
+        OutputFormat::Json => write_json(&result.batches, sink)?,
+        #[cfg(feature = "engine")]
+        OutputFormat::Parquet => {
+            if args.output.is_none() {
+                return Err(Error::InvalidArgument("--format parquet needs --output FILE".into()));
+            }
+            let mut buffer = Vec::new();
+            let mut writer = parquet::arrow::ArrowWriter::try_new(&mut buffer, result.schema.clone(), None)
+                .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+            for b in &result.batches {
+                writer.write(b).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+            }
+            writer.close().map_err(|e| Error::InvalidArgument(e.to_string()))?;
+            sink.write_all(&buffer)?;
+        }
+    }
+    sink.flush()?;
+    Ok(0)
+}
+
+fn formatters<'a>(batch: &'a RecordBatch, options: &'a FormatOptions<'a>) -> Result<Vec<ArrayFormatter<'a>>> {
+    batch.columns().iter().map(|c| Ok(ArrayFormatter::try_new(c.as_ref(), options)?)).collect()
+}
+
+/// RFC 4180 CSV with a header; nulls are empty fields.
+fn write_csv(schema: &arrow_schema::Schema, batches: &[RecordBatch], out: &mut dyn Write) -> Result<()> {
+    let quote = |s: &str| {
+        if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+    };
+    let header: Vec<String> = schema.fields().iter().map(|f| quote(f.name())).collect();
+    writeln!(out, "{}", header.join(","))?;
+    let options = FormatOptions::default();
+    for b in batches {
+        let fmt = formatters(b, &options)?;
+        for row in 0..b.num_rows() {
+            let cells: Vec<String> = b
+                .columns()
+                .iter()
+                .zip(&fmt)
+                .map(|(c, f)| if c.is_null(row) { String::new() } else { quote(&f.value(row).to_string()) })
+                .collect();
+            writeln!(out, "{}", cells.join(","))?;
+        }
+    }
+    Ok(())
+}
+
+/// One JSON object per row: numbers and booleans as JSON values, other types as text.
+fn write_json(batches: &[RecordBatch], out: &mut dyn Write) -> Result<()> {
+    let options = FormatOptions::default();
+    for b in batches {
+        let fmt = formatters(b, &options)?;
+        let schema = b.schema();
+        for row in 0..b.num_rows() {
+            let mut o = Map::new();
+            for ((field, c), f) in schema.fields().iter().zip(b.columns()).zip(&fmt) {
+                let text = f.value(row).to_string();
+                let v = if c.is_null(row) {
+                    Value::Null
+                } else if c.data_type().is_numeric() || c.data_type() == &DataType::Boolean {
+                    serde_json::from_str(&text).unwrap_or(Value::String(text))
+                } else {
+                    Value::String(text)
+                };
+                o.insert(field.name().clone(), v);
+            }
+            writeln!(out, "{}", Value::Object(o))?;
+        }
+    }
+    Ok(())
+}
