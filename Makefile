@@ -65,6 +65,7 @@ demo: wheel ## The main job: simulate sensors, decode them, print what they saw
 .PHONY: bench
 bench: venv ## Benchmarks (release build): criterion, ruuvistream vs ruuvitag-sensor, the engine vs DuckDB
 	cargo bench --bench decode
+	cargo bench --bench datum
 	cargo bench --features engine,mimalloc --bench write_records
 	rm -rf $(WHEEL_DIR)
 	$(VENV)/bin/maturin build --release --quiet --out $(WHEEL_DIR)

@@ -182,8 +182,9 @@ fn readings(args: &IngestArgs) -> Result<(RecordBatch, HashMap<String, Vec<(Stri
 
 /// Writes readings; exit status 1 when some were not written.
 pub fn ingest(args: IngestArgs, out: &mut dyn Write) -> Result<i32> {
-    let time_unit = TimeUnit::parse(&args.time_unit)
-        .ok_or_else(|| Error::InvalidArgument(format!("--time-unit must be s, ms, us or ns, not {}", args.time_unit)))?;
+    let time_unit = TimeUnit::parse(&args.time_unit).ok_or_else(|| {
+        Error::InvalidArgument(format!("--time-unit must be s, ms, us or ns, not {}", args.time_unit))
+    })?;
     let (batch, labels, unreadable) = readings(&args)?;
     let layout = match args.layout {
         LayoutArg::Multi => Layout::Multi { measure_name: args.measure_name.clone() },
@@ -196,7 +197,10 @@ pub fn ingest(args: IngestArgs, out: &mut dyn Write) -> Result<i32> {
         concurrency: args.concurrency,
         progress: show_progress.then(|| {
             Arc::new(|p: Progress| {
-                eprint!("\rwritten {}/{} records ({}/{} requests)", p.records_done, p.records_total, p.requests_done, p.requests_total);
+                eprint!(
+                    "\rwritten {}/{} records ({}/{} requests)",
+                    p.records_done, p.records_total, p.requests_done, p.requests_total
+                );
             }) as crate::client::ProgressFn
         }),
         ..WriteOptions::default()
