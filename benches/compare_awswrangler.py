@@ -16,7 +16,7 @@ fixed clock) serves every client over the same HTTP API, so the peers differ onl
           variable does the same) and a session with placeholder credentials;
        3. boto3's ``query`` paginator, each row parsed by hand into a dict (numbers with
           ``float``/``int``, then ``pd.to_datetime`` for the times and ``Int64`` for the BIGINT
-          column), the dicts made into a DataFrame: what the original walkthrough's readers write.
+          column), the dicts made into a DataFrame: what a reader of the original walkthrough writes.
 
      The first run of each is checked before anything is timed: the same rows (sorted by mac and
      time) with the same values. ruuvistream and the hand parser must agree exactly. awswrangler
@@ -39,9 +39,9 @@ rows/s and how many times faster ruuvistream is (the issue's targets: 20x awswra
 pandas, 10x for writes). The last line of output is one JSON object with every figure.
 
 Caveats. Client and engine share this machine's cores (2 on the build machine): the engine answers
-on its own threads while the client parses, so every figure includes the engine's work, and a
-faster client leaves the engine less room. ruuvistream's client releases the GIL; awswrangler
-and boto3 parse in Python under it. awswrangler writes with one thread per core (its default),
+on its own threads while the client parses, so every figure includes the engine's work and the two
+compete for the cores. ruuvistream's client releases the GIL; awswrangler and boto3 parse in
+Python under it. awswrangler writes with one thread per core (its default),
 ruuvistream with 8 requests in flight (its default). With ``--workdir`` the engine keeps its data
 there (write-ahead log synced before each answer), which slows writes for both writers alike.
 

@@ -1,6 +1,6 @@
 //! Timestream's time-series functions as DataFusion functions. A time series is a
 //! `list<struct<time: timestamp[ns, UTC], value>>` sorted by time, as `CREATE_TIME_SERIES`
-//! (rewritten to an ordered `array_agg` of `named_struct`s) builds it.
+//! (an aggregate of its own, in `series_agg`) builds it.
 
 use std::sync::Arc;
 

@@ -7,6 +7,7 @@ mod lambda;
 mod provider;
 mod rewrite;
 mod run;
+mod series_agg;
 mod show;
 mod tables;
 #[cfg(test)]

@@ -4,9 +4,7 @@
 //! Rewrites: `measure_value::double` is a column name, not a cast; unquoted `10m`, `3h`, `1d`,
 //! `100ms`, `15s`, `5us`, `7ns` are intervals; `now()` and `current_timestamp` read the engine's
 //! clock; `ago(x)` is `now() - x`; `bin(t, x)` is
-//! `date_bin(x, t)`; `CREATE_TIME_SERIES(t,
-//! v)` is an ordered `array_agg` of (time, value) structs; unaliased select expressions are
-//! named `_col0`, `_col1`, ….
+//! `date_bin(x, t)`; unaliased select expressions are named `_col0`, `_col1`, ….
 
 use std::ops::ControlFlow;
 
@@ -337,7 +335,6 @@ fn rewrite_function(name: &str, args: &[String], now: &str) -> Option<String> {
         ("now" | "current_timestamp", _) => now.to_string(),
         ("ago", [x]) => format!("({now} - {x})"),
         ("bin", [t, x]) => format!("date_bin({x}, {t})"),
-        ("create_time_series", [t, v]) => format!("array_agg(named_struct('time', {t}, 'value', {v}) ORDER BY {t})"),
         ("from_milliseconds", [x]) => format!("arrow_cast(CAST({x} AS BIGINT) * 1000000, {TS})"),
         ("from_nanoseconds", [x]) => format!("arrow_cast(CAST({x} AS BIGINT), {TS})"),
         ("from_unixtime", [x]) => format!("arrow_cast(CAST({x} * 1000000000 AS BIGINT), {TS})"),

@@ -43,6 +43,7 @@ pub async fn run_query(
     for f in super::functions::all().into_iter().chain(super::lambda::all()) {
         ctx.register_udf(f);
     }
+    ctx.register_udaf(super::series_agg::create_time_series());
     let catalog = ctx.catalog("datafusion").ok_or_else(|| internal("no default catalog"))?;
     let scanned = Arc::new(std::sync::atomic::AtomicU64::new(0));
     for (db, table, view) in snapshot {
