@@ -70,9 +70,11 @@ bench: venv ## Benchmarks (release build): criterion, ruuvistream vs ruuvitag-se
 	rm -rf $(WHEEL_DIR)
 	$(VENV)/bin/maturin build --release --quiet --out $(WHEEL_DIR)
 	$(PIP) install --quiet --force-reinstall --no-deps $(WHEEL_DIR)/ruuvistream-*.whl
-	$(PIP) install --quiet 'ruuvitag-sensor==4.1.0' 'duckdb>=1.1'
+	$(PIP) install --quiet 'ruuvitag-sensor==4.1.0' 'duckdb>=1.1' 'awswrangler>=3.17'
 	$(PY) benches/compare_ruuvitag_sensor.py
 	$(PY) benches/compare_duckdb.py --duckdb-threads 2
+	$(PY) benches/compare_awswrangler.py
+	$(PY) benches/write_cost.py
 
 .PHONY: clean
 clean: ## Remove build outputs and the virtualenv

@@ -92,7 +92,7 @@ enum Command {
     /// Write readings into a Timestream table: the simulator's or a Gateway's JSON lines from a
     /// file or standard input, or simulated sensors (--simulate).
     #[cfg(all(feature = "cli", feature = "client"))]
-    Ingest(crate::cli_client::IngestArgs),
+    Ingest(Box<crate::cli_client::IngestArgs>),
     /// Run a query and print its result.
     #[cfg(all(feature = "cli", feature = "client"))]
     Query(crate::cli_client::QueryArgs),
@@ -131,7 +131,7 @@ where
             parse_duration(&checkpoint_interval).and_then(|every| serve(bind, port, verbose, data_dir, every, &mut out))
         }
         #[cfg(feature = "client")]
-        Command::Ingest(args) => crate::cli_client::ingest(args, &mut out),
+        Command::Ingest(args) => crate::cli_client::ingest(*args, &mut out),
         #[cfg(feature = "client")]
         Command::Query(args) => crate::cli_client::query(args, &mut out),
     };
