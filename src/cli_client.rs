@@ -127,8 +127,12 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
 }
 
-/// The readings to write, and dimensions by MAC (the simulated sensors' location and site).
-fn readings(args: &IngestArgs) -> Result<(RecordBatch, HashMap<String, Vec<(String, String)>>, usize)> {
+/// Dimensions by MAC.
+type Labels = HashMap<String, Vec<(String, String)>>;
+
+/// The readings to write, dimensions by MAC (the simulated sensors' location and site), and
+/// how many inputs could not be read.
+fn readings(args: &IngestArgs) -> Result<(RecordBatch, Labels, usize)> {
     if args.simulate {
         let duration = parse_duration(&args.duration)?;
         let config = SimulatorConfig {
