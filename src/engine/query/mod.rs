@@ -1,6 +1,7 @@
-//! Query results: rendered once, kept under a QueryId, and served in pages with opaque
-//! NextTokens (the service's first-page rule, MaxRows and the 1 MB page cap), until they expire
-//! or the query is cancelled.
+//! Query results: rendered once (each row straight to its JSON text), kept under a QueryId, and
+//! served in pages with opaque NextTokens (the service's first-page rule, MaxRows and the 1 MB
+//! page cap), until they expire or the query is cancelled. Pages are put together from the rows'
+//! text, so serving a page serializes nothing again.
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -22,8 +23,10 @@ pub const RESULT_TTL: Duration = Duration::from_secs(3600);
 /// One query's rendered result.
 struct Stored {
     query_hash: u64,
-    column_info: Value,
-    rows: Vec<(Value, usize)>,
+    /// The ColumnInfo array as JSON text.
+    column_info: String,
+    /// Each row as JSON text: `{"Data":[…]}`.
+    rows: Vec<Box<str>>,
     bytes_scanned: u64,
     created: Instant,
     cancelled: bool,
@@ -76,8 +79,8 @@ fn parse_token(t: &str) -> ApiResult<(String, usize, u64)> {
     ))
 }
 
-/// Renders a result: ColumnInfo and each row's Datums with its size.
-fn render(schema: &SchemaRef, batches: &[RecordBatch]) -> ApiResult<(Value, Vec<(Value, usize)>)> {
+/// Renders a result: the ColumnInfo array and each row, as JSON text.
+fn render(schema: &SchemaRef, batches: &[RecordBatch]) -> ApiResult<(String, Vec<Box<str>>)> {
     let types: Vec<TsType> = schema
         .fields()
         .iter()
@@ -93,16 +96,39 @@ fn render(schema: &SchemaRef, batches: &[RecordBatch]) -> ApiResult<(Value, Vec<
         .collect::<ApiResult<_>>()?;
     let column_info =
         Value::Array(schema.fields().iter().zip(&types).map(|(f, t)| column_info_json(f.name(), t)).collect());
-    let mut rows = Vec::new();
+    let mut rows = Vec::with_capacity(batches.iter().map(RecordBatch::num_rows).sum());
+    let mut text = String::new();
     for batch in batches {
         for i in 0..batch.num_rows() {
-            let data: Vec<Value> = batch.columns().iter().zip(&types).map(|(c, t)| render_datum(c, i, t)).collect();
-            let row = json!({ "Data": data });
-            let size = row.to_string().len();
-            rows.push((row, size));
+            text.clear();
+            text.push_str("{\"Data\":[");
+            for (k, (c, t)) in batch.columns().iter().zip(&types).enumerate() {
+                if k > 0 {
+                    text.push(',');
+                }
+                // Writing JSON into a String cannot fail.
+                let _ = serde_json::to_writer(StringWriter(&mut text), &render_datum(c, i, t));
+            }
+            text.push_str("]}");
+            rows.push(Box::from(text.as_str()));
         }
     }
-    Ok((column_info, rows))
+    Ok((column_info.to_string(), rows))
+}
+
+/// A `String` as an `io::Write`: appends the UTF-8 that serde_json writes.
+struct StringWriter<'a>(&'a mut String);
+
+impl std::io::Write for StringWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let s = std::str::from_utf8(buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        self.0.push_str(s);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 impl Results {
@@ -114,10 +140,10 @@ impl Results {
         batches: &[RecordBatch],
         bytes_scanned: u64,
         max_rows: Option<usize>,
-    ) -> ApiResult<Value> {
+    ) -> ApiResult<String> {
         let (column_info, rows) = render(schema, batches)?;
         let id = new_query_id();
-        let total: usize = rows.iter().map(|r| r.1).sum();
+        let total: usize = rows.iter().map(|r| r.len()).sum();
         let mut stored = self.stored.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         stored.retain(|_, s| s.created.elapsed() < RESULT_TTL);
         let s = Stored {
@@ -139,7 +165,7 @@ impl Results {
     }
 
     /// The page a NextToken points at.
-    pub fn next(&self, sql: &str, next_token: &str, max_rows: Option<usize>) -> ApiResult<Value> {
+    pub fn next(&self, sql: &str, next_token: &str, max_rows: Option<usize>) -> ApiResult<String> {
         let (id, offset, hash) = parse_token(next_token)?;
         let stored = self.stored.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let s = stored.get(&id).filter(|s| s.created.elapsed() < RESULT_TTL).ok_or_else(invalid_token)?;
@@ -165,12 +191,12 @@ impl Results {
 }
 
 /// Rows from `offset`, at most `max_rows` and about 1 MB.
-fn page(id: &str, s: &Stored, offset: usize, max_rows: Option<usize>) -> ApiResult<Value> {
+fn page(id: &str, s: &Stored, offset: usize, max_rows: Option<usize>) -> ApiResult<String> {
     let limit = max_rows.unwrap_or(usize::MAX);
     let mut bytes = 0;
     let mut end = offset;
     while end < s.rows.len() && end - offset < limit {
-        let size = s.rows[end].1;
+        let size = s.rows[end].len();
         if size > PAGE_BYTES {
             return Err(ApiError::new(
                 ApiErrorKind::Validation,
@@ -187,20 +213,32 @@ fn page(id: &str, s: &Stored, offset: usize, max_rows: Option<usize>) -> ApiResu
     Ok(page_json(id, s, offset, end, next))
 }
 
-fn page_json(id: &str, s: &Stored, from: usize, to: usize, next: Option<usize>) -> Value {
-    let rows: Vec<&Value> = s.rows[from..to].iter().map(|r| &r.0).collect();
-    let mut out = json!({
-        "QueryId": id,
-        "Rows": rows,
-        "ColumnInfo": s.column_info,
-        "QueryStatus": {
-            "ProgressPercentage": if next.is_none() { 100.0 } else { 100.0 * to as f64 / s.rows.len().max(1) as f64 },
-            "CumulativeBytesScanned": s.bytes_scanned,
-            "CumulativeBytesMetered": if next.is_none() { s.bytes_scanned.max(10 * 1024 * 1024) } else { 0 },
-        },
-    });
-    if let Some(n) = next {
-        out["NextToken"] = json!(token(id, n, s.query_hash));
+/// The page's answer as JSON text.
+fn page_json(id: &str, s: &Stored, from: usize, to: usize, next: Option<usize>) -> String {
+    let rows = &s.rows[from..to];
+    let mut out = String::with_capacity(rows.iter().map(|r| r.len() + 1).sum::<usize>() + s.column_info.len() + 256);
+    out.push_str("{\"QueryId\":");
+    out.push_str(&json!(id).to_string());
+    out.push_str(",\"Rows\":[");
+    for (k, r) in rows.iter().enumerate() {
+        if k > 0 {
+            out.push(',');
+        }
+        out.push_str(r);
     }
+    out.push_str("],\"ColumnInfo\":");
+    out.push_str(&s.column_info);
+    let status = json!({
+        "ProgressPercentage": if next.is_none() { 100.0 } else { 100.0 * to as f64 / s.rows.len().max(1) as f64 },
+        "CumulativeBytesScanned": s.bytes_scanned,
+        "CumulativeBytesMetered": if next.is_none() { s.bytes_scanned.max(10 * 1024 * 1024) } else { 0 },
+    });
+    out.push_str(",\"QueryStatus\":");
+    out.push_str(&status.to_string());
+    if let Some(n) = next {
+        out.push_str(",\"NextToken\":");
+        out.push_str(&json!(token(id, n, s.query_hash)).to_string());
+    }
+    out.push('}');
     out
 }

@@ -9,7 +9,8 @@ use crate::engine::error::{ApiError, ApiResult};
 use crate::engine::sql;
 
 impl Engine {
-    pub(super) fn query(&self, o: &Obj<'_>) -> ApiResult<Value> {
+    /// Query; the answer is JSON text, put together from the result's pre-rendered rows.
+    pub(super) fn query(&self, o: &Obj<'_>) -> ApiResult<String> {
         let sql_text = o.str("QueryString")?;
         o.check_len("QueryString", sql_text, 1, 262_144)?;
         let max_rows = o.opt_i64("MaxRows")?;

@@ -67,17 +67,18 @@ async fn handle(State(engine): State<Arc<Engine>>, headers: HeaderMap, body: Bod
     };
     let id = request_id();
     let (status, body, error_type) = match result {
-        Ok(v) => (StatusCode::OK, v, None),
+        Ok(Answer::Json(v)) => (StatusCode::OK, v.to_string(), None),
+        Ok(Answer::Text(t)) => (StatusCode::OK, t, None),
         Err(e) => {
             let (status, ty, body) = render(&e);
-            (status, body, Some(ty))
+            (status, body.to_string(), Some(ty))
         }
     };
     if engine.config.log_requests {
         let op = target.strip_prefix(TARGET_PREFIX).unwrap_or(&target);
         eprintln!("{id} {op} {} {:.1} ms", status.as_u16(), started.elapsed().as_secs_f64() * 1e3);
     }
-    let mut response = (status, body.to_string()).into_response();
+    let mut response = (status, body).into_response();
     let h = response.headers_mut();
     h.insert("content-type", HeaderValue::from_static(CONTENT_TYPE));
     if let Ok(v) = HeaderValue::from_str(&id) {
@@ -89,8 +90,20 @@ async fn handle(State(engine): State<Arc<Engine>>, headers: HeaderMap, body: Bod
     response
 }
 
+/// An operation's answer: a JSON value, or JSON text already serialized (query pages).
+enum Answer {
+    Json(Value),
+    Text(String),
+}
+
+impl From<Value> for Answer {
+    fn from(v: Value) -> Self {
+        Self::Json(v)
+    }
+}
+
 /// Parses the body and runs the operation named by the target.
-fn dispatch(engine: &Engine, target: &str, body: &Bytes) -> ApiResult<Value> {
+fn dispatch(engine: &Engine, target: &str, body: &Bytes) -> ApiResult<Answer> {
     let Some(op) = target.strip_prefix(TARGET_PREFIX) else {
         return Err(ApiError::new(
             ApiErrorKind::UnknownOperation,
@@ -98,7 +111,7 @@ fn dispatch(engine: &Engine, target: &str, body: &Bytes) -> ApiResult<Value> {
         ));
     };
     if op == "WriteRecords" {
-        return engine.write_records(&super::write_records::parse(body)?);
+        return engine.write_records(&super::write_records::parse(body)?).map(Answer::from);
     }
     let value: Value = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
@@ -107,7 +120,7 @@ fn dispatch(engine: &Engine, target: &str, body: &Bytes) -> ApiResult<Value> {
             .map_err(|e| ApiError::serialization(format!("The request body is not valid JSON: {e}")))?
     };
     let o = Obj::root(&value)?;
-    match op {
+    let answer = match op {
         "DescribeEndpoints" => Ok(engine.describe_endpoints()),
         "CreateDatabase" => engine.create_database(&o),
         "DescribeDatabase" => engine.describe_database(&o),
@@ -122,12 +135,13 @@ fn dispatch(engine: &Engine, target: &str, body: &Bytes) -> ApiResult<Value> {
         "TagResource" => engine.tag_resource(&o),
         "UntagResource" => engine.untag_resource(&o),
         "ListTagsForResource" => engine.list_tags(&o),
-        "Query" => engine.query(&o),
+        "Query" => return engine.query(&o).map(Answer::Text),
         "CancelQuery" => engine.cancel_query(&o),
         "PrepareQuery" => engine.prepare_query(&o),
         "DescribeAccountSettings" => Ok(engine.describe_account_settings()),
         other => Err(ApiError::new(ApiErrorKind::UnknownOperation, format!("The operation {other} is not supported."))),
-    }
+    };
+    answer.map(Answer::from)
 }
 
 impl Engine {
