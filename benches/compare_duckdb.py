@@ -13,16 +13,19 @@ query shapes run on both, each over the walkthrough's window of a few hours and 
   c. the same interpolation, CROSS JOIN UNNEST and an average per location.
 
 DuckDB gets equivalent SQL (time_bucket; generate_series with two ASOF joins and the linear
-formula). The engine's answers come through boto3 ``timestream-query`` (every page, following
-NextToken), DuckDB's through ``fetchall()``. Each query runs once to warm up and to check that both
+formula). The engine's answers come two ways: through boto3 ``timestream-query`` (every page,
+following NextToken; boto3 parses each page's JSON in Python) and through ruuvistream's own client
+into an Arrow table; DuckDB's through ``fetchall()``. Each query runs once to warm up and to check that both
 give the same answer (row counts, values within 1e-6 relative): a disagreement prints MISMATCH and
 the script exits with status 1 at the end. Then each runs ``--repeat`` times; the table shows the
 medians and the ratio engine/DuckDB (below 1 means the engine is faster). Last, a
-``SELECT * ... WHERE time > ago(<window>)`` is paged through the boto3 paginator to measure rows/s
-served to a client (rows counted, not converted), with DuckDB's fetchall of the same rows beside it.
+``SELECT * ... WHERE time > ago(<window>)`` is paged through the boto3 paginator (rows counted,
+not converted) and through ruuvistream's client to measure rows/s served to a client, with
+DuckDB's fetchall of the same rows beside it.
 
-The engine answers over HTTP and boto3 parses JSON, while DuckDB hands back Python objects
-directly: the ratio is what a boto3 user sees, not the SQL engines alone. Ingest time is printed
+The engine answers over HTTP, while DuckDB hands back Python objects directly: the boto3 ratio is
+what a boto3 user sees (for large answers mostly boto3's parsing), the ruuvistream ratio what
+the SQL engine and the wire cost. Ingest time is printed
 for information only. The last line of output is one JSON object with every figure.
 
 Run it against a release build (``make bench`` builds the wheel, then runs this script):
@@ -471,14 +474,25 @@ class Result:
     engine_s: float
     duckdb_s: float
     agree: bool
+    client_s: float = math.nan
 
     @property
     def ratio(self) -> float:
         return self.engine_s / self.duckdb_s if self.duckdb_s > 0 else math.inf
 
+    @property
+    def client_ratio(self) -> float:
+        return self.client_s / self.duckdb_s if self.duckdb_s > 0 else math.inf
 
-def compare(shape: Shape, client: Any, con: Any, repeat: int) -> Result:
-    """Check one shape's answers, then time it on both."""
+
+def arrow_query(ts: Any, sql: str) -> int:
+    """The engine's answer through ruuvistream's own client, into an Arrow table."""
+    return int(ts.query(sql).to_arrow().num_rows)
+
+
+def compare(shape: Shape, client: Any, ts: Any, con: Any, repeat: int) -> Result:
+    """Check one shape's answers, then time it on both (the engine through boto3 and through
+    ruuvistream's client)."""
     engine = engine_rows(*engine_query(client, shape.engine_sql))
     duck = duckdb_rows(con.execute(shape.duckdb_sql).fetchall())
     diffs = differences(engine, duck)
@@ -487,13 +501,18 @@ def compare(shape: Shape, client: Any, con: Any, repeat: int) -> Result:
         print(f"  engine SQL:\n{shape.engine_sql}\n  DuckDB SQL:\n{shape.duckdb_sql}", file=sys.stderr)
         for diff in diffs[:5]:
             print(f"  {diff}", file=sys.stderr)
+    if arrow_query(ts, shape.engine_sql) != len(engine):
+        print(f"MISMATCH in {shape.name} ({shape.window}): ruuvistream's client got another row count", file=sys.stderr)
+        diffs.append("row count through ruuvistream's client")
     engine_s = median_seconds(lambda: engine_query(client, shape.engine_sql), repeat)
+    client_s = median_seconds(lambda: arrow_query(ts, shape.engine_sql), repeat)
     duckdb_s = median_seconds(lambda: con.execute(shape.duckdb_sql).fetchall(), repeat)
-    return Result(shape.name, shape.window, len(engine), engine_s, duckdb_s, not diffs)
+    return Result(shape.name, shape.window, len(engine), engine_s, duckdb_s, not diffs, client_s)
 
 
-def paging(client: Any, con: Any, data: Readings, window: Interval) -> Result:
-    """Rows/s of a large SELECT * paged to boto3, next to DuckDB's fetchall of the same rows."""
+def paging(client: Any, ts: Any, con: Any, data: Readings, window: Interval) -> Result:
+    """Rows/s of a large SELECT * paged to boto3 and to ruuvistream's client, next to DuckDB's
+    fetchall of the same rows."""
     sql = f"SELECT * FROM {DATABASE}.{TABLE} WHERE time > ago({window.timestream})"
     since_ms = int(NOW.timestamp() * 1000) - window.minutes * MINUTE_MS
     expected = int((data.time_ms > since_ms).sum()) * len(MEASURES)
@@ -502,31 +521,38 @@ def paging(client: Any, con: Any, data: Readings, window: Interval) -> Result:
     rows = sum(len(page["Rows"]) for page in pages)
     engine_s = time.perf_counter() - start
     start = time.perf_counter()
+    arrow_rows = arrow_query(ts, sql)
+    client_s = time.perf_counter() - start
+    start = time.perf_counter()
     duck = len(con.execute(f"SELECT * FROM sensors WHERE time > {window.ago}").fetchall())
     duckdb_s = time.perf_counter() - start
-    ok = rows == expected == duck
+    ok = rows == expected == duck == arrow_rows
     if not ok:
-        print(f"MISMATCH in paging: engine {rows} rows, DuckDB {duck}, expected {expected}", file=sys.stderr)
-    return Result("paging SELECT *", f"last {window.timestream}", rows, engine_s, duckdb_s, ok)
+        print(
+            f"MISMATCH in paging: boto3 {rows} rows, ruuvistream {arrow_rows}, DuckDB {duck}, expected {expected}",
+            file=sys.stderr,
+        )
+    return Result("paging SELECT *", f"last {window.timestream}", rows, engine_s, duckdb_s, ok, client_s)
 
 
 # --- Output -------------------------------------------------------------------------------------
 
 
 def print_table(results: list[Result], paged: Result) -> None:
-    print(f"\n{'shape':<22} {'window':<18} {'rows':>9} {'engine s':>10} {'duckdb s':>10} {'engine/duckdb':>14}")
-    for r in results:
+    print("\nengine times through boto3 (b3) and through ruuvistream's client (rs); ratios are engine/DuckDB")
+    print(
+        f"{'shape':<22} {'window':<18} {'rows':>9} {'b3 s':>9} {'rs s':>9} {'duckdb s':>9} "
+        f"{'b3/duck':>8} {'rs/duck':>8}"
+    )
+    for r in [*results, paged]:
         flag = "" if r.agree else "  MISMATCH"
         print(
-            f"{r.shape:<22} {r.window:<18} {r.rows:>9,} {r.engine_s:>10.4f} {r.duckdb_s:>10.4f} {r.ratio:>13.2f}x{flag}"
+            f"{r.shape:<22} {r.window:<18} {r.rows:>9,} {r.engine_s:>9.4f} {r.client_s:>9.4f} {r.duckdb_s:>9.4f} "
+            f"{r.ratio:>7.2f}x {r.client_ratio:>7.2f}x{flag}"
         )
     print(
-        f"{paged.shape:<22} {paged.window:<18} {paged.rows:>9,} {paged.engine_s:>10.4f} {paged.duckdb_s:>10.4f} "
-        f"{paged.ratio:>13.2f}x{'' if paged.agree else '  MISMATCH'}"
-    )
-    print(
-        f"paging: {paged.rows / paged.engine_s:,.0f} rows/s served to boto3 "
-        f"(DuckDB fetchall {paged.rows / paged.duckdb_s:,.0f} rows/s)"
+        f"paging: {paged.rows / paged.engine_s:,.0f} rows/s to boto3, {paged.rows / paged.client_s:,.0f} rows/s to "
+        f"ruuvistream's client (DuckDB fetchall {paged.rows / paged.duckdb_s:,.0f} rows/s)"
     )
 
 
@@ -552,8 +578,10 @@ def summary(
                 "window": r.window,
                 "rows": r.rows,
                 "engine_median_s": round(r.engine_s, 6),
+                "client_median_s": round(r.client_s, 6),
                 "duckdb_median_s": round(r.duckdb_s, 6),
                 "ratio": round(r.ratio, 3),
+                "client_ratio": round(r.client_ratio, 3),
                 "agree": r.agree,
             }
             for r in results
@@ -563,6 +591,8 @@ def summary(
             "rows": paged.rows,
             "engine_s": round(paged.engine_s, 3),
             "engine_rows_per_s": round(paged.rows / paged.engine_s),
+            "client_s": round(paged.client_s, 3),
+            "client_rows_per_s": round(paged.rows / paged.client_s),
             "duckdb_fetchall_s": round(paged.duckdb_s, 3),
             "duckdb_rows_per_s": round(paged.rows / paged.duckdb_s),
             "agree": paged.agree,
@@ -635,13 +665,18 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         ingest_s = ingest(writer, data, args.ingest_threads)
         print(f"ingest: {data.rows:,} records in {ingest_s:.1f} s, {data.rows / ingest_s:,.0f} records/s")
         client = engine.client("timestream-query")
+        ts = ruuvistream.Timestream(endpoint_url=engine.endpoint_url)
         results = []
         for shape in shapes(args.days):
-            results.append(compare(shape, client, con, args.repeat))
+            results.append(compare(shape, client, ts, con, args.repeat))
             r = results[-1]
-            print(f"  {r.shape} ({r.window}): engine {r.engine_s:.4f} s, DuckDB {r.duckdb_s:.4f} s", flush=True)
+            print(
+                f"  {r.shape} ({r.window}): engine {r.engine_s:.4f} s via boto3, {r.client_s:.4f} s via ruuvistream, "
+                f"DuckDB {r.duckdb_s:.4f} s",
+                flush=True,
+            )
         page_hours = args.page_hours or max(1, math.ceil(args.days * 24 / 3))
-        paged = paging(client, con, data, hours(page_hours))
+        paged = paging(client, ts, con, data, hours(page_hours))
     print_table(results, paged)
     return summary(args, data, ingest_s, results, paged)
 
