@@ -10,7 +10,53 @@ use super::{ScalarType, TsType};
 
 /// `YYYY-MM-DD HH:MM:SS.nnnnnnnnn`, UTC.
 pub fn format_timestamp_ns(ns: i64) -> String {
-    chrono::DateTime::from_timestamp_nanos(ns).format("%Y-%m-%d %H:%M:%S%.9f").to_string()
+    let mut out = String::with_capacity(29);
+    write_timestamp_ns(&mut out, ns);
+    out
+}
+
+/// Appends `value` zero-padded to `width` digits.
+fn push_digits(out: &mut String, value: u64, width: usize) {
+    let mut buf = [b'0'; 20];
+    let mut v = value;
+    let mut k = buf.len();
+    while v > 0 || buf.len() - k < width {
+        k -= 1;
+        buf[k] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    out.extend(buf[k..].iter().map(|&b| b as char));
+}
+
+/// Appends [`format_timestamp_ns`] of `ns` (every i64 is a year between 1677 and 2262, so the
+/// civil date needs no special cases).
+fn write_timestamp_ns(out: &mut String, ns: i64) {
+    let secs = ns.div_euclid(1_000_000_000);
+    let frac = ns.rem_euclid(1_000_000_000) as u64;
+    let (days, second_of_day) = (secs.div_euclid(86_400), secs.rem_euclid(86_400) as u64);
+    // Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's civil_from_days).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    push_digits(out, year as u64, 4);
+    out.push('-');
+    push_digits(out, month as u64, 2);
+    out.push('-');
+    push_digits(out, day as u64, 2);
+    out.push(' ');
+    push_digits(out, second_of_day / 3600, 2);
+    out.push(':');
+    push_digits(out, second_of_day / 60 % 60, 2);
+    out.push(':');
+    push_digits(out, second_of_day % 60, 2);
+    out.push('.');
+    push_digits(out, frac, 9);
 }
 
 /// A double the way Java's `Double.toString` writes it (as the service does): shortest
@@ -88,6 +134,55 @@ pub fn render_datum(array: &ArrayRef, i: usize, t: &TsType) -> Value {
     }
 }
 
+/// Appends the `Datum` of row `i` of `array` as JSON text: what serializing [`render_datum`]
+/// gives, written directly for scalars (the bulk of every result).
+pub fn write_datum_json(out: &mut String, array: &ArrayRef, i: usize, t: &TsType) {
+    if array.is_null(i) || matches!(t, TsType::Scalar(ScalarType::Unknown)) {
+        out.push_str("{\"NullValue\":true}");
+        return;
+    }
+    if let TsType::Scalar(_) = t {
+        let start = out.len();
+        out.push_str("{\"ScalarValue\":\"");
+        let text_at = out.len();
+        let written = match array.data_type() {
+            DataType::Timestamp(TimeUnit::Nanosecond, _) => {
+                write_timestamp_ns(out, array.as_primitive::<TimestampNanosecondType>().value(i));
+                true
+            }
+            DataType::Float64 => {
+                out.push_str(&format_double(array.as_primitive::<Float64Type>().value(i)));
+                true
+            }
+            DataType::Int64 => {
+                push_signed(out, array.as_primitive::<Int64Type>().value(i));
+                true
+            }
+            _ => match render_text(array, i) {
+                Some(text) => {
+                    out.push_str(&text);
+                    true
+                }
+                None => false,
+            },
+        };
+        if written && !out[text_at..].bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+            out.push_str("\"}");
+            return;
+        }
+        out.truncate(start);
+    }
+    // Text that needs escaping, and nested values: through serde_json.
+    out.push_str(&render_datum(array, i, t).to_string());
+}
+
+fn push_signed(out: &mut String, v: i64) {
+    if v < 0 {
+        out.push('-');
+    }
+    push_digits(out, v.unsigned_abs(), 1);
+}
+
 /// The ScalarValue text of a scalar at row `i`, or `None` for a type without one.
 fn render_text(array: &ArrayRef, i: usize) -> Option<String> {
     use DataType as D;
@@ -156,4 +251,52 @@ fn render_text(array: &ArrayRef, i: usize) -> Option<String> {
         }
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::{Float64Array, Int64Array, StringArray, TimestampNanosecondArray};
+
+    use super::*;
+
+    #[test]
+    fn timestamps_match_chrono_across_the_range() {
+        let samples = [i64::MIN, i64::MIN + 1, -1, 0, 1, 951_782_400_000_000_000, 1_796_040_000_123_456_789, i64::MAX];
+        let steps = (-999..1000).map(|k| k * (i64::MAX / 1000) + k * 7_919);
+        for ns in samples.into_iter().chain(steps) {
+            let expected = chrono::DateTime::from_timestamp_nanos(ns).format("%Y-%m-%d %H:%M:%S%.9f").to_string();
+            assert_eq!(format_timestamp_ns(ns), expected, "{ns}");
+        }
+    }
+
+    #[test]
+    fn datum_text_is_the_serialized_datum() {
+        let arrays: Vec<(ArrayRef, TsType)> = vec![
+            (
+                Arc::new(StringArray::from(vec![Some("sauna"), Some("a \"quoted\"\n\\ name"), None])),
+                TsType::Scalar(ScalarType::Varchar),
+            ),
+            (
+                Arc::new(Float64Array::from(vec![Some(21.5), Some(f64::NAN), Some(1e21)])),
+                TsType::Scalar(ScalarType::Double),
+            ),
+            (Arc::new(Int64Array::from(vec![Some(i64::MIN), None, Some(42)])), TsType::Scalar(ScalarType::Bigint)),
+            (
+                Arc::new(
+                    TimestampNanosecondArray::from(vec![Some(-1), Some(0), Some(1_796_040_000_000_000_001)])
+                        .with_timezone("UTC"),
+                ),
+                TsType::Scalar(ScalarType::Timestamp),
+            ),
+        ];
+        for (array, t) in &arrays {
+            for i in 0..array.len() {
+                let mut text = String::new();
+                write_datum_json(&mut text, array, i, t);
+                assert_eq!(text, render_datum(array, i, t).to_string());
+            }
+        }
+    }
 }

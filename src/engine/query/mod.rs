@@ -13,7 +13,7 @@ use arrow_schema::SchemaRef;
 use serde_json::{Value, json};
 
 use crate::engine::error::{ApiError, ApiErrorKind, ApiResult};
-use crate::types::{TsType, column_info_json, render_datum};
+use crate::types::{TsType, column_info_json, write_datum_json};
 
 /// The largest page, in bytes of rendered rows.
 pub const PAGE_BYTES: usize = 1024 * 1024;
@@ -106,29 +106,13 @@ fn render(schema: &SchemaRef, batches: &[RecordBatch]) -> ApiResult<(String, Vec
                 if k > 0 {
                     text.push(',');
                 }
-                // Writing JSON into a String cannot fail.
-                let _ = serde_json::to_writer(StringWriter(&mut text), &render_datum(c, i, t));
+                write_datum_json(&mut text, c, i, t);
             }
             text.push_str("]}");
             rows.push(Box::from(text.as_str()));
         }
     }
     Ok((column_info.to_string(), rows))
-}
-
-/// A `String` as an `io::Write`: appends the UTF-8 that serde_json writes.
-struct StringWriter<'a>(&'a mut String);
-
-impl std::io::Write for StringWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let s = std::str::from_utf8(buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-        self.0.push_str(s);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 impl Results {
