@@ -1,11 +1,12 @@
-//! Query results: rendered once (each row straight to its JSON text), kept under a QueryId, and
-//! served in pages with opaque NextTokens (the service's first-page rule, MaxRows and the 1 MB
-//! page cap), until they expire or the query is cancelled. Pages are put together from the rows'
-//! text, so serving a page serializes nothing again.
+//! Query results: kept under a QueryId as Arrow batches and served in pages with opaque
+//! NextTokens (the service's first-page rule, MaxRows and the 1 MB page cap), until they expire
+//! or the query is cancelled. Each page renders its own rows, straight to JSON text, outside the
+//! results lock: the first page goes out without waiting for the rest of a large result to be
+//! rendered, and the client converts one page while the engine renders the next.
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arrow_array::RecordBatch;
@@ -20,16 +21,43 @@ pub const PAGE_BYTES: usize = 1024 * 1024;
 /// How long results are kept.
 pub const RESULT_TTL: Duration = Duration::from_secs(3600);
 
-/// One query's rendered result.
+/// One query's result.
 struct Stored {
     query_hash: u64,
-    /// The ColumnInfo array as JSON text.
-    column_info: String,
-    /// Each row as JSON text: `{"Data":[…]}`.
-    rows: Vec<Box<str>>,
-    bytes_scanned: u64,
+    rows: Arc<Rows>,
     created: Instant,
     cancelled: bool,
+}
+
+/// A result's rows, their Timestream types, and what every page repeats.
+struct Rows {
+    /// The ColumnInfo array as JSON text.
+    column_info: String,
+    types: Vec<TsType>,
+    batches: Vec<RecordBatch>,
+    /// The first row of each batch, and the total at the end.
+    starts: Vec<usize>,
+    bytes_scanned: u64,
+}
+
+impl Rows {
+    fn len(&self) -> usize {
+        self.starts.last().copied().unwrap_or(0)
+    }
+
+    /// Appends row `row` (counted over all batches) as `{"Data":[…]}`.
+    fn render_row(&self, row: usize, out: &mut String) {
+        let b = self.starts.partition_point(|&s| s <= row) - 1;
+        let (batch, i) = (&self.batches[b], row - self.starts[b]);
+        out.push_str("{\"Data\":[");
+        for (k, (c, t)) in batch.columns().iter().zip(&self.types).enumerate() {
+            if k > 0 {
+                out.push(',');
+            }
+            write_datum_json(out, c, i, t);
+        }
+        out.push_str("]}");
+    }
 }
 
 /// Every live query result.
@@ -79,8 +107,9 @@ fn parse_token(t: &str) -> ApiResult<(String, usize, u64)> {
     ))
 }
 
-/// Renders a result: the ColumnInfo array and each row, as JSON text.
-fn render(schema: &SchemaRef, batches: &[RecordBatch]) -> ApiResult<(String, Vec<Box<str>>)> {
+/// A result ready for paging: the Timestream type of every column (an error for a column
+/// Timestream cannot return), and its ColumnInfo.
+fn prepare(schema: &SchemaRef, batches: &[RecordBatch], bytes_scanned: u64) -> ApiResult<Rows> {
     let types: Vec<TsType> = schema
         .fields()
         .iter()
@@ -96,23 +125,12 @@ fn render(schema: &SchemaRef, batches: &[RecordBatch]) -> ApiResult<(String, Vec
         .collect::<ApiResult<_>>()?;
     let column_info =
         Value::Array(schema.fields().iter().zip(&types).map(|(f, t)| column_info_json(f.name(), t)).collect());
-    let mut rows = Vec::with_capacity(batches.iter().map(RecordBatch::num_rows).sum());
-    let mut text = String::new();
-    for batch in batches {
-        for i in 0..batch.num_rows() {
-            text.clear();
-            text.push_str("{\"Data\":[");
-            for (k, (c, t)) in batch.columns().iter().zip(&types).enumerate() {
-                if k > 0 {
-                    text.push(',');
-                }
-                write_datum_json(&mut text, c, i, t);
-            }
-            text.push_str("]}");
-            rows.push(Box::from(text.as_str()));
-        }
+    let batches: Vec<RecordBatch> = batches.iter().filter(|b| b.num_rows() > 0).cloned().collect();
+    let mut starts = vec![0];
+    for b in &batches {
+        starts.push(starts.last().copied().unwrap_or(0) + b.num_rows());
     }
-    Ok((column_info.to_string(), rows))
+    Ok(Rows { column_info: column_info.to_string(), types, batches, starts, bytes_scanned })
 }
 
 impl Results {
@@ -125,41 +143,37 @@ impl Results {
         bytes_scanned: u64,
         max_rows: Option<usize>,
     ) -> ApiResult<String> {
-        let (column_info, rows) = render(schema, batches)?;
+        let rows = Arc::new(prepare(schema, batches, bytes_scanned)?);
         let id = new_query_id();
-        let total: usize = rows.iter().map(|r| r.len()).sum();
-        let mut stored = self.stored.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        stored.retain(|_, s| s.created.elapsed() < RESULT_TTL);
-        let s = Stored {
-            query_hash: hash_query(sql),
-            column_info,
-            rows,
-            bytes_scanned,
-            created: Instant::now(),
-            cancelled: false,
-        };
         // The first-page rule: with MaxRows, everything comes at once only if it is under 1 MB
         // and fewer rows than MaxRows; otherwise the first answer carries only a NextToken.
         let page = match max_rows {
-            Some(m) if s.rows.len() >= m || total >= PAGE_BYTES => page_json(&id, &s, 0, 0, Some(0)),
-            _ => page(&id, &s, 0, max_rows)?,
+            Some(m) if rows.len() >= m || !fits_one_page(&rows) => {
+                page_json(&id, &rows, "", 0, Some(0), hash_query(sql))
+            }
+            _ => page(&id, &rows, 0, max_rows, hash_query(sql))?,
         };
-        stored.insert(id, s);
+        let mut stored = self.stored.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        stored.retain(|_, s| s.created.elapsed() < RESULT_TTL);
+        stored.insert(id, Stored { query_hash: hash_query(sql), rows, created: Instant::now(), cancelled: false });
         Ok(page)
     }
 
     /// The page a NextToken points at.
     pub fn next(&self, sql: &str, next_token: &str, max_rows: Option<usize>) -> ApiResult<String> {
         let (id, offset, hash) = parse_token(next_token)?;
-        let stored = self.stored.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let s = stored.get(&id).filter(|s| s.created.elapsed() < RESULT_TTL).ok_or_else(invalid_token)?;
-        if hash != s.query_hash || hash_query(sql) != hash || offset > s.rows.len() {
-            return Err(invalid_token());
-        }
-        if s.cancelled {
-            return Err(ApiError::conflict("Unable to poll results for a cancelled query."));
-        }
-        page(&id, s, offset, max_rows)
+        let rows = {
+            let stored = self.stored.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let s = stored.get(&id).filter(|s| s.created.elapsed() < RESULT_TTL).ok_or_else(invalid_token)?;
+            if hash != s.query_hash || hash_query(sql) != hash || offset > s.rows.len() {
+                return Err(invalid_token());
+            }
+            if s.cancelled {
+                return Err(ApiError::conflict("Unable to poll results for a cancelled query."));
+            }
+            s.rows.clone()
+        };
+        page(&id, &rows, offset, max_rows, hash)
     }
 
     /// Cancels a query; idempotent.
@@ -174,54 +188,66 @@ impl Results {
     }
 }
 
+/// Whether the whole result is under 1 MB of rendered rows.
+fn fits_one_page(rows: &Rows) -> bool {
+    let mut text = String::new();
+    for row in 0..rows.len() {
+        rows.render_row(row, &mut text);
+        if text.len() >= PAGE_BYTES {
+            return false;
+        }
+    }
+    true
+}
+
 /// Rows from `offset`, at most `max_rows` and about 1 MB.
-fn page(id: &str, s: &Stored, offset: usize, max_rows: Option<usize>) -> ApiResult<String> {
+fn page(id: &str, rows: &Rows, offset: usize, max_rows: Option<usize>, hash: u64) -> ApiResult<String> {
     let limit = max_rows.unwrap_or(usize::MAX);
-    let mut bytes = 0;
+    let mut text = String::new();
+    let mut row_text = String::new();
     let mut end = offset;
-    while end < s.rows.len() && end - offset < limit {
-        let size = s.rows[end].len();
-        if size > PAGE_BYTES {
+    while end < rows.len() && end - offset < limit {
+        row_text.clear();
+        rows.render_row(end, &mut row_text);
+        if row_text.len() > PAGE_BYTES {
             return Err(ApiError::new(
                 ApiErrorKind::Validation,
                 "Query aborted as max page response size has been exceeded by the output result row",
             ));
         }
-        if bytes + size > PAGE_BYTES && end > offset {
+        if text.len() + row_text.len() > PAGE_BYTES && end > offset {
             break;
         }
-        bytes += size;
+        if end > offset {
+            text.push(',');
+        }
+        text.push_str(&row_text);
         end += 1;
     }
-    let next = (end < s.rows.len()).then_some(end);
-    Ok(page_json(id, s, offset, end, next))
+    let next = (end < rows.len()).then_some(end);
+    Ok(page_json(id, rows, &text, end, next, hash))
 }
 
-/// The page's answer as JSON text.
-fn page_json(id: &str, s: &Stored, from: usize, to: usize, next: Option<usize>) -> String {
-    let rows = &s.rows[from..to];
-    let mut out = String::with_capacity(rows.iter().map(|r| r.len() + 1).sum::<usize>() + s.column_info.len() + 256);
+/// The page's answer as JSON text, around `rendered` (its rows, comma-separated); `to` is the
+/// row after the page.
+fn page_json(id: &str, rows: &Rows, rendered: &str, to: usize, next: Option<usize>, hash: u64) -> String {
+    let mut out = String::with_capacity(rendered.len() + rows.column_info.len() + 256);
     out.push_str("{\"QueryId\":");
     out.push_str(&json!(id).to_string());
     out.push_str(",\"Rows\":[");
-    for (k, r) in rows.iter().enumerate() {
-        if k > 0 {
-            out.push(',');
-        }
-        out.push_str(r);
-    }
+    out.push_str(rendered);
     out.push_str("],\"ColumnInfo\":");
-    out.push_str(&s.column_info);
+    out.push_str(&rows.column_info);
     let status = json!({
-        "ProgressPercentage": if next.is_none() { 100.0 } else { 100.0 * to as f64 / s.rows.len().max(1) as f64 },
-        "CumulativeBytesScanned": s.bytes_scanned,
-        "CumulativeBytesMetered": if next.is_none() { s.bytes_scanned.max(10 * 1024 * 1024) } else { 0 },
+        "ProgressPercentage": if next.is_none() { 100.0 } else { 100.0 * to as f64 / rows.len().max(1) as f64 },
+        "CumulativeBytesScanned": rows.bytes_scanned,
+        "CumulativeBytesMetered": if next.is_none() { rows.bytes_scanned.max(10 * 1024 * 1024) } else { 0 },
     });
     out.push_str(",\"QueryStatus\":");
     out.push_str(&status.to_string());
     if let Some(n) = next {
         out.push_str(",\"NextToken\":");
-        out.push_str(&json!(token(id, n, s.query_hash)).to_string());
+        out.push_str(&json!(token(id, n, hash)).to_string());
     }
     out.push('}');
     out
