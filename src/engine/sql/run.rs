@@ -4,7 +4,12 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
-use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
+use datafusion::catalog::{
+    CatalogProvider, CatalogProviderList, MemoryCatalogProvider, MemoryCatalogProviderList, MemorySchemaProvider,
+    SchemaProvider,
+};
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::session_state::SessionState;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DFStatement;
 
@@ -37,13 +42,7 @@ pub async fn run_query(
     statement: Statement,
     snapshot: Vec<(String, String, TableView)>,
 ) -> ApiResult<QueryOutput> {
-    // Timestream names are case-sensitive and unquoted identifiers are not lower-cased.
-    let config = SessionConfig::new().set_bool("datafusion.sql_parser.enable_ident_normalization", false);
-    let ctx = SessionContext::new_with_config(config);
-    for f in super::functions::all().into_iter().chain(super::lambda::all()) {
-        ctx.register_udf(f);
-    }
-    ctx.register_udaf(super::series_agg::create_time_series());
+    let ctx = session();
     let catalog = ctx.catalog("datafusion").ok_or_else(|| internal("no default catalog"))?;
     let scanned = Arc::new(std::sync::atomic::AtomicU64::new(0));
     for (db, table, view) in snapshot {
@@ -73,6 +72,28 @@ pub async fn run_query(
         .await
         .map_err(|e| ApiError::new(ApiErrorKind::InternalServer, format!("Query execution failed: {e}")))?;
     Ok(QueryOutput { schema, batches, bytes_scanned: scanned.load(std::sync::atomic::Ordering::Relaxed) })
+}
+
+/// A session with the dialect's functions and an empty catalog of its own. The functions are
+/// registered once, in a template that each query's session copies (building a session from
+/// scratch registers every built-in function again, a fixed cost on every small query).
+fn session() -> SessionContext {
+    static TEMPLATE: std::sync::OnceLock<SessionState> = std::sync::OnceLock::new();
+    let template = TEMPLATE.get_or_init(|| {
+        // Timestream names are case-sensitive and unquoted identifiers are not lower-cased.
+        let config = SessionConfig::new().set_bool("datafusion.sql_parser.enable_ident_normalization", false);
+        let ctx = SessionContext::new_with_config(config);
+        for f in super::functions::all().into_iter().chain(super::lambda::all()) {
+            ctx.register_udf(f);
+        }
+        ctx.register_udaf(super::series_agg::create_time_series());
+        ctx.state()
+    });
+    let catalogs = Arc::new(MemoryCatalogProviderList::new());
+    let default: Arc<dyn CatalogProvider> = Arc::new(MemoryCatalogProvider::new());
+    catalogs.register_catalog("datafusion".to_string(), default);
+    let state = SessionStateBuilder::new_from_existing(template.clone()).with_catalog_list(catalogs).build();
+    SessionContext::new_with_state(state)
 }
 
 fn internal(msg: &str) -> ApiError {
