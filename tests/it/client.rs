@@ -207,3 +207,36 @@ async fn a_million_rows_over_many_pages_and_an_early_drop_cancels() {
     let cancelled = answer.cancellation_message() == Some("Query has already been cancelled.");
     assert!(cancelled, "dropping the stream cancelled the query");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kind_of_column_arrives_with_its_type() {
+    use arrow_array::types::{Date32Type, DurationNanosecondType, Int32Type};
+    use arrow_schema::DataType;
+    let (_engine, ts) = start().await;
+    let r = ts
+        .query(
+            "SELECT CAST(7 AS INTEGER) AS i, CAST(NULL AS BIGINT) AS b, 1.5e-7 AS d, 'ä \"q\"' AS v, false AS t, \
+             from_nanoseconds(1796040000123456789) AS ts, DATE '2022-05-21' AS dt, 1d + 1ns AS span, \
+             ARRAY[1, NULL, 3] AS arr, named_struct('a', 1, 'b', 'x') AS r",
+        )
+        .await
+        .unwrap();
+    let b = &r.batches[0];
+    let types: Vec<DataType> = b.schema().fields().iter().map(|f| f.data_type().clone()).collect();
+    assert_eq!(types[0], DataType::Int32);
+    assert_eq!(types[5], ruuvistream::types::timestamp_type());
+    assert_eq!(types[6], DataType::Date32);
+    assert!(matches!(types[8], DataType::List(_)) && matches!(types[9], DataType::Struct(_)), "{types:?}");
+    assert_eq!(b.column(0).as_primitive::<Int32Type>().value(0), 7);
+    assert!(b.column(1).is_null(0));
+    assert_eq!(b.column(2).as_primitive::<Float64Type>().value(0), 1.5e-7);
+    assert_eq!(b.column(3).as_string::<i32>().value(0), "ä \"q\"");
+    assert!(!b.column(4).as_boolean().value(0));
+    assert_eq!(b.column(5).as_primitive::<TimestampNanosecondType>().value(0), 1_796_040_000_123_456_789);
+    assert_eq!(b.column(6).as_primitive::<Date32Type>().value(0), 19_133);
+    assert_eq!(b.column(7).as_primitive::<DurationNanosecondType>().value(0), 86_400_000_000_001);
+    let arr = b.column(8).as_list::<i32>().value(0);
+    assert_eq!((arr.len(), arr.null_count()), (3, 1));
+    let row = b.column(9).as_struct();
+    assert_eq!(row.column(1).as_string::<i32>().value(0), "x");
+}
