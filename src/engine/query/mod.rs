@@ -38,6 +38,9 @@ struct Rows {
     /// The first row of each batch, and the total at the end.
     starts: Vec<usize>,
     bytes_scanned: u64,
+    /// The page after the last one served, rendered ahead while the client reads that one:
+    /// (first row, MaxRows, text).
+    ahead: Mutex<Option<(usize, Option<usize>, String)>>,
 }
 
 impl Rows {
@@ -130,7 +133,7 @@ fn prepare(schema: &SchemaRef, batches: &[RecordBatch], bytes_scanned: u64) -> A
     for b in &batches {
         starts.push(starts.last().copied().unwrap_or(0) + b.num_rows());
     }
-    Ok(Rows { column_info: column_info.to_string(), types, batches, starts, bytes_scanned })
+    Ok(Rows { column_info: column_info.to_string(), types, batches, starts, bytes_scanned, ahead: Mutex::new(None) })
 }
 
 impl Results {
@@ -151,7 +154,7 @@ impl Results {
             Some(m) if rows.len() >= m || !fits_one_page(&rows) => {
                 page_json(&id, &rows, "", 0, Some(0), hash_query(sql))
             }
-            _ => page(&id, &rows, 0, max_rows, hash_query(sql))?,
+            _ => serve(&id, &rows, 0, max_rows, hash_query(sql))?,
         };
         let mut stored = self.stored.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         stored.retain(|_, s| s.created.elapsed() < RESULT_TTL);
@@ -173,7 +176,7 @@ impl Results {
             }
             s.rows.clone()
         };
-        page(&id, &rows, offset, max_rows, hash)
+        serve(&id, &rows, offset, max_rows, hash)
     }
 
     /// Cancels a query; idempotent.
@@ -200,8 +203,51 @@ fn fits_one_page(rows: &Rows) -> bool {
     true
 }
 
-/// Rows from `offset`, at most `max_rows` and about 1 MB.
-fn page(id: &str, rows: &Rows, offset: usize, max_rows: Option<usize>, hash: u64) -> ApiResult<String> {
+/// The page at `offset` (rendered ahead if the previous request saw to it), and the page after
+/// it rendered in the background, so that the engine renders while the client parses.
+fn serve(id: &str, rows: &Arc<Rows>, offset: usize, max_rows: Option<usize>, hash: u64) -> ApiResult<String> {
+    let ready = {
+        let mut ahead = rows.ahead.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match ahead.take() {
+            Some((at, m, text)) if at == offset && m == max_rows => Some(text),
+            other => {
+                *ahead = other;
+                None
+            }
+        }
+    };
+    let (text, next) = match ready {
+        Some(text) => {
+            let next = next_offset(&text);
+            (text, next)
+        }
+        None => page(id, rows, offset, max_rows, hash)?,
+    };
+    if let (Some(n), Ok(handle)) = (next, tokio::runtime::Handle::try_current()) {
+        let (rows, id) = (rows.clone(), id.to_string());
+        handle.spawn_blocking(move || {
+            if let Ok((text, _)) = page(&id, &rows, n, max_rows, hash) {
+                *rows.ahead.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((n, max_rows, text));
+            }
+        });
+    }
+    Ok(text)
+}
+
+/// The row a rendered page's NextToken points at.
+fn next_offset(page: &str) -> Option<usize> {
+    let token = page.rsplit_once("\"NextToken\":\"")?.1.split('"').next()?;
+    parse_token(token).ok().map(|(_, offset, _)| offset)
+}
+
+/// Rows from `offset`, at most `max_rows` and about 1 MB, and the offset of the page after.
+fn page(
+    id: &str,
+    rows: &Rows,
+    offset: usize,
+    max_rows: Option<usize>,
+    hash: u64,
+) -> ApiResult<(String, Option<usize>)> {
     let limit = max_rows.unwrap_or(usize::MAX);
     let mut text = String::new();
     let mut row_text = String::new();
@@ -225,7 +271,7 @@ fn page(id: &str, rows: &Rows, offset: usize, max_rows: Option<usize>, hash: u64
         end += 1;
     }
     let next = (end < rows.len()).then_some(end);
-    Ok(page_json(id, rows, &text, end, next, hash))
+    Ok((page_json(id, rows, &text, end, next, hash), next))
 }
 
 /// The page's answer as JSON text, around `rendered` (its rows, comma-separated); `to` is the
