@@ -240,3 +240,58 @@ async fn every_kind_of_column_arrives_with_its_type() {
     let row = b.column(9).as_struct();
     assert_eq!(row.column(1).as_string::<i32>().value(0), "x");
 }
+
+/// A server that answers every request with a throttling or server error until `failures`
+/// answers have been given, then accepts WriteRecords: the engine cannot be made to throttle,
+/// so this is where the client's retries are seen.
+async fn flaky_server(failures: usize) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = seen.clone();
+    let app = axum::Router::new().fallback(move |body: axum::body::Bytes| {
+        let counter = counter.clone();
+        async move {
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let json = [("content-type", "application/x-amz-json-1.0")];
+            if n < failures {
+                let (status, kind) = if n % 2 == 0 {
+                    (StatusCode::BAD_REQUEST, "ThrottlingException")
+                } else {
+                    (StatusCode::INTERNAL_SERVER_ERROR, "InternalServerException")
+                };
+                let body =
+                    format!("{{\"__type\":\"com.amazonaws.timestream.v20181101#{kind}\",\"message\":\"try again\"}}");
+                return (status, [("x-amzn-errortype", kind)], json, body).into_response();
+            }
+            let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            let records = request["Records"].as_array().map_or(0, Vec::len);
+            let body = format!(
+                "{{\"RecordsIngested\":{{\"Total\":{records},\"MemoryStore\":{records},\"MagneticStore\":0}}}}"
+            );
+            (StatusCode::OK, json, body).into_response()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_and_server_errors_are_retried() {
+    let batch = readings().slice(0, 50);
+    let (url, seen) = flaky_server(3).await;
+    let ts = Timestream::connect(&Connect { max_attempts: 5, ..Connect::endpoint(url) }).await.unwrap();
+    let report = ts.write("ruuvi", "sensors", &batch, &Mapping::default(), &WriteOptions::default()).await.unwrap();
+    assert_eq!((report.records_ingested, report.rejected.len()), (50, 0));
+    assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 3 + report.requests);
+    // With fewer attempts than failures, the error comes back instead of a silent loss.
+    let (url, _) = flaky_server(10).await;
+    let ts = Timestream::connect(&Connect { max_attempts: 2, ..Connect::endpoint(url) }).await.unwrap();
+    let err = ts.write("ruuvi", "sensors", &batch, &Mapping::default(), &WriteOptions::default()).await.unwrap_err();
+    assert!(
+        matches!(err, ruuvistream::Error::Service { ref code, .. } if code == "ThrottlingException" || code == "InternalServerException"),
+        "{err}"
+    );
+}
