@@ -255,7 +255,7 @@ async fn flaky_server(failures: usize) -> (String, Arc<std::sync::atomic::Atomic
             let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let json = [("content-type", "application/x-amz-json-1.0")];
             if n < failures {
-                let (status, kind) = if n % 2 == 0 {
+                let (status, kind) = if n.is_multiple_of(2) {
                     (StatusCode::BAD_REQUEST, "ThrottlingException")
                 } else {
                     (StatusCode::INTERNAL_SERVER_ERROR, "InternalServerException")
