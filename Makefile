@@ -9,7 +9,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/python -m pip
 # Everything the tests, lints and benchmarks import, in one virtualenv.
-PY_DEPS := maturin>=1.9,<2 pyarrow>=14 pytest>=8 hypothesis>=6 pandas>=2 polars>=1 mypy>=1.10 ruff>=0.6 boto3>=1.34 awscli>=1.32
+PY_DEPS := maturin>=1.9,<2 pyarrow>=14 pytest>=8 hypothesis>=6 pandas>=2 polars>=1 mypy>=1.10 ruff>=0.6 boto3>=1.34 awscli>=1.32 \
+	nbformat>=5 nbclient>=0.10 ipykernel>=6 matplotlib>=3.8
 # The wheel is built once per run into dist/, in the same target directory as the Rust tests.
 WHEEL_DIR := dist
 NEXTEST := $(shell cargo nextest --version >/dev/null 2>&1 && echo yes)
