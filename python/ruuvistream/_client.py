@@ -70,6 +70,7 @@ class QueryResult:
 
     def __init__(self, native: Any) -> None:
         self._native = native
+        self._schema: pa.Schema = pa.schema(native.schema)
         self._table: pa.Table | None = None
         self._started = False
 
@@ -79,7 +80,7 @@ class QueryResult:
 
         TIMESTAMP is timestamp[ns, UTC], BIGINT int64, TIMESERIES list<struct<time, value>>.
         """
-        return self._table.schema if self._table is not None else pa.schema(self._native.schema)
+        return self._schema
 
     def iter_batches(self) -> Iterator[pa.RecordBatch]:
         """Yield the batches as they arrive (only once, unless :meth:`to_arrow` has kept them)."""
@@ -349,12 +350,12 @@ def sql_literal(value: Any) -> str:
         return '"' + value.replace('"', '""') + '"'
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"{value} has no SQL literal")
-        return repr(value)
+        text = repr(value)
+        # In parentheses, a minus can never join one before it into a `--` comment.
+        return f"({text})" if value < 0 else text
     if isinstance(value, str):
         return "'" + value.replace("'", "''") + "'"
     if isinstance(value, _dt.datetime):

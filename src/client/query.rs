@@ -219,7 +219,11 @@ impl QueryStream {
             return Err(Error::Connection { operation: "Query", message: "rows before column info".into() });
         };
         for row in rows {
-            builder.append_row(row.data.into_iter().map(datum))?;
+            if let Err(e) = builder.append_row(row.data.into_iter().map(datum)) {
+                // The page is unusable; nothing after it is read.
+                self.done = true;
+                return Err(e.into());
+            }
         }
         Ok(builder.finish()?)
     }

@@ -1,7 +1,6 @@
 //! Batched, concurrent WriteRecords with a report of every rejected record.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arrow_array::RecordBatch;
 use aws_sdk_timestreamwrite::operation::write_records::WriteRecordsError;
@@ -170,8 +169,14 @@ fn request_parts(b: &WriteBatch) -> Result<(sdk::Record, Vec<sdk::Record>)> {
     Ok((common, records))
 }
 
-/// Sends one batch; a rejection of some records is a report, not an error. Errors that no
-/// other request would escape (no such table, no access) end the write.
+/// Whether an error would fail every request of a write alike (no such table, no access).
+fn is_fatal(e: &Error) -> bool {
+    matches!(e, Error::Service { code, .. } if code == "ResourceNotFoundException" || code == "AccessDeniedException")
+}
+
+/// Sends one batch; rejected records, and a request that failed after its retries, are a report,
+/// not an error. Errors that no other request would escape (no such table, no access) end the
+/// write.
 async fn send(
     client: aws_sdk_timestreamwrite::Client,
     db: Arc<str>,
@@ -227,7 +232,23 @@ async fn send(
                     });
                 }
             } else {
-                return Err(sdk_error("WriteRecords", e));
+                match sdk_error("WriteRecords", e) {
+                    // Every other request would fail the same way: stop.
+                    err @ Error::Service { .. } if is_fatal(&err) => return Err(err),
+                    // Throttling, server errors or timeouts after every retry, a lost connection:
+                    // this request's records are reported, the others go on.
+                    err => {
+                        let reason = format!("not written: {err}");
+                        for (i, &row) in b.rows.iter().enumerate() {
+                            report.rejected.push(RejectedRecord {
+                                row,
+                                measure_name: measure_of(i),
+                                reason: reason.clone(),
+                                existing_version: None,
+                            });
+                        }
+                    }
+                }
             }
         }
     }
@@ -277,7 +298,6 @@ impl Timestream {
         let (db, tbl): (Arc<str>, Arc<str>) = (database.into(), table.into());
         let records_total = requests.iter().map(|b| b.records.len()).sum();
         let requests_total = requests.len();
-        let done = Arc::new(AtomicUsize::new(0));
         let mut report = WriteReport::default();
         let mut in_flight = JoinSet::new();
         let mut pending = requests.into_iter();
@@ -290,10 +310,8 @@ impl Timestream {
             let Some(joined) = in_flight.join_next().await else { break };
             let part =
                 joined.map_err(|e| Error::Connection { operation: "WriteRecords", message: e.to_string() })??;
-            let records_done = done.fetch_add(part.records_ingested + part.rejected.len(), Ordering::Relaxed)
-                + part.records_ingested
-                + part.rejected.len();
             report.absorb(part);
+            let records_done = report.records_ingested + report.rejected.len();
             if let Some(progress) = &options.progress {
                 progress(Progress { records_done, records_total, requests_done: report.requests, requests_total });
             }

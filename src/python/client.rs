@@ -138,7 +138,8 @@ impl PyTimestream {
             self.inner.query_stream(sql, page_rows)
         };
         py.detach(|| rt.block_on(stream.ready())).map_err(to_py)?;
-        Ok(PyQueryBatches { stream: std::sync::Mutex::new(Some(stream)) })
+        let schema = stream.schema().unwrap_or_else(|| Arc::new(arrow_schema::Schema::empty()));
+        Ok(PyQueryBatches { schema, stream: std::sync::Mutex::new(Some(stream)) })
     }
 
     /// Creates a database (an existing one is fine with `if_not_exists`).
@@ -227,6 +228,7 @@ impl PyTimestream {
 /// A query's batches, one per page, as they arrive; dropping it early cancels the query.
 #[pyclass(module = "ruuvistream._native", name = "QueryBatches", frozen)]
 pub struct PyQueryBatches {
+    schema: arrow_schema::SchemaRef,
     stream: std::sync::Mutex<Option<QueryStream>>,
 }
 
@@ -234,27 +236,25 @@ pub struct PyQueryBatches {
 impl PyQueryBatches {
     /// The result's schema.
     #[getter]
-    fn schema(&self) -> PyResult<PySchema> {
-        let guard = self.stream.lock().map_err(|_| PyRuntimeError::new_err("poisoned"))?;
-        let schema = guard.as_ref().and_then(QueryStream::schema);
-        Ok(PySchema::new(schema.unwrap_or_else(|| Arc::new(arrow_schema::Schema::empty()))))
+    fn schema(&self) -> PySchema {
+        PySchema::new(self.schema.clone())
     }
 
     /// The next batch, or None at the end.
     fn next_batch(&self, py: Python<'_>) -> PyResult<Option<PyRecordBatch>> {
         let rt = runtime()?;
-        let mut guard = self.stream.lock().map_err(|_| PyRuntimeError::new_err("poisoned"))?;
-        let Some(stream) = guard.as_mut() else { return Ok(None) };
-        match py.detach(|| rt.block_on(stream.next_batch())) {
-            Some(Ok(b)) => Ok(Some(PyRecordBatch::new(b))),
-            Some(Err(e)) => {
-                *guard = None;
-                Err(to_py(e))
+        // The stream leaves the lock while it waits (without the GIL), so that another thread
+        // asking for the schema or closing never waits on a lock held by a thread without the GIL.
+        let taken = self.stream.lock().map_err(|_| PyRuntimeError::new_err("poisoned"))?.take();
+        let Some(mut stream) = taken else { return Ok(None) };
+        let next = py.detach(|| rt.block_on(stream.next_batch()));
+        match next {
+            Some(Ok(b)) => {
+                *self.stream.lock().map_err(|_| PyRuntimeError::new_err("poisoned"))? = Some(stream);
+                Ok(Some(PyRecordBatch::new(b)))
             }
-            None => {
-                *guard = None;
-                Ok(None)
-            }
+            Some(Err(e)) => Err(to_py(e)),
+            None => Ok(None),
         }
     }
 

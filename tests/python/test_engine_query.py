@@ -552,6 +552,15 @@ def test_time_predicates_prune_and_queries_see_new_writes(engine):
     )
     assert values(r) == [["2", "99.5"]]
     assert values(q.query(QueryString="SELECT count(*) FROM ruuvi.hourly")) == [["301"]]
+    # A row with the same columns into an hour already read, and a new version of a row there.
+    at = NOW - dt.timedelta(minutes=3)
+    row = {"Dimensions": [{"Name": "location", "Value": "hall"}], "MeasureName": "temperature", "Time": ms(at)}
+    w.write_records(DatabaseName="ruuvi", TableName="hourly", Records=[{**row, "MeasureValue": "1.5"}])
+    sql = f"SELECT measure_value::double FROM ruuvi.hourly WHERE time = from_milliseconds({ms(at)})"
+    assert values(q.query(QueryString=sql)) == [["1.5"]]
+    w.write_records(DatabaseName="ruuvi", TableName="hourly", Records=[{**row, "MeasureValue": "2.5", "Version": 2}])
+    assert values(q.query(QueryString=sql)) == [["2.5"]]
+    assert values(q.query(QueryString="SELECT count(*) FROM ruuvi.hourly")) == [["302"]]
 
 
 def test_a_table_spanning_both_tiers(engine):

@@ -29,6 +29,9 @@ struct Stored {
     cancelled: bool,
 }
 
+/// A page rendered ahead: its first row, the MaxRows it was cut for, its text, and the row after.
+type Ahead = (usize, Option<usize>, String, Option<usize>);
+
 /// A result's rows, their Timestream types, and what every page repeats.
 struct Rows {
     /// The ColumnInfo array as JSON text.
@@ -38,9 +41,8 @@ struct Rows {
     /// The first row of each batch, and the total at the end.
     starts: Vec<usize>,
     bytes_scanned: u64,
-    /// The page after the last one served, rendered ahead while the client reads that one:
-    /// (first row, MaxRows, text).
-    ahead: Mutex<Option<(usize, Option<usize>, String)>>,
+    /// The page after the last one served, rendered ahead while the client reads that one.
+    ahead: Mutex<Option<Ahead>>,
 }
 
 impl Rows {
@@ -209,7 +211,7 @@ fn serve(id: &str, rows: &Arc<Rows>, offset: usize, max_rows: Option<usize>, has
     let ready = {
         let mut ahead = rows.ahead.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         match ahead.take() {
-            Some((at, m, text)) if at == offset && m == max_rows => Some(text),
+            Some((at, m, text, next)) if at == offset && m == max_rows => Some((text, next)),
             other => {
                 *ahead = other;
                 None
@@ -217,27 +219,19 @@ fn serve(id: &str, rows: &Arc<Rows>, offset: usize, max_rows: Option<usize>, has
         }
     };
     let (text, next) = match ready {
-        Some(text) => {
-            let next = next_offset(&text);
-            (text, next)
-        }
+        Some(ready) => ready,
         None => page(id, rows, offset, max_rows, hash)?,
     };
     if let (Some(n), Ok(handle)) = (next, tokio::runtime::Handle::try_current()) {
         let (rows, id) = (rows.clone(), id.to_string());
         handle.spawn_blocking(move || {
-            if let Ok((text, _)) = page(&id, &rows, n, max_rows, hash) {
-                *rows.ahead.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((n, max_rows, text));
+            if let Ok((text, after)) = page(&id, &rows, n, max_rows, hash) {
+                *rows.ahead.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+                    Some((n, max_rows, text, after));
             }
         });
     }
     Ok(text)
-}
-
-/// The row a rendered page's NextToken points at.
-fn next_offset(page: &str) -> Option<usize> {
-    let token = page.rsplit_once("\"NextToken\":\"")?.1.split('"').next()?;
-    parse_token(token).ok().map(|(_, offset, _)| offset)
 }
 
 /// Rows from `offset`, at most `max_rows` and about 1 MB, and the offset of the page after.

@@ -526,6 +526,11 @@ fn spline_second_derivatives(known: &[(i64, f64)]) -> Vec<f64> {
         return m;
     }
     let x: Vec<f64> = known.iter().map(|(t, _)| (t - known[0].0) as f64 / 1e9).collect();
+    if x.windows(2).any(|w| w[1] <= w[0]) {
+        // Two points at one time (a series made of several sensors): no spline; the caller
+        // falls back to the line through the neighbours.
+        return Vec::new();
+    }
     let y: Vec<f64> = known.iter().map(|(_, v)| *v).collect();
     // Tridiagonal system for m[1..n-1] (Thomas algorithm).
     let mut diag = vec![0.0; n];

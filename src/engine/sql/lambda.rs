@@ -234,7 +234,7 @@ impl Lambda {
                 (UnaryOperator::Not, V::Bool(b)) => V::Bool(!b),
                 (UnaryOperator::Minus, V::Int(i)) => V::Int(i.checked_neg().ok_or_else(overflow)?),
                 (UnaryOperator::Minus, V::Double(d)) => V::Double(-d),
-                (UnaryOperator::Minus, V::Interval(i)) => V::Interval(-i),
+                (UnaryOperator::Minus, V::Interval(i)) => V::Interval(i.checked_neg().ok_or_else(overflow)?),
                 (UnaryOperator::Plus, v) => v,
                 (op, v) => return exec_err!("cannot apply {op} to {v:?}"),
             },
@@ -293,7 +293,9 @@ impl Lambda {
 }
 
 fn overflow() -> datafusion::error::DataFusionError {
-    datafusion::error::DataFusionError::Execution("bigint overflow in a lambda".into())
+    datafusion::error::DataFusionError::Execution(
+        "overflow in a lambda (a bigint, time or interval out of range)".into(),
+    )
 }
 
 fn literal(v: &Value) -> Result<V> {
@@ -336,7 +338,11 @@ fn eval_interval(e: &Expr) -> Result<i64> {
         "day" => 86400e9,
         _ => return plan_err!("unsupported interval in a lambda: {e}"),
     };
-    Ok((n * unit_ns).round() as i64)
+    let ns = (n * unit_ns).round();
+    if !(ns.abs() < 9.2e18) {
+        return plan_err!("interval out of range in a lambda: {e}");
+    }
+    Ok(ns as i64)
 }
 
 fn function_args(f: &datafusion::sql::sqlparser::ast::Function) -> Result<Vec<&Expr>> {
@@ -500,11 +506,13 @@ fn binary(l: V, op: &BinaryOperator, r: V) -> Result<V> {
             }
             .ok_or_else(overflow)?,
         ),
-        (V::Ts(t), V::Interval(i)) | (V::Interval(i), V::Ts(t)) if *op == B::Plus => V::Ts(t + i),
-        (V::Ts(t), V::Interval(i)) if *op == B::Minus => V::Ts(t - i),
-        (V::Ts(a), V::Ts(b)) if *op == B::Minus => V::Interval(a - b),
-        (V::Interval(a), V::Interval(b)) if *op == B::Plus => V::Interval(a + b),
-        (V::Interval(a), V::Interval(b)) if *op == B::Minus => V::Interval(a - b),
+        (V::Ts(t), V::Interval(i)) | (V::Interval(i), V::Ts(t)) if *op == B::Plus => {
+            V::Ts(t.checked_add(i).ok_or_else(overflow)?)
+        }
+        (V::Ts(t), V::Interval(i)) if *op == B::Minus => V::Ts(t.checked_sub(i).ok_or_else(overflow)?),
+        (V::Ts(a), V::Ts(b)) if *op == B::Minus => V::Interval(a.checked_sub(b).ok_or_else(overflow)?),
+        (V::Interval(a), V::Interval(b)) if *op == B::Plus => V::Interval(a.checked_add(b).ok_or_else(overflow)?),
+        (V::Interval(a), V::Interval(b)) if *op == B::Minus => V::Interval(a.checked_sub(b).ok_or_else(overflow)?),
         (a, b) => {
             let (Some(x), Some(y)) = (as_f64(&a), as_f64(&b)) else {
                 return exec_err!("cannot apply {op} to {a:?} and {b:?}");
@@ -636,7 +644,7 @@ impl LambdaUdf {
 /// The element type of a list argument.
 fn element_type(dt: &DataType) -> Result<Ty> {
     match dt {
-        DataType::List(item) | DataType::LargeList(item) => Ty::of(item.data_type()),
+        DataType::List(item) => Ty::of(item.data_type()),
         DataType::Null => Ok(Ty::Null),
         other => plan_err!("expected a time series or an array, got {other}"),
     }
