@@ -339,7 +339,7 @@ fn eval_interval(e: &Expr) -> Result<i64> {
         _ => return plan_err!("unsupported interval in a lambda: {e}"),
     };
     let ns = (n * unit_ns).round();
-    if !(ns.abs() < 9.2e18) {
+    if ns.is_nan() || ns.abs() >= 9.2e18 {
         return plan_err!("interval out of range in a lambda: {e}");
     }
     Ok(ns as i64)
