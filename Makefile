@@ -60,7 +60,7 @@ lint: venv ## rustfmt, clippy, ruff and mypy; warnings fail
 	$(VENV)/bin/mypy
 
 .PHONY: demo
-demo: wheel ## The main job: simulate sensors, decode them, print what they saw
+demo: wheel ## The main job: the walkthrough on the embedded engine (tables, out/walkthrough.png, executed notebook)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) scripts/demo.py
 
 .PHONY: bench

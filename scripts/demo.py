@@ -1,12 +1,19 @@
-"""The main job: simulate a home full of Ruuvi sensors for a day and show what they saw.
+"""The main job: a home full of Ruuvi sensors for a day, into Timestream and back out.
 
 Every reading goes the way real ones do: encoded as a BLE advertisement by the simulator, then
-decoded by the real decoder into an Arrow table. (The Timestream part of the walkthrough runs on
-the embedded engine once it lands; this script grows with it.)
+decoded by the real decoder into an Arrow table. Then the walkthrough, on the embedded engine:
+the readings are written as the walkthrough writes them, its three queries run and print their
+results, a plot goes to ``out/walkthrough.png`` and the Python walkthrough notebook is executed
+into ``out/notebooks/`` (with an HTML copy when nbconvert is installed).
+
+``python scripts/demo.py [OUT_DIR]`` (``make demo``; OUT_DIR defaults to ``out``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import pathlib
+import sys
 import time
 
 import pyarrow as pa
@@ -15,10 +22,12 @@ import pyarrow.compute as pc
 import ruuvistream
 
 SENSORS, AIR, START = 4, 1, "2026-11-30T00:00:00Z"
+END = dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)
+NOTEBOOK = pathlib.Path(__file__).resolve().parents[1] / "notebooks" / "python" / "timestream-walkthrough.ipynb"
 
 
-def main() -> None:
-    """Simulate, decode and summarise."""
+def main(out: pathlib.Path) -> None:
+    """Simulate, decode and summarise; then the walkthrough on the embedded engine."""
     sensors = ruuvistream.simulated_sensors(SENSORS, air_sensors=AIR)
     print("Sensors:")
     for s in sensors:
@@ -61,7 +70,111 @@ def main() -> None:
     hottest = table.filter(pc.equal(table["location"], "greenhouse")).sort_by([("temperature", "descending")])
     print(f"Greenhouse peak: {hottest['temperature'][0].as_py():.2f} °C at {hottest['time'][0].as_py():%H:%M} UTC")
     assert isinstance(table, pa.Table) and table.num_rows > 60_000
+    walkthrough(table, sensors, out)
+    notebook(out / "notebooks")
+
+
+def walkthrough(table: pa.Table, sensors: list[dict], out: pathlib.Path) -> None:
+    """Write the readings the walkthrough's way and run its queries on the embedded engine."""
+    labels = {s["mac"]: {"location": s["location"], "site": s["site"]} for s in sensors}
+    with ruuvistream.LocalTimestream(now=END) as engine:
+        ts = ruuvistream.Timestream(endpoint_url=engine.endpoint_url)
+        ts.create_database("ruuvi")
+        ts.create_table("ruuvi", "sensors", memory_retention="48h", magnetic_retention="7d")
+        began = time.perf_counter()
+        report = ts.write("ruuvi", "sensors", table.drop_columns(["location"]), layout="single",
+                          measures=["temperature", "humidity", "pressure"], labels=labels, progress=False)  # fmt: skip
+        took = time.perf_counter() - began
+        print(f"\nWrote {report.records_ingested:,} records in {report.requests:,} requests in {took:.1f} s "
+              f"({len(report.rejected)} rejected) into the embedded engine at {engine.endpoint_url}")  # fmt: skip
+        assert report.rejected == []
+
+        print("\nThe walkthrough's first query: each location's interpolated temperature, averaged")
+        print(
+            ts.query("""WITH interp_ts AS (
+    SELECT location, INTERPOLATE_LINEAR(CREATE_TIME_SERIES(time, measure_value::double),
+            SEQUENCE(ago(3h), ago(2h), 30m)) AS temp
+        FROM ruuvi.sensors WHERE measure_name='temperature' and time>=ago(4h) GROUP BY location)
+SELECT location, avg(t.temp_unnest) AS avg_temp FROM interp_ts
+CROSS JOIN UNNEST(temp) AS t (time, temp_unnest) GROUP BY location ORDER BY location""").to_pandas()
+        )
+
+        print("\nIts second: a TIMESERIES per location, read page by page with boto3's paginator")
+        paginator = engine.client("timestream-query").get_paginator("query")
+        sql = """SELECT location, measure_name, INTERPOLATE_LINEAR(
+        CREATE_TIME_SERIES(time, measure_value::double), SEQUENCE(ago(4h), ago(3h), 10m)) AS v
+        FROM ruuvi.sensors WHERE measure_name ='temperature' and time >= ago(5h)
+        GROUP BY location, measure_name"""
+        for page in paginator.paginate(QueryString=sql):
+            for row in page["Rows"]:
+                points = row["Data"][2]["TimeSeriesValue"]
+                values = ", ".join(f"{float(p['Value']['ScalarValue']):.2f}" for p in points)
+                print(
+                    f"  {row['Data'][0]['ScalarValue']:<12} "
+                    f"{points[0]['Time'][11:16]}..{points[-1]['Time'][11:16]}: {values}"
+                )
+
+        print("\nIts third, the templated binned averages (filled safely), for the bedroom:")
+        query_multi = """select bin(time, {bin}) as binned_time,
+avg(case when measure_name='temperature' then measure_value::double else null end) as avg_temp,
+avg(case when measure_name='humidity' then measure_value::double else null end) as avg_humidity,
+avg(case when measure_name='pressure' then measure_value::double else null end) as avg_pressure
+from ruuvi.sensors where time > ago({time}) and location = {location}
+group by bin(time, {bin}) order by bin(time, {bin})"""
+        sql = ruuvistream.format_sql(
+            query_multi, bin=dt.timedelta(minutes=10), time=dt.timedelta(hours=1), location="bedroom"
+        )
+        print(ts.query(sql).to_pandas().to_string(index=False))
+
+        averages = ts.query("""SELECT location, bin(time, 10m) AS t,
+        avg(CASE WHEN measure_name = 'temperature' THEN measure_value::double END) AS temperature,
+        avg(CASE WHEN measure_name = 'humidity' THEN measure_value::double END) AS humidity
+    FROM ruuvi.sensors GROUP BY location, bin(time, 10m) ORDER BY location, t""").to_pandas()
+    plot(averages, out / "walkthrough.png")
+
+
+def plot(averages, path: pathlib.Path) -> None:
+    """Temperature and humidity per location, 10-minute averages, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
+    for location, part in averages.groupby("location"):
+        ax1.plot(part["t"], part["temperature"], label=location)
+        ax2.plot(part["t"], part["humidity"], label=location)
+    ax1.set_ylabel("temperature (°C)")
+    ax2.set_ylabel("humidity (%RH)")
+    ax1.legend(fontsize="small", ncol=5)
+    fig.suptitle("A day of simulated Ruuvi sensors, queried back from the embedded Timestream engine")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    print(f"\nPlot: {path}")
+
+
+def notebook(out: pathlib.Path) -> None:
+    """Execute the Python walkthrough notebook into OUT (and HTML when nbconvert is there)."""
+    import nbclient
+    import nbformat
+
+    out.mkdir(parents=True, exist_ok=True)
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nbclient.NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(out)}}
+    ).execute()
+    target = out / NOTEBOOK.name
+    nbformat.write(nb, target)
+    print(f"Executed notebook: {target}")
+    try:
+        from nbconvert import HTMLExporter
+    except ImportError:
+        return
+    html, _ = HTMLExporter().from_notebook_node(nb)
+    target.with_suffix(".html").write_text(html)
+    print(f"HTML: {target.with_suffix('.html')}")
 
 
 if __name__ == "__main__":
-    main()
+    main(pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "out"))
