@@ -32,7 +32,7 @@ pub use mapping::{Layout, Mapped, Mapping, measure_columns};
 use serde_json::{Value, json};
 
 /// The type of a measure value, as WriteRecords names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum ValueType {
     /// A 64-bit float.
     Double,

@@ -13,33 +13,9 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 
-/// The type of a measure or multi-measure attribute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-pub enum MeasureType {
-    /// 64-bit float.
-    Double,
-    /// 64-bit signed integer.
-    Bigint,
-    /// UTF-8 text.
-    Varchar,
-    /// true/false.
-    Boolean,
-    /// Nanoseconds since the epoch (only inside MULTI records).
-    Timestamp,
-}
-
-impl MeasureType {
-    /// The API's name of the type.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Double => "DOUBLE",
-            Self::Bigint => "BIGINT",
-            Self::Varchar => "VARCHAR",
-            Self::Boolean => "BOOLEAN",
-            Self::Timestamp => "TIMESTAMP",
-        }
-    }
-}
+/// The type of a measure or multi-measure attribute: the same types a client writes (the
+/// write-ahead log stores them by variant name).
+pub use crate::records::ValueType as MeasureType;
 
 /// One typed value.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
