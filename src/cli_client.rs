@@ -5,11 +5,8 @@ use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use arrow_array::{Array, RecordBatch};
-use arrow_cast::display::{ArrayFormatter, FormatOptions};
-use arrow_schema::DataType;
+use arrow_array::RecordBatch;
 use clap::{Args, ValueEnum};
-use serde_json::{Map, Value};
 
 use crate::cli::{pretty, read_from};
 use crate::client::{Connect, Progress, Retention, Timestream, WriteOptions};
@@ -286,54 +283,27 @@ pub fn query(args: QueryArgs, out: &mut dyn Write) -> Result<i32> {
     Ok(0)
 }
 
-fn formatters<'a>(batch: &'a RecordBatch, options: &'a FormatOptions<'a>) -> Result<Vec<ArrayFormatter<'a>>> {
-    batch.columns().iter().map(|c| Ok(ArrayFormatter::try_new(c.as_ref(), options)?)).collect()
-}
-
 /// RFC 4180 CSV with a header; nulls are empty fields.
 fn write_csv(schema: &arrow_schema::Schema, batches: &[RecordBatch], out: &mut dyn Write) -> Result<()> {
-    let quote = |s: &str| {
-        if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
-    };
-    let header: Vec<String> = schema.fields().iter().map(|f| quote(f.name())).collect();
-    writeln!(out, "{}", header.join(","))?;
-    let options = FormatOptions::default();
+    if batches.is_empty() {
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        writeln!(out, "{}", names.join(","))?;
+        return Ok(());
+    }
+    let mut writer = arrow_csv::WriterBuilder::new().with_header(true).build(out);
     for b in batches {
-        let fmt = formatters(b, &options)?;
-        for row in 0..b.num_rows() {
-            let cells: Vec<String> = b
-                .columns()
-                .iter()
-                .zip(&fmt)
-                .map(|(c, f)| if c.is_null(row) { String::new() } else { quote(&f.value(row).to_string()) })
-                .collect();
-            writeln!(out, "{}", cells.join(","))?;
-        }
+        writer.write(b)?;
     }
     Ok(())
 }
 
-/// One JSON object per row: numbers and booleans as JSON values, other types as text.
+/// One JSON object per row, with nulls written out.
 fn write_json(batches: &[RecordBatch], out: &mut dyn Write) -> Result<()> {
-    let options = FormatOptions::default();
+    let mut writer =
+        arrow_json::WriterBuilder::new().with_explicit_nulls(true).build::<_, arrow_json::writer::LineDelimited>(out);
     for b in batches {
-        let fmt = formatters(b, &options)?;
-        let schema = b.schema();
-        for row in 0..b.num_rows() {
-            let mut o = Map::new();
-            for ((field, c), f) in schema.fields().iter().zip(b.columns()).zip(&fmt) {
-                let text = f.value(row).to_string();
-                let v = if c.is_null(row) {
-                    Value::Null
-                } else if c.data_type().is_numeric() || c.data_type() == &DataType::Boolean {
-                    serde_json::from_str(&text).unwrap_or(Value::String(text))
-                } else {
-                    Value::String(text)
-                };
-                o.insert(field.name().clone(), v);
-            }
-            writeln!(out, "{}", Value::Object(o))?;
-        }
+        writer.write(b)?;
     }
+    writer.finish()?;
     Ok(())
 }

@@ -37,6 +37,13 @@ pub struct PyTimestream {
     inner: Timestream,
 }
 
+/// Retention from the Python keyword arguments.
+fn retention(memory: &str, magnetic: &str, magnetic_writes: bool) -> PyResult<Retention> {
+    let mut retention = Retention::parse(memory, magnetic).map_err(to_py)?;
+    retention.magnetic_writes = magnetic_writes;
+    Ok(retention)
+}
+
 fn report_dict<'py>(py: Python<'py>, r: WriteReport) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("records_ingested", r.records_ingested)?;
@@ -163,8 +170,7 @@ impl PyTimestream {
         magnetic_writes: bool,
         if_not_exists: bool,
     ) -> PyResult<()> {
-        let mut retention = Retention::parse(memory_retention, magnetic_retention).map_err(to_py)?;
-        retention.magnetic_writes = magnetic_writes;
+        let retention = retention(memory_retention, magnetic_retention, magnetic_writes)?;
         let rt = runtime()?;
         py.detach(|| rt.block_on(self.inner.create_table(database, table, &retention, if_not_exists))).map_err(to_py)
     }
@@ -180,8 +186,7 @@ impl PyTimestream {
         magnetic_retention: &str,
         magnetic_writes: bool,
     ) -> PyResult<()> {
-        let mut retention = Retention::parse(memory_retention, magnetic_retention).map_err(to_py)?;
-        retention.magnetic_writes = magnetic_writes;
+        let retention = retention(memory_retention, magnetic_retention, magnetic_writes)?;
         let rt = runtime()?;
         py.detach(|| rt.block_on(self.inner.update_table(database, table, &retention))).map_err(to_py)
     }
