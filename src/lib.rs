@@ -5,9 +5,15 @@
 //!
 //! [`ruuvi`] decodes every Ruuvi broadcast format (from bare payloads, BLE advertisements and
 //! Ruuvi Gateway JSON) into readings or Arrow record batches, encodes readings back, and
-//! simulates sensors for people who own none. [`engine`] (feature `engine`) is an embedded
-//! Timestream-compatible server: the write API today, so that boto3, the AWS SDKs and the AWS
-//! CLI can create databases and tables and write records with no AWS account.
+//! simulates sensors for people who own none. [`records`] turns readings into Timestream records
+//! and [`client`] (feature `client`) writes them in batched WriteRecords calls and pages Query
+//! results into Arrow. [`engine`] (feature `engine`) is an embedded Timestream-compatible
+//! server, write and query APIs with Timestream's SQL dialect, so that boto3, the AWS SDKs and
+//! the AWS CLI work with no AWS account. [`sql`] fills query templates safely and [`display`]
+//! shows record batches as tables (HTML in notebooks).
+//!
+//! The Arrow crates the API speaks are re-exported ([`arrow_array`], [`arrow_schema`]), so that
+//! a program (or a notebook) uses exactly the versions this crate was built with.
 //!
 //! ## Feature flags
 //!
@@ -17,9 +23,11 @@
 //! * `python` — the Python extension module `ruuvistream._native` (built by maturin).
 //! * `mimalloc` — mimalloc as the program's global allocator (the wheel enables it).
 
+pub mod display;
 pub mod error;
 pub mod records;
 pub mod ruuvi;
+pub mod sql;
 pub mod types;
 pub mod units;
 
@@ -37,6 +45,8 @@ pub mod engine;
 #[cfg(feature = "python")]
 mod python;
 
+pub use arrow_array;
+pub use arrow_schema;
 pub use error::{DecodeError, Error, GatewayError, Result};
 
 #[cfg(feature = "mimalloc")]

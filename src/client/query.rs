@@ -34,6 +34,16 @@ impl QueryResult {
     pub fn num_rows(&self) -> usize {
         self.batches.iter().map(RecordBatch::num_rows).sum()
     }
+
+    /// The rows as a [`Table`](crate::display::Table), to print or to show as HTML.
+    pub fn table(&self) -> crate::display::Table {
+        crate::display::Table::new(self.batches.clone())
+    }
+
+    /// Shows the first rows as an HTML table in a Jupyter notebook run by the evcxr kernel.
+    pub fn evcxr_display(&self) {
+        self.table().evcxr_display();
+    }
 }
 
 /// One fetched page, or the end.

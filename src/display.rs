@@ -1,0 +1,196 @@
+//! Record batches as tables for people: HTML for notebooks (Jupyter with the evcxr kernel shows
+//! any value that has an `evcxr_display` method through it) and aligned text for terminals.
+//!
+//! ```
+//! use ruuvistream::display::Table;
+//! use ruuvistream::ruuvi::{OnError, decode_many_hex};
+//! let readings = decode_many_hex(&["0512FC5394C37C0004FFFC040CAC364200CDCBB8334C884F"], OnError::Raise).unwrap();
+//! let html = Table::from(readings).to_html();
+//! assert!(html.starts_with("<table") && html.contains("<td>24.3</td>"));
+//! ```
+
+use std::fmt;
+use std::fmt::Write as _;
+
+use arrow_array::RecordBatch;
+use arrow_cast::display::{ArrayFormatter, FormatOptions};
+
+/// Rows shown by default before a table is cut short.
+pub const DEFAULT_MAX_ROWS: usize = 20;
+
+/// Record batches shown as one table (at most `max_rows` rows; the count of the rest is said).
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    /// The rows; every batch has the first one's columns.
+    pub batches: Vec<RecordBatch>,
+    /// How many rows to show (default [`DEFAULT_MAX_ROWS`]).
+    pub max_rows: usize,
+}
+
+impl From<RecordBatch> for Table {
+    fn from(batch: RecordBatch) -> Self {
+        Self::new(vec![batch])
+    }
+}
+
+impl From<Vec<RecordBatch>> for Table {
+    fn from(batches: Vec<RecordBatch>) -> Self {
+        Self::new(batches)
+    }
+}
+
+impl Table {
+    /// A table of `batches`, showing the first [`DEFAULT_MAX_ROWS`] rows.
+    pub fn new(batches: Vec<RecordBatch>) -> Self {
+        Self { batches, max_rows: DEFAULT_MAX_ROWS }
+    }
+
+    /// The same table showing `max_rows` rows.
+    pub fn with_max_rows(mut self, max_rows: usize) -> Self {
+        self.max_rows = max_rows;
+        self
+    }
+
+    /// The number of rows (shown or not).
+    pub fn num_rows(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+
+    /// Each shown row's cells as text, in order.
+    fn cells(&self) -> Result<Vec<Vec<String>>, arrow_schema::ArrowError> {
+        let options = FormatOptions::default().with_null("null");
+        let mut rows = Vec::new();
+        for batch in &self.batches {
+            if rows.len() >= self.max_rows {
+                break;
+            }
+            let formatters: Vec<_> = batch
+                .columns()
+                .iter()
+                .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
+                .collect::<Result<_, _>>()?;
+            for i in 0..batch.num_rows().min(self.max_rows - rows.len()) {
+                rows.push(formatters.iter().map(|f| f.value(i).to_string()).collect());
+            }
+        }
+        Ok(rows)
+    }
+
+    fn header(&self) -> Vec<String> {
+        self.batches.first().map(|b| b.schema().fields().iter().map(|f| f.name().clone()).collect()).unwrap_or_default()
+    }
+
+    fn more(&self, shown: usize) -> Option<String> {
+        let total = self.num_rows();
+        (total > shown).then(|| format!("… {} more rows ({total} in all)", total - shown))
+    }
+
+    /// An HTML `<table>` with a header row; values escaped.
+    pub fn to_html(&self) -> String {
+        let mut out = String::from("<table class=\"ruuvistream\">\n<thead><tr>");
+        for name in self.header() {
+            let _ = write!(out, "<th>{}</th>", escape(&name));
+        }
+        out.push_str("</tr></thead>\n<tbody>\n");
+        let rows = match self.cells() {
+            Ok(rows) => rows,
+            Err(e) => return format!("<p>cannot show these rows: {}</p>", escape(&e.to_string())),
+        };
+        for row in &rows {
+            out.push_str("<tr>");
+            for cell in row {
+                let _ = write!(out, "<td>{}</td>", escape(cell));
+            }
+            out.push_str("</tr>\n");
+        }
+        out.push_str("</tbody>\n</table>");
+        if let Some(more) = self.more(rows.len()) {
+            let _ = write!(out, "\n<p>{more}</p>");
+        }
+        out
+    }
+
+    /// Shows the table in a Jupyter notebook run by the evcxr kernel (it prints the HTML
+    /// between evcxr's content markers on standard output).
+    pub fn evcxr_display(&self) {
+        println!("EVCXR_BEGIN_CONTENT text/html\n{}\nEVCXR_END_CONTENT", self.to_html());
+    }
+}
+
+/// Aligned text, as `ruuvistream query` prints it.
+impl fmt::Display for Table {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let header = self.header();
+        let rows = self.cells().map_err(|_| fmt::Error)?;
+        let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+        for row in &rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let line = |f: &mut fmt::Formatter<'_>, cells: &[String]| -> fmt::Result {
+            let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+            writeln!(f, "{}", padded.join("  ").trim_end())
+        };
+        line(f, &header)?;
+        line(f, &widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>())?;
+        for row in &rows {
+            line(f, row)?;
+        }
+        if let Some(more) = self.more(rows.len()) {
+            writeln!(f, "{more}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Text made safe for HTML element content.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, Int64Array, StringArray};
+
+    use super::*;
+
+    fn batch(n: i64) -> RecordBatch {
+        let names: Vec<Option<String>> = (0..n).map(|i| (i != 1).then(|| format!("<b>{i}&"))).collect();
+        RecordBatch::try_from_iter([
+            ("n", Arc::new(Int64Array::from_iter_values(0..n)) as ArrayRef),
+            ("name", Arc::new(StringArray::from(names)) as ArrayRef),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn html_escapes_and_cuts_short() {
+        let t = Table::new(vec![batch(3), batch(30)]).with_max_rows(5);
+        let html = t.to_html();
+        assert_eq!(html.matches("<tr>").count(), 6, "header + 5 rows: {html}");
+        assert!(html.contains("<th>n</th><th>name</th>"));
+        assert!(html.contains("<td>&lt;b&gt;0&amp;</td>") && !html.contains("<b>"));
+        assert!(html.contains("<td>null</td>"));
+        assert!(html.contains("… 28 more rows (33 in all)"));
+    }
+
+    #[test]
+    fn text_is_aligned() {
+        let text = Table::from(batch(2)).to_string();
+        assert_eq!(text, "n  name\n-  -----\n0  <b>0&\n1  null\n");
+        assert_eq!(Table::default().to_html().matches("<tr>").count(), 1);
+    }
+}
