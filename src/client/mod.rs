@@ -24,6 +24,12 @@ use aws_sdk_timestreamwrite::config::{Credentials, Region};
 use aws_sdk_timestreamwrite::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 pub use admin::{Retention, TableInfo};
+/// The AWS SDK crates the client is built on, for calls made directly on
+/// [`Timestream::write_client`] and [`Timestream::query_client`].
+pub mod sdk {
+    pub use aws_sdk_timestreamquery as query;
+    pub use aws_sdk_timestreamwrite as write;
+}
 pub use query::{QueryResult, QueryStream};
 pub use writer::{Progress, ProgressFn, RejectedRecord, WriteOptions, WriteReport};
 
@@ -121,6 +127,47 @@ impl Timestream {
     /// The underlying aws-sdk-timestreamquery client.
     pub fn query_client(&self) -> &aws_sdk_timestreamquery::Client {
         &self.query
+    }
+}
+
+/// Runs `f` with a connection made for it on a tokio runtime made for it, and waits for the
+/// answer: the client from code that is not async. It is also how a Rust notebook (the evcxr
+/// kernel) talks to Timestream: evcxr compiles each cell on its own, and runtime handles, which
+/// an SDK client holds, do not carry from one cell to the next; connecting costs milliseconds.
+/// Errors when called from inside an async runtime (await the client's methods there).
+///
+/// ```
+/// use ruuvistream::client::{Connect, block_on};
+/// use ruuvistream::engine::{EngineConfig, EngineThread};
+/// let engine = EngineThread::start(EngineConfig::default()).unwrap();
+/// let connect = Connect::endpoint(engine.endpoint_url());
+/// let one = block_on(&connect, |ts| async move { ts.query("SELECT 1 AS one").await }).unwrap();
+/// assert_eq!(one.num_rows(), 1);
+/// ```
+pub fn block_on<T, Fut>(connect: &Connect, f: impl FnOnce(Timestream) -> Fut) -> Result<T>
+where
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Err(Error::InvalidArgument(
+            "client::block_on waits for an answer and cannot run inside an async runtime; await the client's methods \
+             instead"
+                .into(),
+        ));
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async { f(Timestream::connect(connect).await?).await })
+}
+
+/// An error of a call made directly on [`Timestream::write_client`] or
+/// [`Timestream::query_client`] (so that `?` works on them inside [`block_on`]).
+impl<E, R> From<SdkError<E, R>> for Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    fn from(e: SdkError<E, R>) -> Self {
+        sdk_error("Timestream", e)
     }
 }
 

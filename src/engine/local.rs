@@ -232,3 +232,109 @@ impl Drop for LocalTimestream {
         }
     }
 }
+
+/// The engine on a thread of its own, with its own tokio runtime (two workers): for programs
+/// that are not async, for the Python package, and for notebooks (the evcxr kernel compiles
+/// each cell on its own, so a runtime made in one cell cannot drive tasks in the next; this
+/// one never leaves its thread). Dropping it stops the engine, as [`EngineThread::shutdown`].
+///
+/// ```
+/// use ruuvistream::engine::{EngineConfig, EngineThread};
+/// let mut engine = EngineThread::start(EngineConfig::default()).unwrap();
+/// assert!(engine.endpoint_url().starts_with("http://127.0.0.1:"));
+/// engine.shutdown();
+/// assert!(!engine.is_running());
+/// ```
+pub struct EngineThread {
+    endpoint_url: String,
+    engine: Arc<Engine>,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for EngineThread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineThread")
+            .field("endpoint_url", &self.endpoint_url)
+            .field("running", &self.is_running())
+            .finish()
+    }
+}
+
+impl EngineThread {
+    /// Starts the engine on a new thread and waits (up to 30 s) until it listens.
+    pub fn start(config: EngineConfig) -> Result<Self> {
+        type Ready = std::result::Result<(String, Arc<Engine>), Error>;
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Ready>();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let thread = std::thread::Builder::new().name("ruuvistream-engine".into()).spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(Error::Io(e)));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                match LocalTimestream::start(config).await {
+                    Ok(engine) => {
+                        let _ = ready_tx.send(Ok((engine.endpoint_url(), engine.engine().clone())));
+                        let _ = stopped.await;
+                        engine.shutdown().await;
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                    }
+                }
+            });
+        })?;
+        match ready_rx.recv_timeout(std::time::Duration::from_secs(30)) {
+            Ok(Ok((endpoint_url, engine))) => Ok(Self { endpoint_url, engine, stop: Some(stop), thread: Some(thread) }),
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                Err(e)
+            }
+            Err(_) => Err(Error::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the engine did not start within 30 s",
+            ))),
+        }
+    }
+
+    /// `http://host:port`, the endpoint URL to give SDK clients.
+    pub fn endpoint_url(&self) -> &str {
+        &self.endpoint_url
+    }
+
+    /// The engine (catalog, clock) behind the listener.
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    /// The engine's clock (a manual one moves with [`Clock::advance`]).
+    pub fn clock(&self) -> &Clock {
+        self.engine.clock()
+    }
+
+    /// Whether the engine is serving (until [`EngineThread::shutdown`]).
+    pub fn is_running(&self) -> bool {
+        self.stop.is_some()
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish (and in persistent mode
+    /// writes a final checkpoint), and waits for the thread. Idempotent.
+    pub fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for EngineThread {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

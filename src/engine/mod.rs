@@ -24,5 +24,5 @@ pub mod store;
 pub use axum::http::HeaderMap;
 pub use clock::Clock;
 pub use error::{ApiError, ApiErrorKind, ApiResult, RejectedRecord};
-pub use local::{Engine, EngineConfig, LocalTimestream};
+pub use local::{Engine, EngineConfig, EngineThread, LocalTimestream};
 pub use server::{AcceptAll, Authenticator, router};

@@ -1,22 +1,18 @@
 //! `LocalTimestream` from Python: the engine on a background thread of the current process.
 
-use std::sync::mpsc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use tokio::sync::oneshot;
 
-use crate::engine::{Clock, EngineConfig, LocalTimestream};
+use crate::engine::{Clock, EngineConfig, EngineThread};
+use crate::error::Error;
 
 /// A running engine. The Python class `ruuvistream.LocalTimestream` wraps it.
 #[pyclass(module = "ruuvistream._native", name = "LocalTimestream")]
 pub struct PyLocalTimestream {
-    endpoint_url: String,
+    inner: EngineThread,
     clock: Clock,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
 }
 
 #[pymethods]
@@ -42,50 +38,23 @@ impl PyLocalTimestream {
             data_dir,
             ..Default::default()
         };
-        let (ready_tx, ready_rx) = mpsc::channel::<Result<String, String>>();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("ruuvistream-engine".into())
-            .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-                    Ok(rt) => rt,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e.to_string()));
-                        return;
-                    }
-                };
-                runtime.block_on(async move {
-                    match LocalTimestream::start(config).await {
-                        Ok(engine) => {
-                            let _ = ready_tx.send(Ok(engine.endpoint_url()));
-                            let _ = stopped.await;
-                            engine.shutdown().await;
-                        }
-                        Err(e) => {
-                            let _ = ready_tx.send(Err(e.to_string()));
-                        }
-                    }
-                });
-            })
-            .map_err(|e| PyRuntimeError::new_err(format!("cannot start the engine thread: {e}")))?;
-        let ready = py.detach(move || ready_rx.recv_timeout(Duration::from_secs(30)));
-        match ready {
-            Ok(Ok(endpoint_url)) => Ok(Self { endpoint_url, clock, stop: Some(stop), thread: Some(thread) }),
-            Ok(Err(e)) => Err(PyOSError::new_err(e)),
-            Err(_) => Err(PyRuntimeError::new_err("the engine did not start within 30 s")),
-        }
+        let inner = py.detach(move || EngineThread::start(config)).map_err(|e| match e {
+            Error::Io(e) => PyOSError::new_err(e.to_string()),
+            other => PyRuntimeError::new_err(other.to_string()),
+        })?;
+        Ok(Self { inner, clock })
     }
 
     /// `http://host:port`, for `endpoint_url=` of boto3 and the AWS CLI.
     #[getter]
     fn endpoint_url(&self) -> &str {
-        &self.endpoint_url
+        self.inner.endpoint_url()
     }
 
     /// Whether the engine is serving.
     #[getter]
     fn running(&self) -> bool {
-        self.stop.is_some()
+        self.inner.is_running()
     }
 
     /// The engine's "now", ns since the epoch.
@@ -106,25 +75,10 @@ impl PyLocalTimestream {
 
     /// Stops the engine, letting in-flight requests finish. Idempotent.
     fn stop(&mut self, py: Python<'_>) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            py.detach(|| {
-                let _ = thread.join();
-            });
-        }
+        py.detach(|| self.inner.shutdown());
     }
 }
 
 fn manual_only() -> PyErr {
     PyValueError::new_err("the engine runs on the system clock; start it with now=... to control time")
-}
-
-impl Drop for PyLocalTimestream {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
 }

@@ -11,8 +11,8 @@ use pyo3_arrow::PyTable;
 
 use super::errors::to_py;
 use crate::error::{Error, Result};
+use crate::ruuvi::UTC;
 use crate::ruuvi::simulator::{Simulator, SimulatorConfig, gateway_mac_for_seed};
-use crate::ruuvi::{ReadingsBuilder, UTC};
 use crate::units::{parse_duration, simulation_start_ns};
 
 #[allow(clippy::too_many_arguments)]
@@ -63,18 +63,10 @@ pub fn simulate(
     let cfg = config(sensors, duration, interval, seed, start, air_sensors, loss, repeat, site).map_err(to_py)?;
     let batch = py.detach(move || -> Result<RecordBatch> {
         let sim = Simulator::new(cfg)?;
-        if raw { packets_batch(sim) } else { readings_batch(sim, seed) }
+        if raw { packets_batch(sim) } else { sim.into_batch(Some(gateway_mac_for_seed(seed))) }
     });
     let batch = batch.map_err(to_py)?;
     PyTable::try_new(vec![batch.clone()], batch.schema())
-}
-
-fn readings_batch(sim: Simulator, seed: u64) -> Result<RecordBatch> {
-    let mut b = ReadingsBuilder::new(true, false, 1024);
-    for o in sim.observations(Some(gateway_mac_for_seed(seed))) {
-        b.push_observation(&o);
-    }
-    b.finish()
 }
 
 fn packets_batch(sim: Simulator) -> Result<RecordBatch> {

@@ -522,6 +522,23 @@ impl Simulator {
         self.tick += 1;
     }
 
+    /// Every packet decoded by the real decoder, as one record batch in the readings schema
+    /// with receive context (`time`, `rssi`, `gateway_mac` set to `gateway`): the input
+    /// [`Mapping::map`](crate::records::Mapping::map) and the client's `write` take.
+    ///
+    /// ```
+    /// use ruuvistream::ruuvi::simulator::{Simulator, SimulatorConfig};
+    /// let readings = Simulator::new(SimulatorConfig::default()).unwrap().into_batch(None).unwrap();
+    /// assert!(readings.num_rows() > 2500 && readings.schema().field_with_name("time").is_ok());
+    /// ```
+    pub fn into_batch(self, gateway: Option<Mac>) -> Result<arrow_array::RecordBatch> {
+        let mut b = super::ReadingsBuilder::new(true, false, 1024);
+        for o in self.observations(gateway) {
+            b.push_observation(&o);
+        }
+        b.finish()
+    }
+
     /// The packets decoded by the real decoder, with their receive context (`gateway_mac` set to
     /// `gateway`).
     pub fn observations(self, gateway: Option<Mac>) -> impl Iterator<Item = Observation> {
