@@ -187,3 +187,22 @@ where
         None => Error::Connection { operation, message: DisplayErrorContext(&e).to_string() },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn block_on_refuses_to_run_inside_a_runtime() {
+        let e = block_on(&Connect::endpoint("http://127.0.0.1:9"), |_| async { Ok(()) }).unwrap_err();
+        assert!(e.to_string().contains("cannot run inside an async runtime"), "{e}");
+    }
+
+    #[test]
+    fn block_on_reports_what_the_call_returns() {
+        // Nothing listens on port 9: the call's own error comes back, after the SDK's retries.
+        let connect = Connect { max_attempts: 1, ..Connect::endpoint("http://127.0.0.1:9") };
+        let e = block_on(&connect, |ts| async move { ts.list_databases().await }).unwrap_err();
+        assert!(matches!(e, Error::Connection { operation: "ListDatabases", .. }), "{e}");
+    }
+}
