@@ -10,9 +10,11 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/python -m pip
 # Everything the tests, lints and benchmarks import, in one virtualenv.
 PY_DEPS := maturin>=1.9,<2 pyarrow>=14 pytest>=8 hypothesis>=6 pandas>=2 polars>=1 mypy>=1.10 ruff>=0.6 boto3>=1.34 awscli>=1.32 \
-	nbformat>=5 nbclient>=0.10 ipykernel>=6 matplotlib>=3.8
+	nbformat>=5 nbclient>=0.10 nbconvert>=7 ipykernel>=6 matplotlib>=3.8
 # The wheel is built once per run into dist/, in the same target directory as the Rust tests.
 WHEEL_DIR := dist
+# The Jupyter kernel the Rust notebook runs on.
+EVCXR_VERSION := 0.22.0
 NEXTEST := $(shell cargo nextest --version >/dev/null 2>&1 && echo yes)
 
 .PHONY: help
@@ -34,8 +36,12 @@ wheel: venv ## Build the wheel (debug profile) and install it into .venv
 	$(VENV)/bin/maturin build --quiet --out $(WHEEL_DIR)
 	$(PIP) install --quiet --force-reinstall --no-deps $(WHEEL_DIR)/ruuvistream-*.whl
 
+.PHONY: evcxr-kernel
+evcxr-kernel: ## Install and register the evcxr Jupyter kernel for the Rust notebook (once; ~10 minutes)
+	bash scripts/evcxr-kernel.sh $(EVCXR_VERSION)
+
 .PHONY: test
-test: test-rust test-python lint ## Run every test and lint (what CI runs)
+test: test-rust test-python lint ## Run every test and lint, both notebooks included (what CI runs)
 
 .PHONY: test-rust
 test-rust: ## Rust unit, integration and doc tests
@@ -47,8 +53,8 @@ endif
 	cargo test --all-features --doc
 
 .PHONY: test-python
-test-python: wheel ## Python tests, docstring examples and README examples, against the built wheel
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q tests/python README.md --doctest-glob=README.md \
+test-python: wheel evcxr-kernel ## Python tests, the notebooks, docstring and README examples, against the built wheel
+	RUUVISTREAM_REQUIRE_RUST_KERNEL=1 PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q tests/python README.md --doctest-glob=README.md \
 		--doctest-modules --pyargs ruuvistream
 
 .PHONY: lint
@@ -60,8 +66,12 @@ lint: venv ## rustfmt, clippy, ruff and mypy; warnings fail
 	$(VENV)/bin/mypy
 
 .PHONY: demo
-demo: wheel ## The main job: the walkthrough on the embedded engine (tables, out/walkthrough.png, executed notebook)
+demo: wheel evcxr-kernel ## The main job: the walkthrough on the embedded engine (tables, out/walkthrough.png, executed notebooks)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) scripts/demo.py
+
+.PHONY: notebooks
+notebooks: wheel evcxr-kernel ## Execute both walkthrough notebooks into out/notebooks (.ipynb and .html)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) scripts/notebooks.py --out out/notebooks
 
 .PHONY: bench
 bench: venv ## Benchmarks (release build): criterion, ruuvistream vs ruuvitag-sensor, the engine vs DuckDB

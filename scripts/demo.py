@@ -3,14 +3,16 @@
 Every reading goes the way real ones do: encoded as a BLE advertisement by the simulator, then
 decoded by the real decoder into an Arrow table. Then the walkthrough, on the embedded engine:
 the readings are written as the walkthrough writes them, its three queries run and print their
-results, a plot goes to ``out/walkthrough.png`` and the Python walkthrough notebook is executed
-into ``out/notebooks/`` (with an HTML copy when nbconvert is installed).
+results, a plot goes to ``out/walkthrough.png`` and both walkthrough notebooks (Python and Rust)
+are executed into ``out/notebooks/``, with HTML copies.
 
-``python scripts/demo.py [OUT_DIR]`` (``make demo``; OUT_DIR defaults to ``out``).
+``python scripts/demo.py [OUT_DIR] [--skip-notebooks]`` (``make demo``; OUT_DIR defaults to
+``out``).
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import pathlib
 import sys
@@ -23,10 +25,9 @@ import ruuvistream
 
 SENSORS, AIR, START = 4, 1, "2026-11-30T00:00:00Z"
 END = dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)
-NOTEBOOK = pathlib.Path(__file__).resolve().parents[1] / "notebooks" / "python" / "timestream-walkthrough.ipynb"
 
 
-def main(out: pathlib.Path) -> None:
+def main(out: pathlib.Path, notebooks: bool = True) -> None:
     """Simulate, decode and summarise; then the walkthrough on the embedded engine."""
     sensors = ruuvistream.simulated_sensors(SENSORS, air_sensors=AIR)
     print("Sensors:")
@@ -71,7 +72,8 @@ def main(out: pathlib.Path) -> None:
     print(f"Greenhouse peak: {hottest['temperature'][0].as_py():.2f} °C at {hottest['time'][0].as_py():%H:%M} UTC")
     assert isinstance(table, pa.Table) and table.num_rows > 60_000
     walkthrough(table, sensors, out)
-    notebook(out / "notebooks")
+    if notebooks:
+        execute_notebooks(out / "notebooks")
 
 
 def walkthrough(table: pa.Table, sensors: list[dict], out: pathlib.Path) -> None:
@@ -154,27 +156,21 @@ def plot(averages, path: pathlib.Path) -> None:
     print(f"\nPlot: {path}")
 
 
-def notebook(out: pathlib.Path) -> None:
-    """Execute the Python walkthrough notebook into OUT (and HTML when nbconvert is there)."""
-    import nbclient
-    import nbformat
+def execute_notebooks(out: pathlib.Path) -> None:
+    """Execute both walkthrough notebooks (Python and Rust) into OUT, with HTML copies."""
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+    import notebooks as runner
 
-    out.mkdir(parents=True, exist_ok=True)
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    nbclient.NotebookClient(
-        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(out)}}
-    ).execute()
-    target = out / NOTEBOOK.name
-    nbformat.write(nb, target)
-    print(f"Executed notebook: {target}")
+    print("\nThe walkthrough notebooks (the Rust one builds its dependencies on its first run):")
     try:
-        from nbconvert import HTMLExporter
-    except ImportError:
-        return
-    html, _ = HTMLExporter().from_notebook_node(nb)
-    target.with_suffix(".html").write_text(html)
-    print(f"HTML: {target.with_suffix('.html')}")
+        runner.run(out, sorted(runner.NOTEBOOKS))
+    except runner.NotebookFailed as e:
+        raise SystemExit(f"demo: {e}") from None
 
 
 if __name__ == "__main__":
-    main(pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "out"))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", nargs="?", type=pathlib.Path, default=pathlib.Path("out"))
+    parser.add_argument("--skip-notebooks", action="store_true", help="leave the notebooks out (the tests run them)")
+    args = parser.parse_args()
+    main(args.out, notebooks=not args.skip_notebooks)

@@ -1,0 +1,155 @@
+"""Execute the walkthrough notebooks headless: the Python one (ipykernel) and the Rust one (evcxr).
+
+Each notebook runs in its own directory (the Rust one depends on the crate by a relative path)
+with a generous per-cell timeout; a cell that errors, times out or panics fails the run. The
+Rust kernel gets the headless evcxr settings in ``notebooks/headless-evcxr`` (``:opt 0`` for a
+fast first build, a shared dependency cache, and panics that fail their cell), unless
+``EVCXR_CONFIG_DIR`` is already set.
+
+``python scripts/notebooks.py [--out DIR] [--only python|rust]`` writes each executed notebook,
+and an HTML copy when nbconvert is installed, to DIR (default ``out/notebooks``); ``make
+notebooks`` runs it after installing the evcxr kernel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import re
+import sys
+import time
+
+import nbclient
+import nbformat
+from jupyter_client.kernelspec import KernelSpecManager
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+NOTEBOOKS = {
+    "python": ROOT / "notebooks" / "python" / "timestream-walkthrough.ipynb",
+    "rust": ROOT / "notebooks" / "rust" / "timestream-walkthrough.ipynb",
+}
+EVCXR_CONFIG = ROOT / "notebooks" / "headless-evcxr"
+# The Rust notebook's first cell builds DataFusion and the AWS SDK on a cold cache.
+CELL_TIMEOUT_S = 1800
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# Lines of a panic's report kept in the failure message (the backtrace follows them).
+MESSAGE_LINES = 12
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook cell failed.
+
+    The message has the cell's source and its error; ``notebook`` is the notebook as far as it ran.
+    """
+
+    def __init__(self, message: str, notebook: nbformat.NotebookNode) -> None:
+        """Keep the message and the partly executed notebook."""
+        super().__init__(message)
+        self.notebook = notebook
+
+
+def kernel_available(name: str) -> bool:
+    """Whether a Jupyter kernel of that name is installed."""
+    return name in KernelSpecManager().find_kernel_specs()
+
+
+def problems(nb: nbformat.NotebookNode) -> list[str]:
+    """Error outputs, and panics the kernel reported only on standard error.
+
+    evcxr sends a panic's message in several stream outputs, so a cell's standard error is read
+    as one text.
+    """
+    found = []
+    for cell in nb.cells:
+        outputs = cell.get("outputs", [])
+        stderr = ANSI.sub("", "".join(o.get("text", "") for o in outputs if o.get("name") == "stderr"))
+        if "panicked at" in stderr:
+            lines = stderr[stderr.index("panicked at") :].splitlines()
+            found.append("panic: " + "\n".join(lines[:MESSAGE_LINES]) + f"\nin cell:\n{cell.source}")
+        for out in outputs:
+            if out.get("output_type") == "error":
+                trace = ANSI.sub("", "\n".join(out.get("traceback", [])))
+                found.append(f"{out.get('ename')}: {out.get('evalue')}\n{trace}\nin cell:\n{cell.source}")
+    return found
+
+
+def execute(path: pathlib.Path, timeout: int = CELL_TIMEOUT_S) -> nbformat.NotebookNode:
+    """Run every cell of the notebook at ``path`` in its own directory; the executed notebook.
+
+    Raises :class:`NotebookFailed` naming the failing cell.
+    """
+    nb = nbformat.read(path, as_version=4)
+    kernel = nb.metadata.get("kernelspec", {}).get("name", "python3")
+    if kernel == "rust":
+        os.environ.setdefault("EVCXR_CONFIG_DIR", str(EVCXR_CONFIG))
+    client = nbclient.NotebookClient(
+        nb,
+        timeout=timeout,
+        startup_timeout=120,
+        kernel_name=kernel,
+        record_timing=True,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    try:
+        client.execute()
+    except (nbclient.exceptions.CellExecutionError, nbclient.exceptions.CellTimeoutError) as e:
+        found = problems(nb) or [ANSI.sub("", str(e))]
+        raise NotebookFailed(f"{path.name} ({kernel}):\n" + "\n\n".join(found), nb) from None
+    found = problems(nb)
+    if found:
+        raise NotebookFailed(f"{path.name} ({kernel}):\n" + "\n\n".join(found), nb)
+    return nb
+
+
+def save(nb: nbformat.NotebookNode, target: pathlib.Path) -> list[pathlib.Path]:
+    """Write the executed notebook to ``target``, and HTML next to it when nbconvert is there."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, target)
+    written = [target]
+    try:
+        from nbconvert import HTMLExporter
+    except ImportError:
+        return written
+    html, _ = HTMLExporter().from_notebook_node(nb)
+    target.with_suffix(".html").write_text(html, encoding="utf-8")
+    return [*written, target.with_suffix(".html")]
+
+
+def run(out: pathlib.Path, only: list[str]) -> None:
+    """Execute the chosen notebooks into ``out/<language>-timestream-walkthrough.ipynb``."""
+    for language in only:
+        path = NOTEBOOKS[language]
+        kernel = "rust" if language == "rust" else "python3"
+        if not kernel_available(kernel):
+            raise SystemExit(
+                f"notebooks: the {kernel!r} Jupyter kernel is not installed "
+                "(`make notebooks` installs it: cargo install evcxr_jupyter, then evcxr_jupyter --install)"
+            )
+        began = time.perf_counter()
+        print(f"Executing {path.relative_to(ROOT)} …", flush=True)
+        try:
+            nb = execute(path)
+        except NotebookFailed as e:
+            save(e.notebook, out / f"{language}-{path.name}")
+            raise
+        for written in save(nb, out / f"{language}-{path.name}"):
+            print(f"  {written}")
+        print(f"  {time.perf_counter() - began:.0f} s", flush=True)
+
+
+def main(argv: list[str]) -> None:
+    """Command line: ``--out DIR``, ``--only python|rust`` (repeatable)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=pathlib.Path, default=ROOT / "out" / "notebooks")
+    parser.add_argument("--only", action="append", choices=sorted(NOTEBOOKS))
+    args = parser.parse_args(argv)
+    try:
+        run(args.out, args.only or sorted(NOTEBOOKS))
+    except NotebookFailed as e:
+        print(f"notebooks: {e}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
