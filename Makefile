@@ -41,7 +41,8 @@ evcxr-kernel: ## Install and register the evcxr Jupyter kernel for the Rust note
 	bash scripts/evcxr-kernel.sh $(EVCXR_VERSION)
 
 .PHONY: test
-test: test-rust test-python lint ## Run every test and lint, both notebooks included (what CI runs)
+# lint before test-python: on a fresh machine it runs while the evcxr kernel is still building.
+test: test-rust lint test-python ## Run every test and lint, both notebooks included (what CI runs)
 
 .PHONY: test-rust
 test-rust: ## Rust unit, integration and doc tests

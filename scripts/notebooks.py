@@ -14,11 +14,13 @@ notebooks`` runs it after installing the evcxr kernel.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import pathlib
 import re
 import sys
 import time
+from collections.abc import Iterator
 
 import nbclient
 import nbformat
@@ -74,6 +76,25 @@ def problems(nb: nbformat.NotebookNode) -> list[str]:
     return found
 
 
+@contextlib.contextmanager
+def kernel_environment(kernel: str) -> Iterator[None]:
+    """Set the environment the kernel starts with, and restore it afterwards.
+
+    The evcxr kernel gets the headless settings, and no ``CARGO_INCREMENTAL=0`` (which CI sets
+    for the project's own build): with it, evcxr cannot load the code of a cell (its child
+    process exits with status 99).
+    """
+    saved = dict(os.environ)
+    if kernel == "rust":
+        os.environ.setdefault("EVCXR_CONFIG_DIR", str(EVCXR_CONFIG))
+        os.environ.pop("CARGO_INCREMENTAL", None)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def execute(path: pathlib.Path, timeout: int = CELL_TIMEOUT_S) -> nbformat.NotebookNode:
     """Run every cell of the notebook at ``path`` in its own directory; the executed notebook.
 
@@ -81,8 +102,6 @@ def execute(path: pathlib.Path, timeout: int = CELL_TIMEOUT_S) -> nbformat.Noteb
     """
     nb = nbformat.read(path, as_version=4)
     kernel = nb.metadata.get("kernelspec", {}).get("name", "python3")
-    if kernel == "rust":
-        os.environ.setdefault("EVCXR_CONFIG_DIR", str(EVCXR_CONFIG))
     client = nbclient.NotebookClient(
         nb,
         timeout=timeout,
@@ -92,7 +111,8 @@ def execute(path: pathlib.Path, timeout: int = CELL_TIMEOUT_S) -> nbformat.Noteb
         resources={"metadata": {"path": str(path.parent)}},
     )
     try:
-        client.execute()
+        with kernel_environment(kernel):
+            client.execute()
     except (nbclient.exceptions.CellExecutionError, nbclient.exceptions.CellTimeoutError) as e:
         found = problems(nb) or [ANSI.sub("", str(e))]
         raise NotebookFailed(f"{path.name} ({kernel}):\n" + "\n\n".join(found), nb) from None

@@ -121,7 +121,10 @@ impl Table {
 impl fmt::Display for Table {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let header = self.header();
-        let rows = self.cells().map_err(|_| fmt::Error)?;
+        let rows = match self.cells() {
+            Ok(rows) => rows,
+            Err(e) => return writeln!(f, "cannot show these rows: {e}"),
+        };
         let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
         for row in &rows {
             for (w, cell) in widths.iter_mut().zip(row) {

@@ -104,18 +104,24 @@ impl SqlLiteral for bool {
     }
 }
 
-/// Negative numbers go in parentheses: a minus can then never join one before it into a `--`
-/// comment.
-fn write_number(out: &mut String, negative: bool, text: std::fmt::Arguments<'_>) {
-    let _ = if negative { write!(out, "({text})") } else { write!(out, "{text}") };
+/// A number's text; one that starts with a minus (`-0.0` too) goes in parentheses, so that the
+/// minus can never join one before it into a `--` comment.
+fn write_number(out: &mut String, text: std::fmt::Arguments<'_>) {
+    let text = text.to_string();
+    if text.starts_with('-') {
+        out.push('(');
+        out.push_str(&text);
+        out.push(')');
+    } else {
+        out.push_str(&text);
+    }
 }
 
 macro_rules! integer_literals {
     ($($t:ty),*) => {$(
         impl SqlLiteral for $t {
-            #[allow(unused_comparisons)]
             fn write_sql(&self, out: &mut String) -> Result<()> {
-                write_number(out, *self < 0, format_args!("{self}"));
+                write_number(out, format_args!("{self}"));
                 Ok(())
             }
         }
@@ -129,7 +135,7 @@ impl SqlLiteral for f64 {
             return Err(Error::InvalidArgument(format!("{self} has no SQL literal")));
         }
         // `{:?}` keeps a decimal point (1.0, not 1), so the literal stays a DOUBLE.
-        write_number(out, self.is_sign_negative() && *self != 0.0, format_args!("{self:?}"));
+        write_number(out, format_args!("{self:?}"));
         Ok(())
     }
 }
@@ -240,7 +246,7 @@ mod tests {
         assert_eq!(literal(&-42_i32).unwrap(), "(-42)");
         assert_eq!(literal(&7_u64).unwrap(), "7");
         assert_eq!(literal(&1.0_f64).unwrap(), "1.0");
-        assert_eq!(literal(&-0.0_f64).unwrap(), "-0.0");
+        assert_eq!(literal(&-0.0_f64).unwrap(), "(-0.0)");
         assert_eq!(literal(&1e300_f64).unwrap(), "1e300");
         assert!(literal(&f64::INFINITY).is_err());
         assert_eq!(literal(&true).unwrap(), "true");
@@ -273,5 +279,7 @@ mod tests {
             assert!(e.contains(why), "{template}: {e}");
         }
         assert!(format_sql("{a}", &[("a", &f64::NAN)]).is_err());
+        // A minus before a negative value never makes a `--` comment.
+        assert_eq!(format_sql("x -{a}", &[("a", &-0.0_f64)]).unwrap(), "x -(-0.0)");
     }
 }

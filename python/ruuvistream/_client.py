@@ -355,7 +355,7 @@ def sql_literal(value: Any) -> str:
             raise ValueError(f"{value} has no SQL literal")
         text = repr(value)
         # In parentheses, a minus can never join one before it into a `--` comment.
-        return f"({text})" if value < 0 else text
+        return f"({text})" if text.startswith("-") else text
     if isinstance(value, str):
         return "'" + value.replace("'", "''") + "'"
     if isinstance(value, _dt.datetime):

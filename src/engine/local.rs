@@ -247,7 +247,9 @@ impl Drop for LocalTimestream {
 /// ```
 pub struct EngineThread {
     endpoint_url: String,
-    engine: Arc<Engine>,
+    clock: Clock,
+    /// Until shutdown: the engine holds its data directory's lock, released when it is dropped.
+    engine: Option<Arc<Engine>>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -289,7 +291,13 @@ impl EngineThread {
             });
         })?;
         match ready_rx.recv_timeout(std::time::Duration::from_secs(30)) {
-            Ok(Ok((endpoint_url, engine))) => Ok(Self { endpoint_url, engine, stop: Some(stop), thread: Some(thread) }),
+            Ok(Ok((endpoint_url, engine))) => Ok(Self {
+                endpoint_url,
+                clock: engine.clock().clone(),
+                engine: Some(engine),
+                stop: Some(stop),
+                thread: Some(thread),
+            }),
             Ok(Err(e)) => {
                 let _ = thread.join();
                 Err(e)
@@ -306,14 +314,14 @@ impl EngineThread {
         &self.endpoint_url
     }
 
-    /// The engine (catalog, clock) behind the listener.
-    pub fn engine(&self) -> &Arc<Engine> {
-        &self.engine
+    /// The engine (catalog, clock) behind the listener; `None` once shut down.
+    pub fn engine(&self) -> Option<&Arc<Engine>> {
+        self.engine.as_ref()
     }
 
     /// The engine's clock (a manual one moves with [`Clock::advance`]).
     pub fn clock(&self) -> &Clock {
-        self.engine.clock()
+        &self.clock
     }
 
     /// Whether the engine is serving (until [`EngineThread::shutdown`]).
@@ -330,6 +338,7 @@ impl EngineThread {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+        self.engine = None;
     }
 }
 

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ruuvistream::engine::store::Measure;
-use ruuvistream::engine::{Clock, Engine, EngineConfig, LocalTimestream};
+use ruuvistream::engine::{Clock, Engine, EngineConfig, EngineThread, LocalTimestream};
 
 /// One awsJson request over a fresh connection: (status, body).
 fn post(addr: &str, op: &str, body: &str) -> std::io::Result<(u16, String)> {
@@ -302,4 +302,21 @@ fn kill_9_during_concurrent_writes_loses_no_acknowledged_record() {
     );
     let invented: Vec<_> = rows.difference(&sent).take(5).collect();
     assert!(invented.is_empty(), "restored but never sent: {invented:?}");
+}
+
+#[test]
+fn an_engine_thread_releases_its_directory_when_shut_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = EngineThread::start(config(dir.path())).unwrap();
+    let addr = first.endpoint_url().trim_start_matches("http://").to_string();
+    let (status, _) = post(&addr, "CreateDatabase", r#"{"DatabaseName":"kept"}"#).unwrap();
+    assert_eq!(status, 200);
+    let busy = EngineThread::start(config(dir.path())).unwrap_err();
+    assert!(busy.to_string().contains("in use by another engine"), "{busy}");
+    first.shutdown();
+    assert!(first.engine().is_none() && !first.is_running());
+    // The same directory opens again while `first` is still alive, with what it acknowledged.
+    let second = EngineThread::start(config(dir.path())).unwrap();
+    let catalog = second.engine().unwrap().catalog();
+    assert!(catalog.databases.contains_key("kept"));
 }

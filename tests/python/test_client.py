@@ -150,3 +150,4 @@ def test_templates_cannot_inject(ts, day):
         format_sql("SELECT {x!r}", x=1)
     # A negative number cannot turn a minus in the template into a comment.
     assert format_sql("SELECT 1 -{x}, 2", x=-5) == "SELECT 1 -(-5), 2"
+    assert format_sql("SELECT 1 -{x}, 2", x=-0.0) == "SELECT 1 -(-0.0), 2"
