@@ -19,6 +19,7 @@ import os
 import pathlib
 import re
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 
@@ -37,6 +38,8 @@ CELL_TIMEOUT_S = 1800
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # Lines of a panic's report kept in the failure message (the backtrace follows them).
 MESSAGE_LINES = 12
+# Lines of the kernel's own output kept in the failure message.
+KERNEL_LOG_LINES = 30
 
 
 class NotebookFailed(RuntimeError):
@@ -110,15 +113,22 @@ def execute(path: pathlib.Path, timeout: int = CELL_TIMEOUT_S) -> nbformat.Noteb
         record_timing=True,
         resources={"metadata": {"path": str(path.parent)}},
     )
-    try:
-        with kernel_environment(kernel):
-            client.execute()
-    except (nbclient.exceptions.CellExecutionError, nbclient.exceptions.CellTimeoutError) as e:
-        found = problems(nb) or [ANSI.sub("", str(e))]
-        raise NotebookFailed(f"{path.name} ({kernel}):\n" + "\n\n".join(found), nb) from None
-    found = problems(nb)
-    if found:
-        raise NotebookFailed(f"{path.name} ({kernel}):\n" + "\n\n".join(found), nb)
+    # The kernel's own output (evcxr's cargo progress, ipykernel's warnings) goes to a log that
+    # is shown only when the notebook fails.
+    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as log:
+        try:
+            with kernel_environment(kernel):
+                client.execute(stdout=log, stderr=log)
+            found = problems(nb)
+        except (nbclient.exceptions.CellExecutionError, nbclient.exceptions.CellTimeoutError) as e:
+            found = problems(nb) or [ANSI.sub("", str(e))]
+        except nbclient.exceptions.DeadKernelError as e:
+            found = [f"the kernel died: {e}"]
+        if found:
+            log.seek(0)
+            tail = "\n".join(ANSI.sub("", log.read()).splitlines()[-KERNEL_LOG_LINES:])
+            message = "\n\n".join(found) + f"\n\nkernel log (last lines):\n{tail}"
+            raise NotebookFailed(f"{path.name} ({kernel}):\n{message}", nb)
     return nb
 
 
