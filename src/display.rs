@@ -1,5 +1,5 @@
 //! Record batches as tables for people: HTML for notebooks (Jupyter with the evcxr kernel shows
-//! any value that has an `evcxr_display` method through it) and aligned text for terminals.
+//! any value that has an `evcxr_display` method through it) and text for terminals.
 //!
 //! ```
 //! use ruuvistream::display::Table;
@@ -56,9 +56,9 @@ impl Table {
         self.batches.iter().map(RecordBatch::num_rows).sum()
     }
 
-    /// Each shown row's cells as text, in order.
+    /// Each shown row's cells as text, in order (for HTML).
     fn cells(&self) -> Result<Vec<Vec<String>>, arrow_schema::ArrowError> {
-        let options = FormatOptions::default().with_null("null");
+        let options = options();
         let mut rows = Vec::new();
         for batch in &self.batches {
             if rows.len() >= self.max_rows {
@@ -117,34 +117,34 @@ impl Table {
     }
 }
 
-/// Aligned text, as `ruuvistream query` prints it.
+/// A text table (Arrow's pretty format, as `ruuvistream query` prints it) of the first rows.
 impl fmt::Display for Table {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let header = self.header();
-        let rows = match self.cells() {
-            Ok(rows) => rows,
-            Err(e) => return writeln!(f, "cannot show these rows: {e}"),
-        };
-        let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-        for row in &rows {
-            for (w, cell) in widths.iter_mut().zip(row) {
-                *w = (*w).max(cell.chars().count());
+        let mut shown = Vec::new();
+        let mut left = self.max_rows;
+        for batch in &self.batches {
+            if left == 0 {
+                break;
             }
+            let n = batch.num_rows().min(left);
+            shown.push(batch.slice(0, n));
+            left -= n;
         }
-        let line = |f: &mut fmt::Formatter<'_>, cells: &[String]| -> fmt::Result {
-            let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
-            writeln!(f, "{}", padded.join("  ").trim_end())
-        };
-        line(f, &header)?;
-        line(f, &widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>())?;
-        for row in &rows {
-            line(f, row)?;
+        let rows: usize = shown.iter().map(RecordBatch::num_rows).sum();
+        match arrow_cast::pretty::pretty_format_batches_with_options(&shown, &options()) {
+            Ok(text) => writeln!(f, "{text}")?,
+            Err(e) => writeln!(f, "cannot show these rows: {e}")?,
         }
-        if let Some(more) = self.more(rows.len()) {
+        if let Some(more) = self.more(rows) {
             writeln!(f, "{more}")?;
         }
         Ok(())
     }
+}
+
+/// How values are written: nulls as `null`.
+fn options() -> FormatOptions<'static> {
+    FormatOptions::default().with_null("null")
 }
 
 /// Text made safe for HTML element content.
@@ -191,9 +191,11 @@ mod tests {
     }
 
     #[test]
-    fn text_is_aligned() {
-        let text = Table::from(batch(2)).to_string();
-        assert_eq!(text, "n  name\n-  -----\n0  <b>0&\n1  null\n");
+    fn text_is_a_table_of_the_first_rows() {
+        let text = Table::new(vec![batch(2), batch(3)]).with_max_rows(3).to_string();
+        let expected = "+---+-------+\n| n | name  |\n+---+-------+\n| 0 | <b>0& |\n| 1 | null  |\n| 0 | <b>0& |\n\
+                        +---+-------+\n… 2 more rows (5 in all)\n";
+        assert_eq!(text, expected);
         assert_eq!(Table::default().to_html().matches("<tr>").count(), 1);
     }
 }
