@@ -2,6 +2,7 @@
 pagination and errors."""
 
 import datetime as dt
+import json
 
 import pytest
 from botocore.exceptions import ClientError
@@ -147,6 +148,23 @@ def test_pagination(engine):
     assert empty["Rows"] == [] and "NextToken" not in empty
     paginated = list(q.get_paginator("query").paginate(QueryString=sql, PaginationConfig={"PageSize": 50}))
     assert sum(len(p["Rows"]) for p in paginated) == 120
+
+
+def test_the_first_page_rule_counts_bytes_too(engine):
+    """With MaxRows, fewer rows than MaxRows come at once only if they are under 1 MB."""
+    q = engine.client("timestream-query")
+    wide = "SELECT n, lpad('', 2000, 'x') AS pad FROM UNNEST(sequence(1, {n})) AS t(n)"
+    under = q.query(QueryString=wide.format(n=400), MaxRows=1000)  # ~0.8 MB
+    assert len(under["Rows"]) == 400 and "NextToken" not in under
+    over = q.query(QueryString=wide.format(n=900), MaxRows=1000)  # ~1.8 MB
+    assert over["Rows"] == [] and "NextToken" in over
+    pages, token = [], over["NextToken"]
+    while token:
+        page = q.query(QueryString=wide.format(n=900), MaxRows=1000, NextToken=token)
+        pages.append(page["Rows"])
+        token = page.get("NextToken")
+    assert [len(p) for p in pages] == [511, 389]
+    assert all(len(json.dumps(p)) <= 1024 * 1024 + 100_000 for p in pages)
 
 
 def test_bad_tokens_and_cancel(engine):

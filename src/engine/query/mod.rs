@@ -152,15 +152,19 @@ impl Results {
         let id = new_query_id();
         // The first-page rule: with MaxRows, everything comes at once only if it is under 1 MB
         // and fewer rows than MaxRows; otherwise the first answer carries only a NextToken.
+        let hash = hash_query(sql);
         let page = match max_rows {
-            Some(m) if rows.len() >= m || !fits_one_page(&rows) => {
-                page_json(&id, &rows, "", 0, Some(0), hash_query(sql))
-            }
-            _ => serve(&id, &rows, 0, max_rows, hash_query(sql))?,
+            Some(m) if rows.len() >= m => page_json(&id, &rows, "", 0, Some(0), hash),
+            // Rendered once: the page is the answer when it holds every row.
+            Some(_) => match page(&id, &rows, 0, max_rows, hash)? {
+                (whole, None) => whole,
+                (_, Some(_)) => page_json(&id, &rows, "", 0, Some(0), hash),
+            },
+            None => serve(&id, &rows, 0, max_rows, hash)?,
         };
         let mut stored = self.stored.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         stored.retain(|_, s| s.created.elapsed() < RESULT_TTL);
-        stored.insert(id, Stored { query_hash: hash_query(sql), rows, created: Instant::now(), cancelled: false });
+        stored.insert(id, Stored { query_hash: hash, rows, created: Instant::now(), cancelled: false });
         Ok(page)
     }
 
@@ -191,18 +195,6 @@ impl Results {
         s.cancelled = true;
         Ok(json!({ "CancellationMessage": message }))
     }
-}
-
-/// Whether the whole result is under 1 MB of rendered rows.
-fn fits_one_page(rows: &Rows) -> bool {
-    let mut text = String::new();
-    for row in 0..rows.len() {
-        rows.render_row(row, &mut text);
-        if text.len() >= PAGE_BYTES {
-            return false;
-        }
-    }
-    true
 }
 
 /// The page at `offset` (rendered ahead if the previous request saw to it), and the page after
