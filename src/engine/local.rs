@@ -124,6 +124,11 @@ impl Engine {
         &self.clock
     }
 
+    /// The query results being paged through (whether a query was cancelled, for one).
+    pub fn results(&self) -> &super::query::Results {
+        &self.results
+    }
+
     /// Persistent mode: writes every table's rows to a new checkpoint (Parquet files for the
     /// memory store and, per UTC day, the magnetic store; rows past retention left out) and
     /// restarts the write-ahead log. Writes wait while it runs. `None` in memory mode.

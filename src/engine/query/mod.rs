@@ -185,6 +185,13 @@ impl Results {
         serve(&id, &rows, offset, max_rows, hash)
     }
 
+    /// Whether the query `query_id` was cancelled; `None` for a query whose results are not
+    /// kept (unknown, or past the time results are kept).
+    pub fn is_cancelled(&self, query_id: &str) -> Option<bool> {
+        let stored = self.stored.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        stored.get(query_id).filter(|s| s.created.elapsed() < RESULT_TTL).map(|s| s.cancelled)
+    }
+
     /// Cancels a query; idempotent.
     pub fn cancel(&self, query_id: &str) -> ApiResult<Value> {
         let mut stored = self.stored.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
