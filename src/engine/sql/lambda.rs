@@ -730,7 +730,8 @@ impl ScalarUDFImpl for LambdaUdf {
         let list = list_arr.as_list::<i32>();
         let element = element_type(list.data_type())?;
         let values = list.values();
-        let read = |i: usize| read_value(values, i, &element);
+        let reader = Reader::new(values, &element)?;
+        let read = |i: usize| reader.read(i);
         let offsets = list.value_offsets();
         match self.kind {
             Kind::Filter => {
@@ -819,13 +820,14 @@ impl ScalarUDFImpl for LambdaUdf {
                 let init = args.args[1].to_array(n)?;
                 let init_ty = Ty::of(init.data_type())?;
                 let (state_ty, _) = reduce_types(&init_ty, &element, &step, &output)?;
+                let init = Reader::new(&init, &init_ty)?;
                 let mut out = Vec::with_capacity(n);
                 for row in 0..n {
                     if list.is_null(row) {
                         out.push(V::Null);
                         continue;
                     }
-                    let mut state = widen(read_value(&init, row, &init_ty)?, &state_ty);
+                    let mut state = widen(init.read(row)?, &state_ty);
                     for i in offsets[row] as usize..offsets[row + 1] as usize {
                         state = widen(step.eval(&[state, read(i)?])?, &state_ty);
                     }
@@ -845,39 +847,72 @@ fn widen(v: V, ty: &Ty) -> V {
     }
 }
 
-/// Element `i` of `array` (of element type `ty`) as a lambda value.
-fn read_value(array: &ArrayRef, i: usize, ty: &Ty) -> Result<V> {
-    if array.is_null(i) {
-        return Ok(V::Null);
-    }
-    Ok(match ty {
-        Ty::Null => V::Null,
-        Ty::Bool => V::Bool(array.as_boolean().value(i)),
-        Ty::Int => {
-            let a = arrow_cast::cast(&array.slice(i, 1), &DataType::Int64)?;
-            V::Int(a.as_primitive::<Int64Type>().value(0))
-        }
-        Ty::Double => {
-            let a = arrow_cast::cast(&array.slice(i, 1), &DataType::Float64)?;
-            V::Double(a.as_primitive::<Float64Type>().value(0))
-        }
-        Ty::Str => {
-            let a = arrow_cast::cast(&array.slice(i, 1), &DataType::Utf8)?;
-            V::Str(a.as_string::<i32>().value(0).to_string())
-        }
-        Ty::Ts(_) => V::Ts(timestamp_ns(&array.slice(i, 1))?),
-        Ty::Interval => return exec_err!("interval elements are not supported in lambdas"),
-        Ty::Row(_, value) => {
-            let s = array.as_struct();
-            V::Row(timestamp_ns(&s.column(0).slice(i, 1))?, Box::new(read_value(s.column(1), i, value)?))
-        }
-    })
+/// The elements of an array as lambda values: the array is cast once, when the reader is made,
+/// to the Arrow type its values are read in.
+struct Reader {
+    /// The array as it came (its nulls, for the kinds that are not cast).
+    array: ArrayRef,
+    kind: ReadAs,
 }
 
-fn timestamp_ns(one: &ArrayRef) -> Result<i64> {
-    let a = arrow_cast::cast(one, &DataType::Timestamp(TimeUnit::Nanosecond, None))?;
-    let a = arrow_cast::cast(&a, &DataType::Int64)?;
-    Ok(a.as_primitive::<Int64Type>().value(0))
+enum ReadAs {
+    Null,
+    Bool,
+    /// Cast to Int64.
+    Int(ArrayRef),
+    /// Cast to Float64.
+    Double(ArrayRef),
+    /// Cast to Utf8.
+    Str(ArrayRef),
+    /// Nanoseconds since the epoch, as Int64.
+    Ts(ArrayRef),
+    Interval,
+    /// A time series point: its times (nanoseconds, Int64) and its values.
+    Row(ArrayRef, Box<Reader>),
+}
+
+impl Reader {
+    /// A reader of `array`, whose elements are of lambda type `ty`.
+    fn new(array: &ArrayRef, ty: &Ty) -> Result<Self> {
+        let kind = match ty {
+            Ty::Null => ReadAs::Null,
+            Ty::Bool => ReadAs::Bool,
+            Ty::Int => ReadAs::Int(arrow_cast::cast(array, &DataType::Int64)?),
+            Ty::Double => ReadAs::Double(arrow_cast::cast(array, &DataType::Float64)?),
+            Ty::Str => ReadAs::Str(arrow_cast::cast(array, &DataType::Utf8)?),
+            Ty::Ts(_) => ReadAs::Ts(timestamps_ns(array)?),
+            Ty::Interval => ReadAs::Interval,
+            Ty::Row(_, value) => {
+                let s = array.as_struct();
+                ReadAs::Row(timestamps_ns(s.column(0))?, Box::new(Reader::new(s.column(1), value)?))
+            }
+        };
+        Ok(Self { array: array.clone(), kind })
+    }
+
+    /// Element `i`.
+    fn read(&self, i: usize) -> Result<V> {
+        // A value the cast could not carry over (out of range) is null, like a null element.
+        let present = |a: &ArrayRef| !a.is_null(i);
+        Ok(match &self.kind {
+            _ if self.array.is_null(i) => V::Null,
+            ReadAs::Null => V::Null,
+            ReadAs::Bool => V::Bool(self.array.as_boolean().value(i)),
+            ReadAs::Int(a) if present(a) => V::Int(a.as_primitive::<Int64Type>().value(i)),
+            ReadAs::Double(a) if present(a) => V::Double(a.as_primitive::<Float64Type>().value(i)),
+            ReadAs::Str(a) if present(a) => V::Str(a.as_string::<i32>().value(i).to_string()),
+            ReadAs::Ts(a) if present(a) => V::Ts(a.as_primitive::<Int64Type>().value(i)),
+            ReadAs::Int(_) | ReadAs::Double(_) | ReadAs::Str(_) | ReadAs::Ts(_) => V::Null,
+            ReadAs::Interval => return exec_err!("interval elements are not supported in lambdas"),
+            ReadAs::Row(times, value) => V::Row(times.as_primitive::<Int64Type>().value(i), Box::new(value.read(i)?)),
+        })
+    }
+}
+
+/// Timestamps of any unit as nanoseconds since the epoch (Int64).
+fn timestamps_ns(array: &ArrayRef) -> Result<ArrayRef> {
+    let a = arrow_cast::cast(array, &DataType::Timestamp(TimeUnit::Nanosecond, None))?;
+    Ok(arrow_cast::cast(&a, &DataType::Int64)?)
 }
 
 /// An Arrow array of type `dt` from lambda results.

@@ -62,6 +62,10 @@ fn filter_reduce_transform_and_matches() {
          CROSS JOIN UNNEST(k) AS f (time, value)"
     );
     assert_eq!(run(&sql).unwrap(), vec!["|1970-01-01T00:01:00Z|5.0|"]);
+    // Null elements stay null; strings and doubles are read as themselves.
+    let sql = "SELECT TRANSFORM(ARRAY[1, NULL, 3], x -> x * 10) AS t, cardinality(FILTER(ARRAY['a', 'bb', NULL], \
+               s -> s = 'bb')) AS n, REDUCE(ARRAY[0.5, 1.25], 0.0, (s, x) -> s + x, s -> s) AS r";
+    assert_eq!(run(sql).unwrap(), vec!["|[10,,30]|1|1.75|"]);
 }
 
 #[test]
