@@ -198,6 +198,15 @@ async fn send(
         .send()
         .await;
     let mut report = WriteReport { requests: 1, ..WriteReport::default() };
+    // Every record of the request, rejected for one reason.
+    let reject_all = |report: &mut WriteReport, reason: &str| {
+        report.rejected.extend(b.rows.iter().enumerate().map(|(i, &row)| RejectedRecord {
+            row,
+            measure_name: measure_of(i),
+            reason: reason.to_string(),
+            existing_version: None,
+        }));
+    };
     match sent {
         Ok(out) => {
             let ingested = out.records_ingested();
@@ -222,32 +231,14 @@ async fn send(
                 report.records_ingested = n.saturating_sub(report.rejected.len());
             } else if let Some(WriteRecordsError::ValidationException(v)) = service {
                 // The request as a whole was refused: each of its records is reported.
-                let reason = format!("ValidationException: {}", v.message());
-                for (i, &row) in b.rows.iter().enumerate() {
-                    report.rejected.push(RejectedRecord {
-                        row,
-                        measure_name: measure_of(i),
-                        reason: reason.clone(),
-                        existing_version: None,
-                    });
-                }
+                reject_all(&mut report, &format!("ValidationException: {}", v.message()));
             } else {
                 match sdk_error("WriteRecords", e) {
                     // Every other request would fail the same way: stop.
                     err @ Error::Service { .. } if is_fatal(&err) => return Err(err),
                     // Throttling, server errors or timeouts after every retry, a lost connection:
                     // this request's records are reported, the others go on.
-                    err => {
-                        let reason = format!("not written: {err}");
-                        for (i, &row) in b.rows.iter().enumerate() {
-                            report.rejected.push(RejectedRecord {
-                                row,
-                                measure_name: measure_of(i),
-                                reason: reason.clone(),
-                                existing_version: None,
-                            });
-                        }
-                    }
+                    err => reject_all(&mut report, &format!("not written: {err}")),
                 }
             }
         }
