@@ -12,7 +12,6 @@ use crate::error::Error;
 #[pyclass(module = "ruuvistream._native", name = "LocalTimestream")]
 pub struct PyLocalTimestream {
     inner: EngineThread,
-    clock: Clock,
 }
 
 #[pymethods]
@@ -29,11 +28,10 @@ impl PyLocalTimestream {
         log_requests: bool,
         data_dir: Option<std::path::PathBuf>,
     ) -> PyResult<Self> {
-        let clock = now_ns.map_or(Clock::System, Clock::manual);
         let config = EngineConfig {
             bind: bind.to_string(),
             port,
-            clock: clock.clone(),
+            clock: now_ns.map_or(Clock::System, Clock::manual),
             log_requests,
             data_dir,
             ..Default::default()
@@ -42,7 +40,7 @@ impl PyLocalTimestream {
             Error::Io(e) => PyOSError::new_err(e.to_string()),
             other => PyRuntimeError::new_err(other.to_string()),
         })?;
-        Ok(Self { inner, clock })
+        Ok(Self { inner })
     }
 
     /// `http://host:port`, for `endpoint_url=` of boto3 and the AWS CLI.
@@ -59,18 +57,18 @@ impl PyLocalTimestream {
 
     /// The engine's "now", ns since the epoch.
     fn now_ns(&self) -> i64 {
-        self.clock.now_ns()
+        self.inner.clock().now_ns()
     }
 
     /// Sets a manual clock (ValueError for the system clock).
     fn set_now_ns(&self, ns: i64) -> PyResult<()> {
-        if self.clock.set_ns(ns) { Ok(()) } else { Err(manual_only()) }
+        if self.inner.clock().set_ns(ns) { Ok(()) } else { Err(manual_only()) }
     }
 
     /// Moves a manual clock forward by `seconds` (ValueError for the system clock).
     fn advance(&self, seconds: f64) -> PyResult<()> {
         let d = Duration::try_from_secs_f64(seconds).map_err(|_| PyValueError::new_err("seconds must be >= 0"))?;
-        if self.clock.advance(d) { Ok(()) } else { Err(manual_only()) }
+        if self.inner.clock().advance(d) { Ok(()) } else { Err(manual_only()) }
     }
 
     /// Stops the engine, letting in-flight requests finish. Idempotent.
