@@ -72,23 +72,7 @@ enum Command {
     },
     /// Run the embedded Timestream-compatible engine until interrupted (Ctrl-C or SIGTERM).
     #[cfg(feature = "engine")]
-    Serve {
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1")]
-        bind: String,
-        /// Port to listen on (0 picks a free one).
-        #[arg(long, default_value_t = 8800)]
-        port: u16,
-        /// Log every request (operation, status, time) on standard error.
-        #[arg(long, short)]
-        verbose: bool,
-        /// Keep the catalog and every acknowledged write in this directory (default: memory only).
-        #[arg(long)]
-        data_dir: Option<std::path::PathBuf>,
-        /// With --data-dir: how often rows are written to Parquet and the log restarted.
-        #[arg(long, default_value = "60s")]
-        checkpoint_interval: String,
-    },
+    Serve(Box<crate::cli_serve::ServeArgs>),
     /// Write readings into a Timestream table: the simulator's or a Gateway's JSON lines from a
     /// file or standard input, or simulated sensors (--simulate).
     #[cfg(all(feature = "cli", feature = "client"))]
@@ -127,9 +111,7 @@ where
             simulate(sensors, air_sensors, &duration, &interval, seed, start.as_deref(), loss, repeat, format, &mut out)
         }
         #[cfg(feature = "engine")]
-        Command::Serve { bind, port, verbose, data_dir, checkpoint_interval } => {
-            parse_duration(&checkpoint_interval).and_then(|every| serve(bind, port, verbose, data_dir, every, &mut out))
-        }
+        Command::Serve(args) => crate::cli_serve::serve(*args, &mut out),
         #[cfg(feature = "client")]
         Command::Ingest(args) => crate::cli_client::ingest(*args, &mut out),
         #[cfg(feature = "client")]
@@ -409,56 +391,4 @@ fn simulate(
         }
     }
     Ok(0)
-}
-
-/// Runs the engine in the foreground and prints its endpoint once it listens.
-#[cfg(feature = "engine")]
-fn serve(
-    bind: String,
-    port: u16,
-    verbose: bool,
-    data_dir: Option<std::path::PathBuf>,
-    checkpoint_interval: std::time::Duration,
-    out: &mut dyn Write,
-) -> Result<i32> {
-    use crate::engine::{EngineConfig, LocalTimestream};
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(async {
-        let persistent = data_dir.as_ref().map(|d| d.display().to_string());
-        let config =
-            EngineConfig { bind, port, log_requests: verbose, data_dir, checkpoint_interval, ..Default::default() };
-        let engine = LocalTimestream::start(config).await?;
-        writeln!(out, "ruuvistream engine listening on {}", engine.endpoint_url())?;
-        match persistent {
-            Some(dir) => writeln!(out, "(data in {dir}; any AWS credentials are accepted; Ctrl-C stops it)")?,
-            None => writeln!(out, "(in memory; any AWS credentials are accepted; Ctrl-C stops it)")?,
-        }
-        out.flush()?;
-        wait_for_signal().await;
-        engine.shutdown().await;
-        Ok(0)
-    })
-}
-
-#[cfg(feature = "engine")]
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

@@ -35,6 +35,8 @@ pub mod units;
 pub mod cli;
 #[cfg(all(feature = "cli", feature = "client"))]
 mod cli_client;
+#[cfg(all(feature = "cli", feature = "engine"))]
+mod cli_serve;
 
 #[cfg(feature = "client")]
 pub mod client;

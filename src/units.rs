@@ -1,5 +1,5 @@
-//! Durations and instants as people type them: `24h`, `5s`, `1h30m`, `1285ms`, `7d`, and RFC 3339
-//! times.
+//! Durations, sizes and instants as people type them: `24h`, `5s`, `1h30m`, `1285ms`, `7d`;
+//! `512MiB`, `2G`; and RFC 3339 times.
 
 use std::time::Duration;
 
@@ -49,6 +49,40 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
         rest = &rest[unit_end..];
     }
     Duration::try_from_secs_f64(total).map_err(|_| bad("out of range"))
+}
+
+/// Parses a size in bytes written as a number with an optional unit: `B`, `K`/`KB`/`KiB`,
+/// `M`/`MB`/`MiB`, `G`/`GB`/`GiB`, `T`/`TB`/`TiB` (all powers of 1024, as memory is counted;
+/// case does not matter, a space may come before the unit). A bare number is bytes.
+///
+/// ```
+/// use ruuvistream::units::parse_bytes;
+/// assert_eq!(parse_bytes("512MiB").unwrap(), 512 << 20);
+/// assert_eq!(parse_bytes("1.5 g").unwrap(), 3 << 29);
+/// assert_eq!(parse_bytes("4096").unwrap(), 4096);
+/// assert!(parse_bytes("lots").is_err());
+/// ```
+pub fn parse_bytes(text: &str) -> Result<usize> {
+    let bad = |why: &str| Error::InvalidArgument(format!("invalid size {text:?}: {why}"));
+    let s = text.trim();
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    if split == 0 {
+        return Err(bad("expected a number, e.g. 512MiB or 2G"));
+    }
+    let value: f64 = s[..split].parse().map_err(|_| bad("bad number"))?;
+    let shift = match s[split..].trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        _ => return Err(bad("unknown unit (use B, KiB, MiB, GiB or TiB)")),
+    };
+    let bytes = value * (1u64 << shift) as f64;
+    if !bytes.is_finite() || bytes >= usize::MAX as f64 {
+        return Err(bad("out of range"));
+    }
+    Ok(bytes.round() as usize)
 }
 
 /// Parses an RFC 3339 time (`2026-11-30T00:00:00Z`) or a date (`2026-11-30`, midnight UTC)

@@ -181,13 +181,23 @@ class Timestream:
     ([], 2)
     """
 
-    def __init__(self, endpoint_url: str | None = None, region: str | None = None, *, max_attempts: int = 5) -> None:
+    def __init__(
+        self,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        *,
+        max_attempts: int = 5,
+        aws_access_key_id: str | None = None,
+        aws_secret_access_key: str | None = None,
+    ) -> None:
         """Connect.
 
         ``max_attempts`` bounds the tries per request: throttling, server errors and timeouts
-        are retried with jittered exponential backoff.
+        are retried with jittered exponential backoff. Requests are signed with the given key
+        (an engine started with ``credentials`` requires one of its keys), else with the
+        default AWS credential chain.
         """
-        self._native = _native.Timestream(endpoint_url, region, max_attempts)
+        self._native = _native.Timestream(endpoint_url, region, max_attempts, aws_access_key_id, aws_secret_access_key)
 
     def write(
         self,

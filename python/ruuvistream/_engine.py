@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Union
 
@@ -20,13 +21,29 @@ def _to_ns(value: TimeLike) -> int:
     return int(value * 1_000_000_000) if isinstance(value, float) else int(value)
 
 
+Credentials = Union[str, "os.PathLike[str]", Mapping[str, Union[str, Mapping[str, Any]]]]
+
+
+def _databases(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    return ",".join(str(v) for v in value)
+
+
 class LocalTimestream:
     """A Timestream-compatible engine running in this process, on a background thread.
 
     boto3, the AWS CLI and the AWS SDKs talk to it over HTTP exactly as to the real service;
-    point them at :attr:`endpoint_url` (any credentials are accepted). ``port=0`` picks a free
-    port. Pass ``now`` (an aware datetime, or seconds since the epoch as a float, or
-    nanoseconds as an int) to run the engine on a manual clock that only moves with
+    point them at :attr:`endpoint_url`. By default any credentials are accepted; with
+    ``credentials`` every request must be signed (AWS Signature Version 4) with one of the
+    given keys: a mapping of access key id to secret (full access), or to
+    ``{"secret": ..., "read": [...], "write": [...]}`` to limit the key to reading some
+    databases (``"*"`` for all) and writing others; or the path of a file in the AWS
+    shared-credentials format (see the README). ``port=0`` picks a free port. Pass ``now``
+    (an aware datetime, or seconds since the epoch as a float, or nanoseconds as an int) to
+    run the engine on a manual clock that only moves with
     :meth:`advance` and :meth:`set_now`, which is how retention can be shown without waiting.
     With ``data_dir`` the engine keeps its catalog and every acknowledged write there (synced
     to disk before each answer) and finds them again when restarted on the same directory;
@@ -45,14 +62,40 @@ class LocalTimestream:
         now: TimeLike | None = None,
         log_requests: bool = False,
         data_dir: str | os.PathLike[str] | None = None,
+        credentials: Credentials | None = None,
+        allow_anonymous: bool = False,
+        query_memory_limit: int | None = None,
+        query_timeout: _dt.timedelta | float | None = None,
     ) -> None:
-        """Start the engine; it serves until :meth:`stop` (or the end of a ``with`` block)."""
+        """Start the engine; it serves until :meth:`stop` (or the end of a ``with`` block).
+
+        ``query_memory_limit`` (bytes) and ``query_timeout`` (a timedelta or seconds) bound
+        each query; the defaults are 1/8 of the machine's memory and one hour.
+        ``allow_anonymous`` lets an engine without ``credentials`` listen beyond loopback.
+        """
+        credentials_file: str | None = None
+        keys: list[tuple[str, str, str | None, str | None]] | None = None
+        if isinstance(credentials, (str, os.PathLike)):
+            credentials_file = os.fspath(credentials)
+        elif credentials is not None:
+            keys = []
+            for key_id, spec in credentials.items():
+                if isinstance(spec, str):
+                    keys.append((key_id, spec, None, None))
+                else:
+                    keys.append((key_id, spec["secret"], _databases(spec.get("read")), _databases(spec.get("write"))))
+        timeout = query_timeout.total_seconds() if isinstance(query_timeout, _dt.timedelta) else query_timeout
         self._native = _native.LocalTimestream(
             bind,
             port,
             None if now is None else _to_ns(now),
             log_requests,
             None if data_dir is None else os.fspath(data_dir),
+            credentials_file,
+            keys,
+            allow_anonymous,
+            query_memory_limit,
+            timeout,
         )
 
     @property
@@ -82,16 +125,28 @@ class LocalTimestream:
         seconds = by.total_seconds() if isinstance(by, _dt.timedelta) else float(by)
         self._native.advance(seconds)
 
-    def client(self, service: str, region_name: str = "us-east-1") -> Any:
-        """Return a boto3 client for ``"timestream-write"`` or ``"timestream-query"`` bound to this engine."""
+    def client(
+        self,
+        service: str,
+        region_name: str = "us-east-1",
+        *,
+        aws_access_key_id: str | None = None,
+        aws_secret_access_key: str | None = None,
+    ) -> Any:
+        """Return a boto3 client for ``"timestream-write"`` or ``"timestream-query"`` bound to this engine.
+
+        It signs with the given key, else with the first key of a ``credentials`` mapping, else
+        with a placeholder key that an engine without credentials accepts.
+        """
         import boto3
 
+        key_id, secret = self._native.signing_key or ("local", "local")
         return boto3.client(
             service,
             endpoint_url=self.endpoint_url,
             region_name=region_name,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
+            aws_access_key_id=aws_access_key_id or key_id,
+            aws_secret_access_key=aws_secret_access_key or secret,
         )
 
     def stop(self) -> None:

@@ -35,7 +35,14 @@ class LocalTimestream:
         now_ns: int | None = None,
         log_requests: bool = False,
         data_dir: str | None = None,
+        credentials_file: str | None = None,
+        keys: list[tuple[str, str, str | None, str | None]] | None = None,
+        allow_anonymous: bool = False,
+        query_memory_limit: int | None = None,
+        query_timeout_s: float | None = None,
     ) -> LocalTimestream: ...
+    @property
+    def signing_key(self) -> tuple[str, str] | None: ...
     @property
     def endpoint_url(self) -> str: ...
     @property
@@ -48,7 +55,12 @@ class LocalTimestream:
 @final
 class Timestream:
     def __new__(
-        cls, endpoint_url: str | None = None, region: str | None = None, max_attempts: int = 5
+        cls,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        max_attempts: int = 5,
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
     ) -> Timestream: ...
     def write(
         self,

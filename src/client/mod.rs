@@ -49,11 +49,20 @@ pub struct Connect {
     pub max_attempts: u32,
     /// How long one attempt may take.
     pub attempt_timeout: Duration,
+    /// An access key to sign with (id, secret), instead of the default credential chain: for
+    /// an engine that requires its own keys.
+    pub credentials: Option<(String, String)>,
 }
 
 impl Default for Connect {
     fn default() -> Self {
-        Self { endpoint_url: None, region: None, max_attempts: 5, attempt_timeout: Duration::from_secs(60) }
+        Self {
+            endpoint_url: None,
+            region: None,
+            max_attempts: 5,
+            attempt_timeout: Duration::from_secs(60),
+            credentials: None,
+        }
     }
 }
 
@@ -93,9 +102,12 @@ impl Timestream {
             )
             .timeout_config(TimeoutConfig::builder().operation_attempt_timeout(opts.attempt_timeout).build());
         let region = RegionProviderChain::first_try(opts.region.clone().map(Region::new)).or_default_provider();
+        if let Some((id, secret)) = &opts.credentials {
+            loader = loader.credentials_provider(Credentials::new(id, secret, None, None, "ruuvistream"));
+        }
         if let Some(url) = &opts.endpoint_url {
             loader = loader.endpoint_url(url).region(region.or_else("us-east-1"));
-            if !credentials_configured() {
+            if opts.credentials.is_none() && !credentials_configured() {
                 // The engine accepts any signature; a local endpoint needs no account.
                 loader = loader.credentials_provider(Credentials::new("local", "local", None, None, "ruuvistream"));
             }

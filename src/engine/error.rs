@@ -28,6 +28,16 @@ pub enum ApiErrorKind {
     UnknownOperation,
     /// The request body is larger than the engine accepts (413).
     RequestTooLarge,
+    /// A query failed while it ran: a bad value, a limit it reached (400).
+    QueryExecution,
+    /// The request was signed with an access key the engine does not know (400).
+    UnrecognizedClient,
+    /// The request's signature does not match, is expired or is scoped wrongly (400).
+    InvalidSignature,
+    /// The request is not signed (400).
+    MissingAuthenticationToken,
+    /// The request's `Authorization` header is malformed or incomplete (400).
+    IncompleteSignature,
 }
 
 /// One rejected record of a WriteRecords request.
@@ -66,9 +76,9 @@ impl ApiError {
     /// A Coral-style constraint failure: `1 validation error detected: Value 'v' at 'path'
     /// failed to satisfy constraint: <constraint>`.
     pub fn constraint(value: &str, path: &str, constraint: &str) -> Self {
-        let shown: String = value.chars().take(100).collect();
         Self::validation(format!(
-            "1 validation error detected: Value '{shown}' at '{path}' failed to satisfy constraint: {constraint}"
+            "1 validation error detected: Value '{}' at '{path}' failed to satisfy constraint: {constraint}",
+            shown(value)
         ))
     }
 
@@ -89,6 +99,16 @@ impl ApiError {
         Self::new(ApiErrorKind::Conflict, message)
     }
 
+    /// A QueryExecutionException: the query failed while it ran.
+    pub fn query_execution(message: impl Into<String>) -> Self {
+        Self::new(ApiErrorKind::QueryExecution, message)
+    }
+
+    /// A ThrottlingException: too much at once; the client should retry later.
+    pub fn throttling(message: impl Into<String>) -> Self {
+        Self::new(ApiErrorKind::Throttling, message)
+    }
+
     /// A SerializationException: a member of the wrong JSON type.
     pub fn serialization(message: impl Into<String>) -> Self {
         Self::new(ApiErrorKind::Serialization, message)
@@ -102,6 +122,15 @@ impl fmt::Display for ApiError {
 }
 
 impl std::error::Error for ApiError {}
+
+/// A user's value as messages quote it: at most its first 64 characters, then `…`. A request
+/// may carry megabytes in one member; its error should not.
+pub fn shown(value: &str) -> String {
+    match value.char_indices().nth(64) {
+        Some((cut, _)) => format!("{}…", &value[..cut]),
+        None => value.to_string(),
+    }
+}
 
 /// Results of API handlers.
 pub type ApiResult<T> = Result<T, ApiError>;

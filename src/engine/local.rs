@@ -11,7 +11,9 @@ use tokio::task::JoinHandle;
 use super::catalog::Catalog;
 use super::clock::Clock;
 use super::error::{ApiError, ApiErrorKind, ApiResult};
+use super::query::{QueryLimits, QueryRunner, Results};
 use super::server;
+use super::server::ConnectionLimits;
 use super::store::{CheckpointStats, Persistence};
 use crate::error::{Error, Result};
 
@@ -40,6 +42,27 @@ pub struct EngineConfig {
     /// Persistent mode: how often rows are written to Parquet (memory and magnetic store) and
     /// the write-ahead log restarted (default 60 s; also on shutdown).
     pub checkpoint_interval: std::time::Duration,
+    /// What queries may use: memory, time, slots, and the memory results hold for paging.
+    pub query: QueryLimits,
+    /// Time limits and the cap on connections.
+    pub connections: ConnectionLimits,
+    /// Serve HTTPS with this certificate chain and private key (PEM files; feature `tls`).
+    pub tls: Option<TlsFiles>,
+    /// The `host:port` DescribeEndpoints answers with (default: the host the request was sent
+    /// to, so that every client is told the address it used).
+    pub advertise: Option<String>,
+    /// Serve beyond the loopback interface even though [`authenticator`](Self::authenticator)
+    /// lets anyone in. Without it, such an engine refuses to start.
+    pub allow_anonymous: bool,
+}
+
+/// A TLS certificate chain and its private key, as PEM files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain (the server's certificate first).
+    pub cert: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
 }
 
 impl Default for EngineConfig {
@@ -55,6 +78,11 @@ impl Default for EngineConfig {
             data_dir: None,
             checkpoint_interval: std::time::Duration::from_secs(60),
             authenticator: Arc::new(super::AcceptAll),
+            query: QueryLimits::default(),
+            connections: ConnectionLimits::default(),
+            tls: None,
+            advertise: None,
+            allow_anonymous: false,
         }
     }
 }
@@ -65,12 +93,12 @@ pub struct Engine {
     pub(super) clock: Clock,
     pub(super) config: EngineConfig,
     catalog: Mutex<Catalog>,
-    /// The address DescribeEndpoints reports (set once listening).
-    pub(super) address: Mutex<String>,
     /// The data directory, in persistent mode.
     pub(super) persistence: Option<Persistence>,
     /// Query results being paged through.
-    pub(super) results: super::query::Results,
+    pub(super) results: Arc<Results>,
+    /// Where queries run.
+    pub(super) queries: QueryRunner,
 }
 
 /// A storage failure as the API reports it.
@@ -94,14 +122,17 @@ impl Engine {
             let cutoff = table.oldest_kept(now);
             table.data.expire_before(cutoff);
         }
-        Ok(Self {
-            clock: config.clock.clone(),
-            catalog: Mutex::new(catalog),
-            address: Mutex::new(format!("{}:{}", config.bind, config.port)),
-            persistence,
-            results: Default::default(),
-            config,
-        })
+        let queries = QueryRunner::new(config.query.clone())?;
+        let results = Arc::new(Results::new(config.query.results_memory));
+        let (sweep, abandon_after) = (results.clone(), config.query.abandon_after);
+        queries.spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                sweep.sweep(abandon_after);
+            }
+        });
+        Ok(Self { clock: config.clock.clone(), catalog: Mutex::new(catalog), persistence, results, queries, config })
     }
 
     /// Writes the catalog to the data directory (persistent mode) before a change is
@@ -125,7 +156,7 @@ impl Engine {
     }
 
     /// The query results being paged through (whether a query was cancelled, for one).
-    pub fn results(&self) -> &super::query::Results {
+    pub fn results(&self) -> &Results {
         &self.results
     }
 
@@ -146,20 +177,35 @@ impl Engine {
 pub struct LocalTimestream {
     engine: Arc<Engine>,
     addr: SocketAddr,
+    /// `http`, or `https` with TLS.
+    scheme: &'static str,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
     checkpoints: Option<JoinHandle<()>>,
 }
 
 impl LocalTimestream {
-    /// Binds the listener and starts serving on the current tokio runtime.
+    /// Binds the listener and starts serving on the current tokio runtime. Refuses to serve
+    /// beyond the loopback interface when anyone would be let in, unless
+    /// [`EngineConfig::allow_anonymous`] says so.
     pub async fn start(config: EngineConfig) -> Result<Self> {
+        let tls = match &config.tls {
+            Some(files) => Some(server::load_tls(&files.cert, &files.key)?),
+            None => None,
+        };
         let listener = TcpListener::bind((config.bind.as_str(), config.port)).await.map_err(|e| {
             Error::Io(std::io::Error::new(e.kind(), format!("cannot listen on {}:{}: {e}", config.bind, config.port)))
         })?;
         let addr = listener.local_addr()?;
+        if !addr.ip().is_loopback() && config.authenticator.accepts_anyone() && !config.allow_anonymous {
+            return Err(Error::InvalidArgument(format!(
+                "refusing to serve on {addr} without authentication: anyone who can reach it could read, write and \
+                 delete every database. Give it access keys (--credentials FILE, or --access-key-id and \
+                 --secret-access-key), or bind to 127.0.0.1; --allow-anonymous serves it open anyway."
+            )));
+        }
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let engine = Arc::new(Engine::open(config)?);
-        *engine.address.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = addr.to_string();
         let app = server::router(engine.clone());
         let checkpoints = engine.persistence.is_some().then(|| {
             let engine = engine.clone();
@@ -181,20 +227,14 @@ impl LocalTimestream {
             })
         });
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = stopped.await;
-            });
-            if let Err(e) = serve.await {
-                eprintln!("ruuvistream engine: server error: {e}");
-            }
-        });
-        Ok(Self { engine, addr, stop: Some(stop), task: Some(task), checkpoints })
+        let limits = engine.config.connections.clone();
+        let task = tokio::spawn(server::serve(listener, app, limits, tls, stopped));
+        Ok(Self { engine, addr, scheme, stop: Some(stop), task: Some(task), checkpoints })
     }
 
     /// `http://host:port`, the endpoint URL to give SDK clients.
     pub fn endpoint_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// The bound address.
@@ -207,8 +247,9 @@ impl LocalTimestream {
         &self.engine
     }
 
-    /// Stops accepting connections, lets in-flight requests finish, waits for the server and,
-    /// in persistent mode, writes a final checkpoint.
+    /// Stops accepting connections, lets in-flight requests finish (for at most
+    /// [`ConnectionLimits::shutdown_grace`], then cuts them), waits for the server and, in
+    /// persistent mode, writes a final checkpoint.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());

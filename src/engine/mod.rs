@@ -11,6 +11,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod auth;
 pub mod catalog;
 mod clock;
 mod error;
@@ -20,9 +21,12 @@ mod server;
 pub mod sql;
 pub mod store;
 
+pub use auth::{AcceptAll, Authenticator};
 /// Request headers, as an [`Authenticator`] sees them.
 pub use axum::http::HeaderMap;
 pub use clock::Clock;
 pub use error::{ApiError, ApiErrorKind, ApiResult, RejectedRecord};
-pub use local::{Engine, EngineConfig, EngineThread, LocalTimestream};
-pub use server::{AcceptAll, Authenticator, router};
+pub use local::{Engine, EngineConfig, EngineThread, LocalTimestream, TlsFiles};
+pub use query::QueryLimits;
+pub use server::ConnectionLimits;
+pub use server::router;

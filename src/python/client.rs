@@ -58,12 +58,30 @@ fn report_dict<'py>(py: Python<'py>, r: WriteReport) -> PyResult<Bound<'py, PyDi
 
 #[pymethods]
 impl PyTimestream {
-    /// Connects to `endpoint_url` (e.g. a `LocalTimestream`), or to AWS when it is None.
+    /// Connects to `endpoint_url` (e.g. a `LocalTimestream`), or to AWS when it is None;
+    /// signs with the given access key, or the default credential chain.
     #[new]
-    #[pyo3(signature = (endpoint_url = None, region = None, max_attempts = 5))]
-    fn new(py: Python<'_>, endpoint_url: Option<String>, region: Option<String>, max_attempts: u32) -> PyResult<Self> {
+    #[pyo3(signature = (endpoint_url = None, region = None, max_attempts = 5, access_key_id = None,
+                        secret_access_key = None))]
+    fn new(
+        py: Python<'_>,
+        endpoint_url: Option<String>,
+        region: Option<String>,
+        max_attempts: u32,
+        access_key_id: Option<String>,
+        secret_access_key: Option<String>,
+    ) -> PyResult<Self> {
         let rt = runtime()?;
-        let opts = Connect { endpoint_url, region, max_attempts, ..Connect::default() };
+        let credentials = match (access_key_id, secret_access_key) {
+            (Some(id), Some(secret)) => Some((id, secret)),
+            (None, None) => None,
+            _ => {
+                return Err(pyo3::exceptions::PyValueError::new_err(
+                    "give both aws_access_key_id and aws_secret_access_key, or neither",
+                ));
+            }
+        };
+        let opts = Connect { endpoint_url, region, max_attempts, credentials, ..Connect::default() };
         let inner = py.detach(|| rt.block_on(Timestream::connect(&opts))).map_err(to_py)?;
         Ok(Self { inner })
     }

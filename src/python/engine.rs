@@ -1,25 +1,38 @@
 //! `LocalTimestream` from Python: the engine on a background thread of the current process.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use crate::engine::{Clock, EngineConfig, EngineThread};
-use crate::error::Error;
+use super::errors::to_py;
+use crate::engine::auth::{Databases, Grants, Keys, SigV4};
+use crate::engine::{Clock, EngineConfig, EngineThread, QueryLimits};
+
+/// An access key from Python: id, secret, readable and writable databases (`*` or a list).
+type KeySpec = (String, String, Option<String>, Option<String>);
 
 /// A running engine. The Python class `ruuvistream.LocalTimestream` wraps it.
 #[pyclass(module = "ruuvistream._native", name = "LocalTimestream")]
 pub struct PyLocalTimestream {
     inner: EngineThread,
+    signing: Option<(String, String)>,
 }
 
 #[pymethods]
 impl PyLocalTimestream {
     /// Starts the engine on `bind`:`port` (0 = any free port). With `now_ns`, the engine's
     /// clock is manual and starts there; with `data_dir`, it keeps its data there.
+    ///
+    /// `keys` are (access key id, secret, readable databases, writable databases), the
+    /// databases as `*` or a comma-separated list (`None`: every database); with keys or a
+    /// `credentials_file`, every request must be signed with one of them.
     #[new]
-    #[pyo3(signature = (bind = "127.0.0.1", port = 0, now_ns = None, log_requests = false, data_dir = None))]
+    #[pyo3(signature = (bind = "127.0.0.1", port = 0, now_ns = None, log_requests = false, data_dir = None,
+                        credentials_file = None, keys = None, allow_anonymous = false, query_memory_limit = None,
+                        query_timeout_s = None))]
+    #[allow(clippy::too_many_arguments)] // keyword arguments of the Python class
     fn new(
         py: Python<'_>,
         bind: &str,
@@ -27,20 +40,58 @@ impl PyLocalTimestream {
         now_ns: Option<i64>,
         log_requests: bool,
         data_dir: Option<std::path::PathBuf>,
+        credentials_file: Option<std::path::PathBuf>,
+        keys: Option<Vec<KeySpec>>,
+        allow_anonymous: bool,
+        query_memory_limit: Option<usize>,
+        query_timeout_s: Option<f64>,
     ) -> PyResult<Self> {
-        let config = EngineConfig {
+        let mut all = match credentials_file {
+            Some(path) => Some(Keys::load(&path).map_err(to_py)?),
+            None => None,
+        };
+        let mut signing = None;
+        for (id, secret, read, write) in keys.unwrap_or_default() {
+            let grants = match (read, write) {
+                (None, None) => Grants::all(),
+                (read, write) => Grants {
+                    read: read.as_deref().map_or_else(Databases::none, Databases::parse),
+                    write: write.as_deref().map_or_else(Databases::none, Databases::parse),
+                },
+            };
+            signing.get_or_insert_with(|| (id.clone(), secret.clone()));
+            all.get_or_insert_with(Keys::default).add(&id, &secret, grants).map_err(to_py)?;
+        }
+        let mut query = QueryLimits::default();
+        if let Some(m) = query_memory_limit {
+            query.memory = m;
+        }
+        if let Some(t) = query_timeout_s {
+            query.timeout =
+                Duration::try_from_secs_f64(t).map_err(|_| PyValueError::new_err("query_timeout must be > 0"))?;
+        }
+        let mut config = EngineConfig {
             bind: bind.to_string(),
             port,
             clock: now_ns.map_or(Clock::System, Clock::manual),
             log_requests,
             data_dir,
+            allow_anonymous,
+            query,
             ..Default::default()
         };
-        let inner = py.detach(move || EngineThread::start(config)).map_err(|e| match e {
-            Error::Io(e) => PyOSError::new_err(e.to_string()),
-            other => PyRuntimeError::new_err(other.to_string()),
-        })?;
-        Ok(Self { inner })
+        if let Some(keys) = all {
+            config.authenticator = Arc::new(SigV4::new(keys));
+        }
+        let inner = py.detach(move || EngineThread::start(config)).map_err(to_py)?;
+        Ok(Self { inner, signing })
+    }
+
+    /// The first access key given in `keys` (id, secret), for the boto3 clients the Python
+    /// class makes; `None` without keys.
+    #[getter]
+    fn signing_key(&self) -> Option<(String, String)> {
+        self.signing.clone()
     }
 
     /// `http://host:port`, for `endpoint_url=` of boto3 and the AWS CLI.

@@ -190,7 +190,14 @@ fn arrow_select_concat(batches: &[RecordBatch]) -> Vec<ArrayRef> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_million_rows_over_many_pages_and_an_early_drop_cancels() {
     let (engine, ts) = start().await;
-    let r = ts.query("SELECT value FROM generate_series(1, 1000000) AS g(value)").await.unwrap();
+    // A million rows from two series within the 10,000-entry limit.
+    let r = ts
+        .query(
+            "SELECT a.value * 1000 + b.value AS value FROM generate_series(0, 999) AS a(value) \
+             CROSS JOIN generate_series(1, 1000) AS b(value)",
+        )
+        .await
+        .unwrap();
     assert_eq!(r.num_rows(), 1_000_000);
     assert!(r.batches.len() >= 10, "about 1 MB per page");
     let sum: i64 = r.batches.iter().map(|b| b.column(0).as_primitive::<Int64Type>().values().iter().sum::<i64>()).sum();

@@ -287,10 +287,13 @@ async fn many_concurrent_writers() {
 struct OnlyKey(&'static str);
 
 impl ruuvistream::engine::Authenticator for OnlyKey {
-    fn check(&self, headers: &ruuvistream::engine::HeaderMap, _body: &[u8]) -> ruuvistream::engine::ApiResult<()> {
-        let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+    fn authenticate(
+        &self,
+        request: &ruuvistream::engine::auth::Request<'_>,
+    ) -> ruuvistream::engine::ApiResult<ruuvistream::engine::auth::Principal> {
+        let auth = request.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
         if auth.contains(&format!("Credential={}/", self.0)) {
-            Ok(())
+            Ok(ruuvistream::engine::auth::Principal::anyone())
         } else {
             Err(ruuvistream::engine::ApiError::new(
                 ruuvistream::engine::ApiErrorKind::AccessDenied,

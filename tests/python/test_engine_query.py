@@ -442,7 +442,11 @@ def test_correlation(engine):
 
 def test_results_over_many_1mb_pages(engine):
     q = engine.client("timestream-query")
-    sql = "SELECT v, repeat('x', 200) AS pad FROM generate_series(1, 30000) AS g(v)"
+    # 30,000 rows from two series within the 10,000-entry limit.
+    sql = (
+        "SELECT a.v * 1000 + b.v AS v, repeat('x', 200) AS pad FROM generate_series(0, 29) AS a(v) "
+        "CROSS JOIN generate_series(1, 1000) AS b(v) ORDER BY v"
+    )
     pages = list(q.get_paginator("query").paginate(QueryString=sql))
     rows = [int(r["Data"][0]["ScalarValue"]) for p in pages for r in p["Rows"]]
     assert rows == list(range(1, 30001))

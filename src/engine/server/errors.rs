@@ -31,6 +31,19 @@ pub fn render(e: &ApiError) -> (StatusCode, String, Value) {
         ApiErrorKind::UnknownOperation => {
             (StatusCode::BAD_REQUEST, "com.amazon.coral.service#UnknownOperationException".into())
         }
+        ApiErrorKind::QueryExecution => (StatusCode::BAD_REQUEST, format!("{SERVICE}#QueryExecutionException")),
+        ApiErrorKind::UnrecognizedClient => {
+            (StatusCode::BAD_REQUEST, "com.amazon.coral.service#UnrecognizedClientException".into())
+        }
+        ApiErrorKind::InvalidSignature => {
+            (StatusCode::BAD_REQUEST, "com.amazon.coral.service#InvalidSignatureException".into())
+        }
+        ApiErrorKind::MissingAuthenticationToken => {
+            (StatusCode::BAD_REQUEST, "com.amazon.coral.service#MissingAuthenticationTokenException".into())
+        }
+        ApiErrorKind::IncompleteSignature => {
+            (StatusCode::BAD_REQUEST, "com.amazon.coral.service#IncompleteSignatureException".into())
+        }
         ApiErrorKind::RequestTooLarge => {
             (StatusCode::PAYLOAD_TOO_LARGE, "com.amazon.coral.service#RequestEntityTooLargeException".into())
         }

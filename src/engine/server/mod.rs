@@ -1,13 +1,16 @@
 //! HTTP and awsJson 1.0: one `POST /` route dispatching on `X-Amz-Target`, request ids, body
 //! limits, and the mapping of API errors to responses.
 
-mod auth;
+mod access;
 mod errors;
 mod json;
+mod listener;
 mod query_api;
 mod router;
 mod write_api;
 mod write_records;
 
-pub use auth::{AcceptAll, Authenticator};
+pub use listener::ConnectionLimits;
+pub(crate) use listener::serve;
+pub(crate) use listener::tokio_rustls_acceptor::load as load_tls;
 pub use router::router;

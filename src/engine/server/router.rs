@@ -2,20 +2,25 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use serde_json::{Value, json};
 
+use super::access;
 use super::errors::render;
 use super::json::Obj;
+use super::listener::LocalAddr;
 use crate::engine::Engine;
-use crate::engine::error::{ApiError, ApiErrorKind, ApiResult};
+use crate::engine::auth::{Access, Principal, Request};
+use crate::engine::error::{ApiError, ApiErrorKind, ApiResult, shown};
+use crate::engine::query::QueryRequest;
 
 const TARGET_PREFIX: &str = "Timestream_20181101.";
 const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
@@ -42,29 +47,11 @@ fn request_id() -> String {
         .collect()
 }
 
-async fn handle(State(engine): State<Arc<Engine>>, headers: HeaderMap, body: Body) -> Response {
+async fn handle(State(engine): State<Arc<Engine>>, request: axum::extract::Request) -> Response {
     let started = Instant::now();
-    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-    let limit = engine.config.max_body_bytes;
-    let result = match axum::body::to_bytes(body, limit).await {
-        Ok(bytes) => {
-            let engine = engine.clone();
-            let target = target.clone();
-            let headers = headers.clone();
-            // The handlers are synchronous and brief; run them off the I/O threads anyway, so a
-            // large write never stalls other connections.
-            tokio::task::spawn_blocking(move || {
-                engine.config.authenticator.check(&headers, &bytes)?;
-                dispatch(&engine, &target, &bytes)
-            })
-            .await
-            .unwrap_or_else(|e| Err(ApiError::new(ApiErrorKind::InternalServer, format!("handler failed: {e}"))))
-        }
-        Err(_) => Err(ApiError::new(
-            ApiErrorKind::RequestTooLarge,
-            format!("The request body is larger than the engine accepts ({limit} bytes)."),
-        )),
-    };
+    let (parts, body) = request.into_parts();
+    let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let result = answer(&engine, parts, body, &target).await;
     let id = request_id();
     let (status, body, error_type) = match result {
         Ok(Answer::Json(v)) => (StatusCode::OK, v.to_string(), None),
@@ -76,7 +63,7 @@ async fn handle(State(engine): State<Arc<Engine>>, headers: HeaderMap, body: Bod
     };
     if engine.config.log_requests {
         let op = target.strip_prefix(TARGET_PREFIX).unwrap_or(&target);
-        eprintln!("{id} {op} {} {:.1} ms", status.as_u16(), started.elapsed().as_secs_f64() * 1e3);
+        eprintln!("{id} {} {} {:.1} ms", shown(op), status.as_u16(), started.elapsed().as_secs_f64() * 1e3);
     }
     let mut response = (status, body).into_response();
     let h = response.headers_mut();
@@ -88,6 +75,112 @@ async fn handle(State(engine): State<Arc<Engine>>, headers: HeaderMap, body: Bod
         h.insert("x-amzn-errortype", ty);
     }
     response
+}
+
+/// Reads the body (within the size and time limits), authenticates the request, and runs its
+/// operation: the query API's on the query runtime, the others on a blocking thread (they
+/// take the catalog's lock).
+async fn answer(engine: &Arc<Engine>, parts: Parts, body: Body, target: &str) -> ApiResult<Answer> {
+    let limits = &engine.config.connections;
+    let bytes = read_body(body, &parts.headers, engine.config.max_body_bytes, limits.body_timeout).await?;
+    let Some(op) = target.strip_prefix(TARGET_PREFIX).map(str::to_string) else {
+        return Err(ApiError::new(
+            ApiErrorKind::UnknownOperation,
+            format!("Expected an X-Amz-Target header of the form {TARGET_PREFIX}<Operation>, got {:?}.", shown(target)),
+        ));
+    };
+    let on_blocking = {
+        let engine = engine.clone();
+        move || -> ApiResult<Step> {
+            let request = Request {
+                method: parts.method.as_str(),
+                path: parts.uri.path(),
+                query: parts.uri.query().unwrap_or(""),
+                headers: &parts.headers,
+                body: &bytes,
+                region: &engine.config.region,
+            };
+            let principal = engine.config.authenticator.authenticate(&request)?;
+            if op == "DescribeEndpoints" {
+                return Ok(Step::Done(Answer::Json(engine.describe_endpoints(&parts))));
+            }
+            if op == "WriteRecords" {
+                let request = super::write_records::parse(&bytes)?;
+                access::check_write_records(&engine, &principal, request.database())?;
+                return engine.write_records(&request).map(|v| Step::Done(Answer::Json(v)));
+            }
+            let value: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
+                json!({})
+            } else {
+                serde_json::from_slice(&bytes)
+                    .map_err(|e| ApiError::serialization(format!("The request body is not valid JSON: {e}")))?
+            };
+            let o = Obj::root(&value)?;
+            match op.as_str() {
+                "Query" => Ok(Step::Query(super::query_api::query_request(&o)?, principal)),
+                "PrepareQuery" => Ok(Step::Prepare(super::query_api::prepare_request(&o)?, principal)),
+                _ => {
+                    access::check(&engine, &principal, &op, &o)?;
+                    dispatch(&engine, &op, &o, &principal).map(|v| Step::Done(Answer::Json(v)))
+                }
+            }
+        }
+    };
+    let step = tokio::task::spawn_blocking(on_blocking)
+        .await
+        .unwrap_or_else(|e| Err(ApiError::new(ApiErrorKind::InternalServer, format!("handler failed: {e}"))))?;
+    match step {
+        Step::Done(answer) => Ok(answer),
+        Step::Query(request, principal) => engine.query(request, &principal).await.map(Answer::Text),
+        Step::Prepare(query, principal) => engine.prepare_query(query, &principal).await.map(Answer::Json),
+    }
+}
+
+/// Where a request goes after its body is parsed and its caller known.
+enum Step {
+    Done(Answer),
+    Query(QueryRequest, Principal),
+    Prepare(String, Principal),
+}
+
+/// The whole body: refused with 413 when it is larger than `limit`, and with a
+/// SerializationException when it cannot be read (a broken chunk, a connection that ends early)
+/// or does not arrive within `timeout`. An oversized body is read on (and dropped) up to four
+/// times the limit before the answer, so that a client still sending it sees the 413 rather
+/// than a broken connection; a body declared larger than that is refused at once.
+async fn read_body(mut body: Body, headers: &HeaderMap, limit: usize, timeout: Duration) -> ApiResult<Bytes> {
+    use axum::body::HttpBody;
+    let too_large = || {
+        ApiError::new(
+            ApiErrorKind::RequestTooLarge,
+            format!("The request body is larger than the engine accepts ({limit} bytes)."),
+        )
+    };
+    let drain_limit = limit.saturating_mul(4);
+    let declared = headers.get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > drain_limit as u64) {
+        return Err(too_large());
+    }
+    let read = async {
+        let mut buf: Vec<u8> = Vec::with_capacity(declared.map_or(0, |n| (n as usize).min(limit)));
+        let mut total = 0usize;
+        while let Some(frame) = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await {
+            let frame =
+                frame.map_err(|e| ApiError::serialization(format!("The request body could not be read: {e}")))?;
+            if let Ok(data) = frame.into_data() {
+                total = total.saturating_add(data.len());
+                if total <= limit {
+                    buf.extend_from_slice(&data);
+                } else if total > drain_limit {
+                    return Err(too_large());
+                }
+            }
+        }
+        if total > limit { Err(too_large()) } else { Ok(Bytes::from(buf)) }
+    };
+    tokio::time::timeout(timeout, read).await.map_err(|_| {
+        ApiError::serialization(format!("The request body did not arrive within {} s.", timeout.as_secs_f64()))
+    })?
 }
 
 /// An operation's answer: a JSON value, or JSON text already serialized (query pages).
@@ -102,52 +195,49 @@ impl From<Value> for Answer {
     }
 }
 
-/// Parses the body and runs the operation named by the target.
-fn dispatch(engine: &Engine, target: &str, body: &Bytes) -> ApiResult<Answer> {
-    let Some(op) = target.strip_prefix(TARGET_PREFIX) else {
-        return Err(ApiError::new(
-            ApiErrorKind::UnknownOperation,
-            format!("Expected an X-Amz-Target header of the form {TARGET_PREFIX}<Operation>, got {target:?}."),
-        ));
-    };
-    if op == "WriteRecords" {
-        return engine.write_records(&super::write_records::parse(body)?).map(Answer::from);
-    }
-    let value: Value = if body.iter().all(u8::is_ascii_whitespace) {
-        json!({})
-    } else {
-        serde_json::from_slice(body)
-            .map_err(|e| ApiError::serialization(format!("The request body is not valid JSON: {e}")))?
-    };
-    let o = Obj::root(&value)?;
-    let answer = match op {
-        "DescribeEndpoints" => Ok(engine.describe_endpoints()),
-        "CreateDatabase" => engine.create_database(&o),
-        "DescribeDatabase" => engine.describe_database(&o),
-        "ListDatabases" => engine.list_databases(&o),
-        "UpdateDatabase" => engine.update_database(&o),
-        "DeleteDatabase" => engine.delete_database(&o),
-        "CreateTable" => engine.create_table(&o),
-        "DescribeTable" => engine.describe_table(&o),
-        "ListTables" => engine.list_tables(&o),
-        "UpdateTable" => engine.update_table(&o),
-        "DeleteTable" => engine.delete_table(&o),
-        "TagResource" => engine.tag_resource(&o),
-        "UntagResource" => engine.untag_resource(&o),
-        "ListTagsForResource" => engine.list_tags(&o),
-        "Query" => return engine.query(&o).map(Answer::Text),
-        "CancelQuery" => engine.cancel_query(&o),
-        "PrepareQuery" => engine.prepare_query(&o),
+/// Runs one of the write API's operations, or the query API's that need no query runtime.
+fn dispatch(engine: &Engine, op: &str, o: &Obj<'_>, principal: &Principal) -> ApiResult<Value> {
+    let readable = |db: &str| principal.allows(Access::Read, db);
+    match op {
+        "CreateDatabase" => engine.create_database(o),
+        "DescribeDatabase" => engine.describe_database(o),
+        "ListDatabases" => engine.list_databases(o, &readable),
+        "UpdateDatabase" => engine.update_database(o),
+        "DeleteDatabase" => engine.delete_database(o),
+        "CreateTable" => engine.create_table(o),
+        "DescribeTable" => engine.describe_table(o),
+        "ListTables" => engine.list_tables(o, &readable),
+        "UpdateTable" => engine.update_table(o),
+        "DeleteTable" => engine.delete_table(o),
+        "TagResource" => engine.tag_resource(o),
+        "UntagResource" => engine.untag_resource(o),
+        "ListTagsForResource" => engine.list_tags(o),
+        "CancelQuery" => super::query_api::cancel_query(engine, o, principal),
         "DescribeAccountSettings" => Ok(engine.describe_account_settings()),
-        other => Err(ApiError::new(ApiErrorKind::UnknownOperation, format!("The operation {other} is not supported."))),
-    };
-    answer.map(Answer::from)
+        other => Err(ApiError::new(
+            ApiErrorKind::UnknownOperation,
+            format!("The operation {} is not supported.", shown(other)),
+        )),
+    }
 }
 
 impl Engine {
-    /// DescribeEndpoints answers with the engine's own address, cached for a day.
-    fn describe_endpoints(&self) -> Value {
-        let address = self.address.lock().map(|a| a.clone()).unwrap_or_default();
+    /// DescribeEndpoints answers with the address the client used (its Host header), or the
+    /// configured one, or the interface the connection came in on; never a wildcard such as
+    /// `0.0.0.0`. Cached for a day.
+    fn describe_endpoints(&self, parts: &Parts) -> Value {
+        let valid = |h: &&str| {
+            !h.is_empty() && h.len() <= 255 && h.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]_".contains(&b))
+        };
+        let host = parts.headers.get("host").and_then(|v| v.to_str().ok()).filter(valid).map(str::to_string);
+        let local = parts.extensions.get::<LocalAddr>().map(|a| a.0.to_string());
+        let address = self
+            .config
+            .advertise
+            .clone()
+            .or(host)
+            .or(local)
+            .unwrap_or_else(|| format!("{}:{}", self.config.bind, self.config.port));
         json!({ "Endpoints": [{ "Address": address, "CachePeriodInMinutes": 1440 }] })
     }
 }

@@ -127,11 +127,16 @@ impl Engine {
         Ok(json!({ "Database": database_json(&c, c.database(name)?) }))
     }
 
-    pub(super) fn list_databases(&self, o: &Obj<'_>) -> ApiResult<Value> {
+    /// ListDatabases, of the databases `readable` lets the caller see.
+    pub(super) fn list_databases(&self, o: &Obj<'_>, readable: &dyn Fn(&str) -> bool) -> ApiResult<Value> {
         let max = max_results(o)?;
         let after = decode_token(o.opt_str("NextToken")?)?;
         let c = self.catalog();
-        let mut it = c.databases.values().filter(|d| after.as_ref().is_none_or(|a| d.name.as_str() > a.as_str()));
+        let mut it = c
+            .databases
+            .values()
+            .filter(|d| readable(&d.name))
+            .filter(|d| after.as_ref().is_none_or(|a| d.name.as_str() > a.as_str()));
         let page: Vec<&Database> = it.by_ref().take(max).collect();
         let mut out = json!({ "Databases": page.iter().map(|d| database_json(&c, d)).collect::<Vec<_>>() });
         if it.next().is_some() {
@@ -227,13 +232,14 @@ impl Engine {
         Ok(json!({ "Table": table_json(&c, db, c.table(db, name)?) }))
     }
 
-    pub(super) fn list_tables(&self, o: &Obj<'_>) -> ApiResult<Value> {
+    /// ListTables, of the databases `readable` lets the caller see.
+    pub(super) fn list_tables(&self, o: &Obj<'_>, readable: &dyn Fn(&str) -> bool) -> ApiResult<Value> {
         let max = max_results(o)?;
         let after = decode_token(o.opt_str("NextToken")?)?;
         let c = self.catalog();
         let dbs: Vec<&Database> = match o.opt_str("DatabaseName")? {
             Some(db) => vec![c.database(db)?],
-            None => c.databases.values().collect(),
+            None => c.databases.values().filter(|d| readable(&d.name)).collect(),
         };
         // Tokens name "<db>/<table>", the listing order across databases.
         let mut it = dbs

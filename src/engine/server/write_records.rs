@@ -71,6 +71,13 @@ struct MeasureValueIn<'a> {
     r#type: Option<Text<'a>>,
 }
 
+impl WriteRecordsRequest<'_> {
+    /// The database it writes into, if it names one.
+    pub(super) fn database(&self) -> Option<&str> {
+        self.database_name.as_deref()
+    }
+}
+
 /// Parses the body; a wrong JSON type anywhere is a SerializationException.
 pub(super) fn parse(body: &[u8]) -> ApiResult<WriteRecordsRequest<'_>> {
     serde_json::from_slice(body)

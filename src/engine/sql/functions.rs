@@ -12,6 +12,8 @@ use arrow_schema::{DataType, Field, Fields};
 use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 
+use crate::engine::query::{MAX_GENERATED_BYTES, MAX_SERIES_ENTRIES};
+
 /// The functions to register on a session.
 pub fn all() -> Vec<ScalarUDF> {
     let mut fs: Vec<ScalarUDF> = [Method::Linear, Method::Locf, Method::Fill, Method::Spline]
@@ -141,9 +143,6 @@ fn series_array(
     Ok(Arc::new(ListArray::try_new(item, OffsetBuffer::from_lengths(lengths), Arc::new(points), None)?))
 }
 
-/// The most entries one SEQUENCE may produce, as in the service.
-pub const SEQUENCE_LIMIT: i64 = 10_000;
-
 /// `SEQUENCE(start, stop, step)` over timestamps (step an interval) or integers (step an
 /// integer, default 1): every value from start to stop inclusive; at most 10,000 of them.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -209,8 +208,15 @@ impl ScalarUDFImpl for Sequence {
                     return exec_err!("SEQUENCE step must move from start towards stop");
                 }
                 let count = (i128::from(b) - i128::from(a)) / i128::from(step) + 1;
-                if count > i128::from(SEQUENCE_LIMIT) {
-                    return exec_err!("SEQUENCE would have {count} entries; the limit is {SEQUENCE_LIMIT}");
+                if count > MAX_SERIES_ENTRIES as i128 {
+                    return exec_err!("SEQUENCE would have {count} entries; the limit is {MAX_SERIES_ENTRIES}");
+                }
+                if (values.len() + count as usize) * 8 > MAX_GENERATED_BYTES {
+                    return exec_err!(
+                        "SEQUENCE would produce more than {} MiB for one batch of rows; the engine's limit is {} MiB",
+                        MAX_GENERATED_BYTES >> 20,
+                        MAX_GENERATED_BYTES >> 20
+                    );
                 }
                 values.extend((0..count as i64).map(|k| a + k * step));
             }

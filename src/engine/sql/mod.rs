@@ -1,8 +1,10 @@
 //! The Timestream SQL dialect on Apache DataFusion: parsing and rewriting, tables as SQL sees
 //! them, and running a query over a snapshot of the catalog.
 
+mod depth;
 mod dialect;
 mod functions;
+mod guard;
 mod lambda;
 mod provider;
 mod rewrite;
@@ -14,7 +16,8 @@ mod tables;
 mod tests;
 
 pub use dialect::TimestreamDialect;
+pub use guard::MAX_LEVENSHTEIN_PAIRS;
 pub use rewrite::parse;
-pub use run::{QueryOutput, referenced_tables, run_query, snapshot};
-pub use show::show;
+pub use run::{Planned, QueryOutput, plan, referenced_tables, result_bytes, run_query, snapshot};
+pub use show::{Gathered, Show};
 pub use tables::{TableView, rows_batch, table_schema};

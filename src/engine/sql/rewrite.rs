@@ -36,6 +36,8 @@ pub fn parse(sql: &str, now_ns: i64) -> ApiResult<Statement> {
     if !matches!(statement, Statement::Query(_)) {
         return Err(read_only());
     }
+    // Before anything else walks the expressions: they could nest deeper than a stack holds.
+    super::depth::check_depth(&mut statement)?;
     let now = format!("arrow_cast({now_ns}, 'Timestamp(Nanosecond, Some(\"UTC\"))')");
     let flow = visit_expressions_mut(&mut statement, |e| match rewrite(e, &now) {
         Ok(()) => ControlFlow::Continue(()),

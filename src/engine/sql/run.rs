@@ -1,6 +1,11 @@
-//! Running a query: a DataFusion session over a snapshot of the tables it reads.
+//! Running a query: a DataFusion session over a snapshot of the tables it reads, with a memory
+//! pool of its own that its operators and its result draw on, and nothing spilled to disk.
 
+use std::collections::BTreeSet;
+use std::num::NonZeroUsize;
+use std::ops::ControlFlow;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -8,14 +13,14 @@ use datafusion::catalog::{
     CatalogProvider, CatalogProviderList, MemoryCatalogProvider, MemoryCatalogProviderList, MemorySchemaProvider,
     SchemaProvider,
 };
+use datafusion::error::DataFusionError;
 use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::memory_pool::{GreedyMemoryPool, MemoryConsumer, MemoryPool, TrackConsumersPool};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionState;
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DFStatement;
-
-use std::collections::BTreeSet;
-use std::ops::ControlFlow;
-
 use datafusion::sql::sqlparser::ast::{ObjectNamePart, Statement, visit_relations};
 
 use super::provider::TimeTable;
@@ -34,17 +39,38 @@ pub struct QueryOutput {
     pub bytes_scanned: u64,
 }
 
-/// Plans and runs a statement from [`parse`] (its text is `sql`, for error positions) against
-/// `snapshot` (the tables it reads, taken under the catalog lock, so the query sees one
-/// consistent state).
-pub async fn run_query(
+/// A planned query, ready to run within its memory limit.
+pub struct Planned {
+    frame: DataFrame,
+    /// The result's columns.
+    pub schema: SchemaRef,
+    scanned: Arc<AtomicU64>,
+    pool: Arc<dyn MemoryPool>,
+    memory_limit: usize,
+}
+
+impl std::fmt::Debug for Planned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Planned").field("schema", &self.schema).field("memory_limit", &self.memory_limit).finish()
+    }
+}
+
+/// Plans a statement from [`parse`](super::parse) (its text is `sql`, for error positions)
+/// against `snapshot` (the tables it reads, taken under the catalog lock, so the query sees one
+/// consistent state). The query may then use `memory_limit` bytes.
+pub async fn plan(
     sql: &str,
     statement: Statement,
     snapshot: Vec<(String, String, TableView)>,
-) -> ApiResult<QueryOutput> {
-    let ctx = session();
+    memory_limit: usize,
+) -> ApiResult<Planned> {
+    let pool: Arc<dyn MemoryPool> = Arc::new(TrackConsumersPool::new(
+        GreedyMemoryPool::new(memory_limit),
+        NonZeroUsize::new(3).unwrap_or(NonZeroUsize::MIN),
+    ));
+    let ctx = session(pool.clone())?;
     let catalog = ctx.catalog("datafusion").ok_or_else(|| internal("no default catalog"))?;
-    let scanned = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let scanned = Arc::new(AtomicU64::new(0));
     for (db, table, view) in snapshot {
         let schema = match catalog.schema(&db) {
             Some(s) => s,
@@ -61,23 +87,63 @@ pub async fn run_query(
     let plan = state
         .statement_to_plan(DFStatement::Statement(Box::new(statement)))
         .await
-        .map_err(|e| ApiError::validation(planning_message(&e.to_string(), sql)))?;
-    let df = ctx
-        .execute_logical_plan(plan)
-        .await
-        .map_err(|e| ApiError::validation(planning_message(&e.to_string(), sql)))?;
-    let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-    let batches = df
-        .collect()
-        .await
-        .map_err(|e| ApiError::new(ApiErrorKind::InternalServer, format!("Query execution failed: {e}")))?;
-    Ok(QueryOutput { schema, batches, bytes_scanned: scanned.load(std::sync::atomic::Ordering::Relaxed) })
+        .map_err(|e| failure(&e, sql, memory_limit, true))?;
+    let frame = ctx.execute_logical_plan(plan).await.map_err(|e| failure(&e, sql, memory_limit, true))?;
+    let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
+    Ok(Planned { frame, schema, scanned, pool, memory_limit })
 }
 
-/// A session with the dialect's functions and an empty catalog of its own. The functions are
-/// registered once, in a template that each query's session copies (building a session from
-/// scratch registers every built-in function again, a fixed cost on every small query).
-fn session() -> SessionContext {
+impl Planned {
+    /// The bytes of table data read so far (it grows while the query runs).
+    pub fn scanned(&self) -> Arc<AtomicU64> {
+        self.scanned.clone()
+    }
+
+    /// Runs the query and collects its result, which counts against the query's memory like
+    /// its operators' state: a result larger than the limit ends the query, not the engine.
+    pub async fn collect(self) -> ApiResult<QueryOutput> {
+        let (limit, schema) = (self.memory_limit, self.schema.clone());
+        let fail = |e: &DataFusionError| failure(e, "", limit, false);
+        let reservation = MemoryConsumer::new("query result").register(&self.pool);
+        let mut stream = self.frame.execute_stream().await.map_err(|e| fail(&e))?;
+        let mut batches = Vec::new();
+        while let Some(batch) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
+            let batch = batch.map_err(|e| fail(&e))?;
+            reservation.try_grow(result_bytes(&batch)).map_err(|e| fail(&e))?;
+            batches.push(batch);
+        }
+        let bytes_scanned = self.scanned.load(std::sync::atomic::Ordering::Relaxed);
+        Ok(QueryOutput { schema, batches, bytes_scanned })
+    }
+}
+
+/// Plans and runs a statement from [`parse`](super::parse) in one go, with `memory_limit`
+/// bytes.
+pub async fn run_query(
+    sql: &str,
+    statement: Statement,
+    snapshot: Vec<(String, String, TableView)>,
+    memory_limit: usize,
+) -> ApiResult<QueryOutput> {
+    plan(sql, statement, snapshot, memory_limit).await?.collect().await
+}
+
+/// The bytes a result batch holds: the part of each buffer its rows use (a batch that is a
+/// slice of a larger one, such as a table's chunk, shares the rest).
+pub fn result_bytes(batch: &RecordBatch) -> usize {
+    batch
+        .columns()
+        .iter()
+        .map(|c| c.to_data().get_slice_memory_size().unwrap_or_else(|_| c.get_array_memory_size()))
+        .sum()
+}
+
+/// A session with the dialect's functions, an empty catalog of its own, and `pool` for its
+/// memory (nothing spills to disk: a query that needs more memory than it has fails). The
+/// functions are registered once, in a template that each query's session copies (building a
+/// session from scratch registers every built-in function again, a fixed cost on every small
+/// query).
+fn session(pool: Arc<dyn MemoryPool>) -> ApiResult<SessionContext> {
     static TEMPLATE: std::sync::OnceLock<SessionState> = std::sync::OnceLock::new();
     let template = TEMPLATE.get_or_init(|| {
         // Timestream names are case-sensitive and unquoted identifiers are not lower-cased.
@@ -87,17 +153,69 @@ fn session() -> SessionContext {
             ctx.register_udf(f);
         }
         ctx.register_udaf(super::series_agg::create_time_series());
+        let (scalars, tables) = super::guard::bound_functions(&ctx.state());
+        for f in scalars {
+            ctx.register_udf(f);
+        }
+        for (name, f) in tables {
+            ctx.register_udtf(&name, f);
+        }
         ctx.state()
     });
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_pool(pool)
+        .with_disk_manager_builder(DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled))
+        .build_arc()
+        .map_err(|e| internal(&e.to_string()))?;
     let catalogs = Arc::new(MemoryCatalogProviderList::new());
     let default: Arc<dyn CatalogProvider> = Arc::new(MemoryCatalogProvider::new());
     catalogs.register_catalog("datafusion".to_string(), default);
-    let state = SessionStateBuilder::new_from_existing(template.clone()).with_catalog_list(catalogs).build();
-    SessionContext::new_with_state(state)
+    let state = SessionStateBuilder::new_from_existing(template.clone())
+        .with_catalog_list(catalogs)
+        .with_runtime_env(runtime)
+        .build();
+    Ok(SessionContext::new_with_state(state))
 }
 
 fn internal(msg: &str) -> ApiError {
     ApiError::new(ApiErrorKind::InternalServer, msg.to_string())
+}
+
+/// A DataFusion error as the API reports it: planning failures are ValidationException (in
+/// Timestream's words where it has them), failures while running QueryExecutionException, and
+/// running out of the query's memory says which limit it hit. All are the query's doing, so
+/// none is an InternalServerException, which SDKs would retry.
+fn failure(e: &DataFusionError, sql: &str, memory_limit: usize, planning: bool) -> ApiError {
+    let root = e.find_root();
+    let message = root.message();
+    let message = message.split(DataFusionError::BACK_TRACE_SEP).next().unwrap_or_default().trim();
+    match root {
+        DataFusionError::ResourcesExhausted(_) => ApiError::query_execution(format!(
+            "The query needs more memory than its limit of {} MiB. Narrow its time range, aggregate, or raise the \
+             engine's query memory limit (--query-memory-limit). ({})",
+            memory_limit >> 20,
+            shorten(message, 300)
+        )),
+        DataFusionError::Internal(m) => ApiError::query_execution(format!(
+            "The engine could not {} this query: {}",
+            if planning { "plan" } else { "run" },
+            shorten(m, 300)
+        )),
+        _ if planning => ApiError::validation(planning_message(&e.to_string(), sql)),
+        _ => ApiError::query_execution(format!("Query execution failed: {}", shorten(message, 1000))),
+    }
+}
+
+/// At most `max` bytes of `text` (cut at a character boundary), with `…` when cut.
+fn shorten(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
 }
 
 /// DataFusion's planning errors in Timestream's words where they have an equivalent.

@@ -9,44 +9,125 @@ use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef};
 
 use crate::engine::catalog::{Catalog, Table};
-use crate::engine::error::{ApiError, ApiResult};
+use crate::engine::error::{ApiError, ApiResult, shown};
 use crate::engine::store::Measure;
 
-/// The answer to a metadata statement, or `None` when `sql` is not one.
-pub fn show(sql: &str, catalog: &Catalog) -> Option<ApiResult<(SchemaRef, Vec<RecordBatch>)>> {
-    let words: Vec<&str> = sql.split_whitespace().collect();
-    let upper: Vec<String> = words.iter().map(|w| w.trim_end_matches(';').to_ascii_uppercase()).collect();
-    let like = upper
-        .iter()
-        .position(|w| w == "LIKE")
-        .and_then(|i| words.get(i + 1))
-        .map(|p| p.trim_end_matches(';').trim_matches('\'').to_string());
-    match upper.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
-        ["SHOW", "DATABASES", ..] => {
-            let names = catalog.databases.keys().filter(|n| matches_like(n, like.as_deref())).cloned().collect();
-            Some(Ok(strings(&["Database"], vec![names])))
+/// A metadata statement, read from the query text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Show {
+    /// `SHOW DATABASES [LIKE 'p']`
+    Databases {
+        /// The LIKE pattern.
+        like: Option<String>,
+    },
+    /// `SHOW TABLES [FROM db] [LIKE 'p']`
+    Tables {
+        /// The database named by FROM (or IN).
+        from: Option<String>,
+        /// The LIKE pattern.
+        like: Option<String>,
+    },
+    /// `SHOW MEASURES FROM db.t [LIKE 'p']`
+    Measures {
+        /// `db.t` as written.
+        table: Option<String>,
+        /// The LIKE pattern.
+        like: Option<String>,
+    },
+    /// `DESCRIBE db.t`
+    Describe {
+        /// `db.t` as written.
+        table: Option<String>,
+    },
+}
+
+/// What a metadata statement needs from the catalog, taken while it is locked; the LIKE
+/// patterns are matched afterwards, outside the lock.
+#[derive(Debug)]
+pub enum Gathered {
+    /// Database or table names.
+    Names(Vec<String>),
+    /// Measure name, its type, and the dimensions it was written with.
+    Measures(Vec<(String, String, BTreeSet<String>)>),
+    /// A table's columns.
+    Columns(SchemaRef, Vec<RecordBatch>),
+}
+
+impl Show {
+    /// The metadata statement `sql` is, or `None` when it is not one.
+    pub fn parse(sql: &str) -> Option<Self> {
+        let words: Vec<&str> = sql.split_whitespace().collect();
+        let upper: Vec<String> = words.iter().map(|w| w.trim_end_matches(';').to_ascii_uppercase()).collect();
+        let like = upper
+            .iter()
+            .position(|w| w == "LIKE")
+            .and_then(|i| words.get(i + 1))
+            .map(|p| p.trim_end_matches(';').trim_matches('\'').to_string());
+        let word = |i: usize| words.get(i).map(|w| w.to_string());
+        match upper.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+            ["SHOW", "DATABASES", ..] => Some(Self::Databases { like }),
+            ["SHOW", "TABLES", "FROM" | "IN", ..] => Some(Self::Tables { from: Some(unquote(&word(3)?)), like }),
+            ["SHOW", "TABLES", ..] => Some(Self::Tables { from: None, like }),
+            ["SHOW", "MEASURES", "FROM", ..] => Some(Self::Measures { table: word(3), like }),
+            ["DESCRIBE" | "DESC", ..] => Some(Self::Describe { table: word(1) }),
+            _ => None,
         }
-        ["SHOW", "TABLES", rest @ ..] => {
-            let names: Vec<String> = match rest.first() {
-                Some(&"FROM") | Some(&"IN") => {
-                    let db = unquote(words.get(3).copied().unwrap_or(""));
-                    match catalog.database(&db) {
-                        Ok(d) => d.tables.keys().cloned().collect(),
-                        Err(_) => return Some(Err(ApiError::validation(format!("Database '{db}' does not exist")))),
-                    }
-                }
-                _ => catalog.databases.values().flat_map(|d| d.tables.keys().cloned()).collect(),
-            };
-            Some(Ok(strings(
-                &["Table"],
-                vec![names.into_iter().filter(|n| matches_like(n, like.as_deref())).collect()],
-            )))
+    }
+
+    /// The databases the statement reads (for access checks); `None` for every database the
+    /// caller may read.
+    pub fn database(&self) -> Option<String> {
+        match self {
+            Self::Databases { .. } | Self::Tables { from: None, .. } => None,
+            Self::Tables { from: Some(db), .. } => Some(db.clone()),
+            Self::Measures { table, .. } | Self::Describe { table } => {
+                table.as_deref().and_then(|t| split_table(t).ok()).map(|(db, _)| db)
+            }
         }
-        ["SHOW", "MEASURES", "FROM", ..] => {
-            Some(table(catalog, words.get(3).copied()).map(|t| measures(t, like.as_deref())))
+    }
+
+    /// Takes what the statement needs from `catalog` (to be called with the catalog locked,
+    /// and brief: no pattern is matched here); `readable` says which databases the caller may
+    /// see.
+    pub fn gather(&self, catalog: &Catalog, readable: &dyn Fn(&str) -> bool) -> ApiResult<Gathered> {
+        Ok(match self {
+            Self::Databases { .. } => {
+                Gathered::Names(catalog.databases.keys().filter(|d| readable(d)).cloned().collect())
+            }
+            Self::Tables { from: Some(db), .. } => match catalog.database(db) {
+                Ok(d) => Gathered::Names(d.tables.keys().cloned().collect()),
+                Err(_) => return Err(ApiError::validation(format!("Database '{}' does not exist", shown(db)))),
+            },
+            Self::Tables { from: None, .. } => Gathered::Names(
+                catalog
+                    .databases
+                    .iter()
+                    .filter(|(name, _)| readable(name))
+                    .flat_map(|(_, d)| d.tables.keys().cloned())
+                    .collect(),
+            ),
+            Self::Measures { table: name, .. } => Gathered::Measures(measures(table(catalog, name.as_deref())?)),
+            Self::Describe { table: name } => {
+                let (schema, batches) = describe(table(catalog, name.as_deref())?);
+                Gathered::Columns(schema, batches)
+            }
+        })
+    }
+
+    /// The statement's answer from what [`Show::gather`] took.
+    pub fn answer(&self, gathered: Gathered) -> (SchemaRef, Vec<RecordBatch>) {
+        let like = match self {
+            Self::Databases { like } | Self::Tables { like, .. } | Self::Measures { like, .. } => like.as_deref(),
+            Self::Describe { .. } => None,
+        };
+        match gathered {
+            Gathered::Names(names) => {
+                let header = if matches!(self, Self::Databases { .. }) { "Database" } else { "Table" };
+                strings(&[header], vec![names.into_iter().filter(|n| matches_like(n, like)).collect()])
+            }
+            Gathered::Measures(found) => measures_batch(found.into_iter().filter(|(n, _, _)| matches_like(n, like))),
+            Gathered::Columns(schema, batches) => (schema, batches),
         }
-        ["DESCRIBE" | "DESC", ..] => Some(table(catalog, words.get(1).copied()).map(describe)),
-        _ => None,
     }
 }
 
@@ -54,26 +135,44 @@ fn unquote(name: &str) -> String {
     name.trim_end_matches(';').trim_matches('"').to_string()
 }
 
-fn table<'c>(catalog: &'c Catalog, name: Option<&str>) -> ApiResult<&'c Table> {
-    let name = name.ok_or_else(|| ApiError::validation("Expected a table name: db.table"))?;
+fn split_table(name: &str) -> ApiResult<(String, String)> {
     let (db, t) = name
         .trim_end_matches(';')
         .split_once('.')
         .ok_or_else(|| ApiError::validation("Expected a table name: db.table"))?;
-    catalog.table(&unquote(db), &unquote(t)).map_err(|e| ApiError::validation(e.message))
+    Ok((unquote(db), unquote(t)))
 }
 
-/// SQL `LIKE` with `%` and `_`.
+fn table<'c>(catalog: &'c Catalog, name: Option<&str>) -> ApiResult<&'c Table> {
+    let (db, t) = split_table(name.ok_or_else(|| ApiError::validation("Expected a table name: db.table"))?)?;
+    catalog.table(&db, &t).map_err(|e| ApiError::validation(e.message))
+}
+
+/// SQL `LIKE` with `%` (any run of characters) and `_` (one character), in time proportional
+/// to the lengths' product at worst: a `%` is retried only from the latest one, never
+/// recursively, so no pattern makes it backtrack exponentially.
 fn matches_like(s: &str, pattern: Option<&str>) -> bool {
-    fn go(s: &[char], p: &[char]) -> bool {
-        match p.split_first() {
-            None => s.is_empty(),
-            Some(('%', rest)) => (0..=s.len()).any(|i| go(&s[i..], rest)),
-            Some(('_', rest)) => !s.is_empty() && go(&s[1..], rest),
-            Some((c, rest)) => s.first() == Some(c) && go(&s[1..], rest),
+    let Some(p) = pattern else { return true };
+    let (s, p): (Vec<char>, Vec<char>) = (s.chars().collect(), p.chars().collect());
+    let (mut si, mut pi) = (0, 0);
+    // After the latest `%`: where the pattern resumes, and where in `s` its run ends now.
+    let mut star: Option<(usize, usize)> = None;
+    while si < s.len() {
+        if pi < p.len() && p[pi] == '%' {
+            star = Some((pi + 1, si));
+            pi += 1;
+        } else if pi < p.len() && (p[pi] == '_' || p[pi] == s[si]) {
+            si += 1;
+            pi += 1;
+        } else if let Some((resume, run_end)) = star {
+            star = Some((resume, run_end + 1));
+            pi = resume;
+            si = run_end + 1;
+        } else {
+            return false;
         }
     }
-    pattern.is_none_or(|p| go(&s.chars().collect::<Vec<_>>(), &p.chars().collect::<Vec<_>>()))
+    p[pi..].iter().all(|&c| c == '%')
 }
 
 /// A batch of varchar columns.
@@ -106,25 +205,32 @@ fn describe(t: &Table) -> (SchemaRef, Vec<RecordBatch>) {
     strings(&["Column", "Type", "Timestream attribute type"], vec![col, ty, attr])
 }
 
-fn measures(t: &Table, like: Option<&str>) -> (SchemaRef, Vec<RecordBatch>) {
-    let mut found: BTreeMap<&str, (String, BTreeSet<&str>)> = BTreeMap::new();
+fn measures(t: &Table) -> Vec<(String, String, BTreeSet<String>)> {
+    let mut found: BTreeMap<&str, (String, BTreeSet<String>)> = BTreeMap::new();
     for (dims, name, _, r) in t.data.rows() {
-        if !matches_like(name, like) {
-            continue;
+        let entry = found.entry(name).or_insert_with(|| {
+            let kind = match &r.measure {
+                Measure::Single(v) => v.kind().name().to_lowercase(),
+                Measure::Multi(_) => "multi".into(),
+            };
+            (kind, BTreeSet::new())
+        });
+        for (d, _) in dims.iter() {
+            if !entry.1.contains(d.as_str()) {
+                entry.1.insert(d.to_string());
+            }
         }
-        let kind = match &r.measure {
-            Measure::Single(v) => v.kind().name().to_lowercase(),
-            Measure::Multi(_) => "multi".into(),
-        };
-        let entry = found.entry(name).or_insert_with(|| (kind, BTreeSet::new()));
-        entry.1.extend(dims.iter().map(|(d, _)| d.as_str()));
     }
+    found.into_iter().map(|(name, (kind, dims))| (name.to_string(), kind, dims)).collect()
+}
+
+fn measures_batch(found: impl Iterator<Item = (String, String, BTreeSet<String>)>) -> (SchemaRef, Vec<RecordBatch>) {
     let dim_fields: Fields =
         vec![Field::new("dimension_name", DataType::Utf8, true), Field::new("data_type", DataType::Utf8, true)].into();
     let mut names = StringBuilder::new();
     let mut types = StringBuilder::new();
     let mut dims = ListBuilder::new(StructBuilder::from_fields(dim_fields.clone(), 0));
-    for (name, (kind, dimensions)) in &found {
+    for (name, kind, dimensions) in found {
         names.append_value(name);
         types.append_value(kind);
         for d in dimensions {
@@ -145,4 +251,28 @@ fn measures(t: &Table, like: Option<&str>) -> (SchemaRef, Vec<RecordBatch>) {
         RecordBatch::try_new(schema.clone(), vec![Arc::new(names.finish()), Arc::new(types.finish()), Arc::new(dims)])
             .expect("columns match the schema");
     (schema, vec![batch])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_matches_as_sql_does() {
+        let like = |s: &str, p: &str| matches_like(s, Some(p));
+        assert!(like("sensors", "sen%") && like("sensors", "%ors") && like("sensors", "%nso%"));
+        assert!(like("sensors", "s_nsors") && like("", "%") && like("abc", "a%%c") && like("abc", "%_c"));
+        assert!(!like("sensors", "sen") && !like("sensors", "_ensor") && !like("", "_") && !like("abc", "a%b"));
+        assert!(like("aXbXc", "%X%X%") && !like("aXb", "%X%X%"));
+        assert!(matches_like("anything", None));
+    }
+
+    #[test]
+    fn like_never_backtracks_exponentially() {
+        // Naive backtracking needs hours for these (the test run's time limit catches a hang);
+        // each `%` resuming from the latest one only makes them a few thousand steps.
+        let name = "a".repeat(256);
+        assert!(!matches_like(&name, Some("%a%a%a%a%a%a%a%a%a%a%a%a%b")));
+        assert!(matches_like(&name, Some("%a%a%a%a%a%a%a%a%a%a%a%a%a")));
+    }
 }

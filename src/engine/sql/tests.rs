@@ -11,7 +11,7 @@ const NOW: i64 = 1_796_040_000_000_000_000;
 fn run(sql: &str) -> Result<Vec<String>, String> {
     let statement = parse(sql, NOW).map_err(|e| e.message)?;
     let runtime = tokio::runtime::Builder::new_current_thread().build().map_err(|e| e.to_string())?;
-    let out = runtime.block_on(run_query(sql, statement, Vec::new())).map_err(|e| e.message)?;
+    let out = runtime.block_on(run_query(sql, statement, Vec::new(), 1 << 30)).map_err(|e| e.message)?;
     let text = pretty_format_batches(&out.batches).map_err(|e| e.to_string())?.to_string();
     Ok(text.lines().skip(3).filter(|l| !l.starts_with('+')).map(|l| l.split_whitespace().collect()).collect())
 }

@@ -1,0 +1,206 @@
+//! `ruuvistream serve`: the engine's settings as flags, and the engine in the foreground until
+//! Ctrl-C or SIGTERM.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+
+use crate::engine::auth::{Grants, Keys, SigV4};
+use crate::engine::{ConnectionLimits, EngineConfig, LocalTimestream, QueryLimits, TlsFiles};
+use crate::error::{Error, Result};
+use crate::units::{parse_bytes, parse_duration};
+
+/// The flags of `ruuvistream serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on. Anything but a loopback address needs access keys (or
+    /// --allow-anonymous).
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: String,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 8800)]
+    port: u16,
+    /// Log every request (operation, status, time) on standard error.
+    #[arg(long, short)]
+    verbose: bool,
+    /// Keep the catalog and every acknowledged write in this directory (default: memory only).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// With --data-dir: how often rows are written to Parquet and the log restarted.
+    #[arg(long, default_value = "60s")]
+    checkpoint_interval: String,
+    /// The region the engine serves: ARNs name it and signatures must be scoped to it.
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+
+    /// Require every request to be signed (AWS Signature Version 4) with one of the keys in this
+    /// file: AWS shared-credentials format, one [profile] per key with aws_access_key_id and
+    /// aws_secret_access_key, and optionally `read = db1, db2` or `write = …` (`*` for all) to
+    /// limit what the key may do.
+    #[arg(long, help_heading = "Access", value_name = "FILE")]
+    credentials: Option<PathBuf>,
+    /// Require requests signed with this access key (full access; with --secret-access-key).
+    #[arg(long, help_heading = "Access", requires = "secret_access_key")]
+    access_key_id: Option<String>,
+    /// The secret of --access-key-id (better given in the environment than on the command line,
+    /// where other users of the machine can see it).
+    #[arg(
+        long,
+        help_heading = "Access",
+        env = "RUUVISTREAM_SECRET_ACCESS_KEY",
+        hide_env_values = true,
+        requires = "access_key_id"
+    )]
+    secret_access_key: Option<String>,
+    /// Serve beyond the loopback interface without authentication: anyone who can reach the
+    /// port may read, write and delete everything.
+    #[arg(long, help_heading = "Access")]
+    allow_anonymous: bool,
+    /// Serve HTTPS with this certificate chain (PEM; with --tls-key).
+    #[arg(long, help_heading = "Access", value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, help_heading = "Access", value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// The host:port that DescribeEndpoints answers with (default: the host each client used).
+    #[arg(long, help_heading = "Access", value_name = "HOST:PORT")]
+    advertise: Option<String>,
+
+    /// Memory one query may use (its sorts, joins, aggregations and result), e.g. 2GiB
+    /// [default: 1/8 of the machine's memory, at least 256MiB].
+    #[arg(long, help_heading = "Limits", value_name = "SIZE")]
+    query_memory_limit: Option<String>,
+    /// How long one query may run.
+    #[arg(long, help_heading = "Limits", default_value = "1h", value_name = "DURATION")]
+    query_timeout: String,
+    /// Queries that run at once; more wait (up to 64), then are refused with ThrottlingException
+    /// [default: the number of CPUs, at least 2].
+    #[arg(long, help_heading = "Limits", value_name = "N")]
+    max_concurrent_queries: Option<usize>,
+    /// Memory that finished results may hold while clients page through them (the oldest are
+    /// evicted first) [default: 1/4 of the machine's memory, at least 512MiB].
+    #[arg(long, help_heading = "Limits", value_name = "SIZE")]
+    result_memory_limit: Option<String>,
+    /// Connections open at once; beyond it the longest-idle one is closed, or new ones wait.
+    #[arg(long, help_heading = "Limits", default_value_t = 512, value_name = "N")]
+    max_connections: usize,
+    /// How long a client may take to send a request's headers, and how long an idle connection
+    /// stays open.
+    #[arg(long, help_heading = "Limits", default_value = "30s", value_name = "DURATION")]
+    header_timeout: String,
+    /// How long a request's body may take to arrive.
+    #[arg(long, help_heading = "Limits", default_value = "60s", value_name = "DURATION")]
+    body_timeout: String,
+    /// On shutdown, how long requests in flight may take to finish before they are cut.
+    #[arg(long, help_heading = "Limits", default_value = "10s", value_name = "DURATION")]
+    shutdown_grace: String,
+}
+
+impl ServeArgs {
+    /// The engine's configuration from the flags.
+    fn config(self) -> Result<EngineConfig> {
+        let mut query = QueryLimits::default();
+        if let Some(m) = &self.query_memory_limit {
+            query.memory = parse_bytes(m)?;
+        }
+        if let Some(m) = &self.result_memory_limit {
+            query.results_memory = parse_bytes(m)?;
+        }
+        if let Some(n) = self.max_concurrent_queries {
+            if n == 0 {
+                return Err(Error::InvalidArgument("--max-concurrent-queries must be at least 1".into()));
+            }
+            query.concurrency = n;
+        }
+        query.timeout = parse_duration(&self.query_timeout)?;
+        if self.max_connections == 0 {
+            return Err(Error::InvalidArgument("--max-connections must be at least 1".into()));
+        }
+        let connections = ConnectionLimits {
+            header_timeout: parse_duration(&self.header_timeout)?,
+            body_timeout: parse_duration(&self.body_timeout)?,
+            max_connections: self.max_connections,
+            shutdown_grace: parse_duration(&self.shutdown_grace)?,
+        };
+        let mut keys = match &self.credentials {
+            Some(path) => Some(Keys::load(path)?),
+            None => None,
+        };
+        if let (Some(id), Some(secret)) = (&self.access_key_id, &self.secret_access_key) {
+            keys.get_or_insert_with(Keys::default).add(id, secret, Grants::all())?;
+        }
+        let mut config = EngineConfig {
+            bind: self.bind,
+            port: self.port,
+            region: self.region,
+            log_requests: self.verbose,
+            data_dir: self.data_dir,
+            checkpoint_interval: parse_duration(&self.checkpoint_interval)?,
+            query,
+            connections,
+            tls: self.tls_cert.zip(self.tls_key).map(|(cert, key)| TlsFiles { cert, key }),
+            advertise: self.advertise,
+            allow_anonymous: self.allow_anonymous,
+            ..Default::default()
+        };
+        if let Some(keys) = keys {
+            config.authenticator = Arc::new(SigV4::new(keys));
+        }
+        Ok(config)
+    }
+}
+
+/// Runs the engine in the foreground and says where it listens, what it keeps and who may use
+/// it, until Ctrl-C or SIGTERM.
+pub fn serve(args: ServeArgs, out: &mut dyn Write) -> Result<i32> {
+    let config = args.config()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let storage = match &config.data_dir {
+            Some(dir) => format!("data in {}", dir.display()),
+            None => "in memory".to_string(),
+        };
+        let access = if config.authenticator.accepts_anyone() {
+            "any credentials are accepted".to_string()
+        } else {
+            "requests must be signed with its access keys".to_string()
+        };
+        let limits = format!(
+            "queries: {} at once, {} MiB and {} s each",
+            config.query.concurrency,
+            config.query.memory >> 20,
+            config.query.timeout.as_secs()
+        );
+        let engine = LocalTimestream::start(config).await?;
+        writeln!(out, "ruuvistream engine listening on {}", engine.endpoint_url())?;
+        writeln!(out, "({storage}; {access}; {limits}; Ctrl-C stops it)")?;
+        out.flush()?;
+        wait_for_signal().await;
+        engine.shutdown().await;
+        Ok(0)
+    })
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
