@@ -69,7 +69,7 @@ pub struct ServeArgs {
     advertise: Option<String>,
 
     /// Memory one query may use (its sorts, joins, aggregations and result), e.g. 2GiB
-    /// [default: 1/8 of the machine's memory, at least 256MiB].
+    /// [default: 1/4 of the machine's memory shared among the query slots, at least 256MiB].
     #[arg(long, help_heading = "Limits", value_name = "SIZE")]
     query_memory_limit: Option<String>,
     /// How long one query may run.
@@ -80,7 +80,7 @@ pub struct ServeArgs {
     #[arg(long, help_heading = "Limits", value_name = "N")]
     max_concurrent_queries: Option<usize>,
     /// Memory that finished results may hold while clients page through them (the oldest are
-    /// evicted first) [default: 1/4 of the machine's memory, at least 512MiB].
+    /// evicted first) [default: 1/8 of the machine's memory, at least 256MiB].
     #[arg(long, help_heading = "Limits", value_name = "SIZE")]
     result_memory_limit: Option<String>,
     /// Connections open at once; beyond it the longest-idle one is closed, or new ones wait.

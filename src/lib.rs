@@ -20,7 +20,9 @@
 //! * `cli` — the `ruuvistream` command-line program ([`cli`]).
 //! * `client` — the Timestream client: batched writes and Query results as Arrow ([`client`]).
 //! * `engine` — the embedded Timestream-compatible engine ([`engine`]).
-//! * `python` — the Python extension module `ruuvistream._native` (built by maturin).
+//! * `tls` — HTTPS for the engine (rustls).
+//! * `python` — the Python extension module `ruuvistream._native` (built by maturin; with the
+//!   CLI, the engine, the client and TLS).
 //! * `mimalloc` — mimalloc as the program's global allocator (the wheel enables it).
 
 pub mod display;

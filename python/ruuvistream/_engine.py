@@ -66,12 +66,15 @@ class LocalTimestream:
         allow_anonymous: bool = False,
         query_memory_limit: int | None = None,
         query_timeout: _dt.timedelta | float | None = None,
+        tls: tuple[str | os.PathLike[str], str | os.PathLike[str]] | None = None,
     ) -> None:
         """Start the engine; it serves until :meth:`stop` (or the end of a ``with`` block).
 
         ``query_memory_limit`` (bytes) and ``query_timeout`` (a timedelta or seconds) bound
-        each query; the defaults are 1/8 of the machine's memory and one hour.
+        each query; the defaults are a quarter of the machine's memory shared among the query
+        slots (one per CPU) and one hour.
         ``allow_anonymous`` lets an engine without ``credentials`` listen beyond loopback.
+        ``tls`` is a (certificate chain, private key) pair of PEM files to serve HTTPS with.
         """
         credentials_file: str | None = None
         keys: list[tuple[str, str, str | None, str | None]] | None = None
@@ -96,6 +99,8 @@ class LocalTimestream:
             allow_anonymous,
             query_memory_limit,
             timeout,
+            None if tls is None else os.fspath(tls[0]),
+            None if tls is None else os.fspath(tls[1]),
         )
 
     @property
@@ -132,11 +137,13 @@ class LocalTimestream:
         *,
         aws_access_key_id: str | None = None,
         aws_secret_access_key: str | None = None,
+        **kwargs: Any,
     ) -> Any:
         """Return a boto3 client for ``"timestream-write"`` or ``"timestream-query"`` bound to this engine.
 
         It signs with the given key, else with the first key of a ``credentials`` mapping, else
-        with a placeholder key that an engine without credentials accepts.
+        with a placeholder key that an engine without credentials accepts. Other keyword
+        arguments go to :func:`boto3.client` (``verify=`` the CA bundle of a TLS engine, say).
         """
         import boto3
 
@@ -147,6 +154,7 @@ class LocalTimestream:
             region_name=region_name,
             aws_access_key_id=aws_access_key_id or key_id,
             aws_secret_access_key=aws_secret_access_key or secret,
+            **kwargs,
         )
 
     def stop(self) -> None:

@@ -40,6 +40,8 @@ class LocalTimestream:
         allow_anonymous: bool = False,
         query_memory_limit: int | None = None,
         query_timeout_s: float | None = None,
+        tls_cert: str | None = None,
+        tls_key: str | None = None,
     ) -> LocalTimestream: ...
     @property
     def signing_key(self) -> tuple[str, str] | None: ...

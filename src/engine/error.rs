@@ -132,5 +132,17 @@ pub fn shown(value: &str) -> String {
     }
 }
 
+/// At most `max` bytes of `text` (cut at a character boundary), with `…` when cut.
+pub fn shorten(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
 /// Results of API handlers.
 pub type ApiResult<T> = Result<T, ApiError>;

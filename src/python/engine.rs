@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 
 use super::errors::to_py;
 use crate::engine::auth::{Databases, Grants, Keys, SigV4};
-use crate::engine::{Clock, EngineConfig, EngineThread, QueryLimits};
+use crate::engine::{Clock, EngineConfig, EngineThread, QueryLimits, TlsFiles};
 
 /// An access key from Python: id, secret, readable and writable databases (`*` or a list).
 type KeySpec = (String, String, Option<String>, Option<String>);
@@ -31,7 +31,7 @@ impl PyLocalTimestream {
     #[new]
     #[pyo3(signature = (bind = "127.0.0.1", port = 0, now_ns = None, log_requests = false, data_dir = None,
                         credentials_file = None, keys = None, allow_anonymous = false, query_memory_limit = None,
-                        query_timeout_s = None))]
+                        query_timeout_s = None, tls_cert = None, tls_key = None))]
     #[allow(clippy::too_many_arguments)] // keyword arguments of the Python class
     fn new(
         py: Python<'_>,
@@ -45,6 +45,8 @@ impl PyLocalTimestream {
         allow_anonymous: bool,
         query_memory_limit: Option<usize>,
         query_timeout_s: Option<f64>,
+        tls_cert: Option<std::path::PathBuf>,
+        tls_key: Option<std::path::PathBuf>,
     ) -> PyResult<Self> {
         let mut all = match credentials_file {
             Some(path) => Some(Keys::load(&path).map_err(to_py)?),
@@ -78,6 +80,7 @@ impl PyLocalTimestream {
             data_dir,
             allow_anonymous,
             query,
+            tls: tls_cert.zip(tls_key).map(|(cert, key)| TlsFiles { cert, key }),
             ..Default::default()
         };
         if let Some(keys) = all {

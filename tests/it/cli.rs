@@ -152,3 +152,23 @@ fn serve_prints_its_url_and_answers_until_terminated() {
     child.stderr.take().unwrap().read_to_string(&mut log).unwrap();
     assert!(log.contains("CreateDatabase 200"), "{log}");
 }
+
+#[cfg(feature = "engine")]
+#[test]
+fn serve_refuses_to_open_the_network_without_keys_and_says_why() {
+    let open = ruuvistream(&["serve", "--bind", "0.0.0.0", "--port", "0"], b"");
+    assert_eq!(open.status.code(), Some(2));
+    let why = text(&open.stderr);
+    assert!(why.contains("refusing to serve") && why.contains("--allow-anonymous"), "{why}");
+    let missing = ruuvistream(&["serve", "--port", "0", "--credentials", "/nonexistent/credentials"], b"");
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(text(&missing.stderr).contains("cannot read credentials /nonexistent/credentials"));
+    let half = ruuvistream(&["serve", "--port", "0", "--access-key-id", "K"], b"");
+    assert_eq!(half.status.code(), Some(2), "a key id needs its secret");
+    let size = ruuvistream(&["serve", "--port", "0", "--query-memory-limit", "lots"], b"");
+    assert!(text(&size.stderr).contains("invalid size \"lots\""), "{}", text(&size.stderr));
+    let help = text(&ruuvistream(&["serve", "--help"], b"").stdout);
+    for flag in ["--credentials", "--tls-cert", "--query-memory-limit", "--query-timeout", "--max-connections"] {
+        assert!(help.contains(flag), "{flag} in:\n{help}");
+    }
+}

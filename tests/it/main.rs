@@ -1,5 +1,7 @@
 //! Integration tests: one binary, one module per area.
 
+#[cfg(feature = "engine")]
+mod auth;
 mod batch;
 #[cfg(feature = "cli")]
 mod cli;
@@ -8,6 +10,8 @@ mod client;
 #[cfg(feature = "engine")]
 mod engine;
 mod gateway;
+#[cfg(all(feature = "engine", feature = "cli"))]
+mod limits;
 #[cfg(feature = "engine")]
 mod persistence;
 mod properties;
@@ -25,4 +29,17 @@ pub fn hex(s: &str) -> Vec<u8> {
 pub fn close(actual: Option<f64>, expected: f64, tol: f64) {
     let a = actual.unwrap_or_else(|| panic!("expected {expected}, got None"));
     assert!((a - expected).abs() <= tol, "expected {expected} ± {tol}, got {a}");
+}
+
+/// The service's error code of a failed SDK call (or what kept it from an answer).
+#[cfg(feature = "engine")]
+pub fn error_code<E, R>(e: &aws_sdk_timestreamwrite::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_timestreamwrite::error::ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    match e.as_service_error().and_then(|s| s.code()) {
+        Some(c) => c.to_string(),
+        None => format!("not a service error: {e:?}"),
+    }
 }

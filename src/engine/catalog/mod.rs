@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 
 pub use names::{check_create_name, reserved_column};
 
-use crate::engine::error::{ApiError, ApiErrorKind, ApiResult};
+use crate::engine::error::{ApiError, ApiErrorKind, ApiResult, shown};
 use crate::engine::store::TableData;
 
 /// Nanoseconds in an hour and a day.
@@ -164,12 +164,16 @@ impl Catalog {
 
     /// A database, or ResourceNotFound.
     pub fn database(&self, name: &str) -> ApiResult<&Database> {
-        self.databases.get(name).ok_or_else(|| ApiError::not_found(format!("The database {name} does not exist.")))
+        self.databases
+            .get(name)
+            .ok_or_else(|| ApiError::not_found(format!("The database {} does not exist.", shown(name))))
     }
 
     /// A database for changing, or ResourceNotFound.
     pub fn database_mut(&mut self, name: &str) -> ApiResult<&mut Database> {
-        self.databases.get_mut(name).ok_or_else(|| ApiError::not_found(format!("The database {name} does not exist.")))
+        self.databases
+            .get_mut(name)
+            .ok_or_else(|| ApiError::not_found(format!("The database {} does not exist.", shown(name))))
     }
 
     /// A table, or ResourceNotFound for the database or the table.
@@ -177,7 +181,7 @@ impl Catalog {
         self.database(db)?
             .tables
             .get(table)
-            .ok_or_else(|| ApiError::not_found(format!("The table {table} does not exist.")))
+            .ok_or_else(|| ApiError::not_found(format!("The table {} does not exist.", shown(table))))
     }
 
     /// A table for changing, or ResourceNotFound.
@@ -185,7 +189,7 @@ impl Catalog {
         self.database_mut(db)?
             .tables
             .get_mut(table)
-            .ok_or_else(|| ApiError::not_found(format!("The table {table} does not exist.")))
+            .ok_or_else(|| ApiError::not_found(format!("The table {} does not exist.", shown(table))))
     }
 
     /// Finds a table by id (for replaying the write-ahead log).
@@ -211,7 +215,7 @@ impl Catalog {
     /// The tags of an existing resource, or ResourceNotFound.
     pub fn tags_mut(&mut self, arn: &str) -> ApiResult<&mut BTreeMap<String, String>> {
         if !self.resource_exists(arn) {
-            return Err(ApiError::not_found(format!("The resource {arn} does not exist.")));
+            return Err(ApiError::not_found(format!("The resource {} does not exist.", shown(arn))));
         }
         Ok(self.tags.entry(arn.to_string()).or_default())
     }

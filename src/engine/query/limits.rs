@@ -10,8 +10,10 @@ use std::time::Duration;
 pub struct QueryLimits {
     /// Memory one query may use, in bytes: its operators' state (sorts, joins, aggregations,
     /// which never spill to disk) and its result. A query that needs more ends with
-    /// QueryExecutionException and frees what it held. Default: 1/8 of the machine's memory, at
-    /// least 256 MiB.
+    /// QueryExecutionException and frees what it held. The operators account for what they
+    /// hold as they grow, so a query may briefly hold a few times its limit while a buffer
+    /// doubles. Default: a quarter of the machine's memory shared among the query slots
+    /// ([`concurrency`](Self::concurrency)), at least 256 MiB.
     pub memory: usize,
     /// How long one query may run before it is stopped (QueryExecutionException). Default: one
     /// hour, as the service.
@@ -24,7 +26,7 @@ pub struct QueryLimits {
     pub queue: usize,
     /// Memory that finished results may hold while clients page through them, in bytes; when a
     /// new result needs room, the oldest are evicted and their NextTokens answer `Invalid
-    /// pagination token`. Default: 1/4 of the machine's memory, at least 512 MiB.
+    /// pagination token`. Default: 1/8 of the machine's memory, at least 256 MiB.
     pub results_memory: usize,
     /// How long one Query call waits for a query that is still running before it answers with
     /// no rows and a NextToken to ask again (as the service does). Default 20 s, well inside
@@ -39,12 +41,13 @@ impl Default for QueryLimits {
     fn default() -> Self {
         let machine = machine_memory();
         let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        let concurrency = cpus.max(2);
         Self {
-            memory: (machine / 8).max(256 << 20),
+            memory: (machine / 4 / concurrency).max(256 << 20),
             timeout: Duration::from_secs(3600),
-            concurrency: cpus.max(2),
+            concurrency,
             queue: 64,
-            results_memory: (machine / 4).max(512 << 20),
+            results_memory: (machine / 8).max(256 << 20),
             poll_wait: Duration::from_secs(20),
             abandon_after: Duration::from_secs(120),
         }
@@ -65,7 +68,7 @@ pub const MAX_SERIES_ENTRIES: usize = 10_000;
 /// The most bytes one call of a function that can multiply its input (`repeat`, `lpad`,
 /// `rpad`, `replace`, `regexp_replace`, the series and array generators) may produce for one
 /// batch of rows. Checked before anything is allocated.
-pub const MAX_GENERATED_BYTES: usize = 256 << 20;
+pub const MAX_GENERATED_BYTES: usize = 64 << 20;
 
 /// Stack of each query thread. Planning and evaluating an expression recurses once per level
 /// of nesting; this covers [`MAX_EXPRESSION_DEPTH`] with a wide margin even in debug builds,
@@ -103,10 +106,11 @@ mod tests {
         let l = QueryLimits::default();
         let machine = machine_memory();
         assert!(machine >= 256 << 20, "{machine}");
-        assert!(l.memory >= 256 << 20 && l.results_memory >= l.memory);
+        assert!(l.memory >= 256 << 20 && l.results_memory >= 256 << 20);
         assert!(l.concurrency >= 2 && l.poll_wait < Duration::from_secs(60));
         if machine >= 8 << 30 {
-            assert!(l.memory * l.concurrency.min(4) + l.results_memory <= machine, "{l:?}");
+            // Every slot at its limit, and the results held: well under half the machine.
+            assert!(l.memory * l.concurrency + l.results_memory <= machine / 2, "{l:?}");
         }
     }
 }

@@ -4,7 +4,7 @@
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::engine::error::{ApiError, ApiErrorKind};
+use crate::engine::error::{ApiError, ApiErrorKind, shorten};
 
 /// Status, `__type` and body of an error response.
 pub fn render(e: &ApiError) -> (StatusCode, String, Value) {
@@ -48,7 +48,8 @@ pub fn render(e: &ApiError) -> (StatusCode, String, Value) {
             (StatusCode::PAYLOAD_TOO_LARGE, "com.amazon.coral.service#RequestEntityTooLargeException".into())
         }
     };
-    let mut body = json!({ "__type": ty, "Message": e.message });
+    // Messages quote user values short; this keeps any other text from growing an answer.
+    let mut body = json!({ "__type": ty, "Message": shorten(&e.message, 4096) });
     if e.kind == ApiErrorKind::RejectedRecords {
         body["RejectedRecords"] = e
             .rejected

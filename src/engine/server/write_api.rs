@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use super::json::Obj;
 use crate::engine::Engine;
 use crate::engine::catalog::{Catalog, Database, MAX_DATABASES, MAX_TABLES, Retention, Table, check_create_name};
-use crate::engine::error::{ApiError, ApiErrorKind, ApiResult};
+use crate::engine::error::{ApiError, ApiErrorKind, ApiResult, shown};
 use crate::engine::store::TableData;
 
 /// Epoch seconds (with milliseconds) as awsJson timestamps are written.
@@ -97,7 +97,7 @@ impl Engine {
         let now = self.clock.now_ns();
         let mut c = self.catalog();
         if c.databases.contains_key(name) {
-            return Err(ApiError::conflict(format!("The database {name} already exists.")));
+            return Err(ApiError::conflict(format!("The database {} already exists.", shown(name))));
         }
         if c.databases.len() >= MAX_DATABASES {
             return Err(ApiError::new(
@@ -193,7 +193,7 @@ impl Engine {
         let id = c.next_table_id;
         let db = c.database_mut(db_name)?;
         if db.tables.contains_key(name) {
-            return Err(ApiError::conflict(format!("The table {name} already exists.")));
+            return Err(ApiError::conflict(format!("The table {} already exists.", shown(name))));
         }
         if total >= MAX_TABLES {
             return Err(ApiError::new(

@@ -200,23 +200,24 @@ fn integers(a: &ArrayRef) -> Vec<Option<i64>> {
     }
 }
 
-/// Adds up `per_row` and fails once the total passes `limit`.
+/// Adds up `per_row` and fails once the total passes `limit` (of `what`: bytes, or another
+/// unit).
 fn total(name: &str, per_row: impl Iterator<Item = u128>, limit: usize, what: &str) -> Result<()> {
     let mut sum: u128 = 0;
     for n in per_row {
         sum = sum.saturating_add(n);
         if sum > limit as u128 {
+            let amount = if what == "bytes" { human(limit) } else { format!("{} {what}", human(limit)) };
             return exec_err!(
-                "{name} would produce more than {} {what} for one batch of rows; the engine's limit is {}",
-                human(limit),
-                human(limit)
+                "{name} would produce more than {amount} for one batch of rows, the most the engine lets one call \
+                 produce"
             );
         }
     }
     Ok(())
 }
 
-/// `268435456` as `256 MiB`, other numbers with thousands separators.
+/// `67108864` as `64 MiB`, other numbers with thousands separators.
 fn human(n: usize) -> String {
     if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
         return format!("{} MiB", n >> 20);
@@ -397,7 +398,7 @@ mod tests {
 
     #[test]
     fn sizes_read_as_people_write_them() {
-        assert_eq!(human(MAX_GENERATED_BYTES), "256 MiB");
+        assert_eq!(human(MAX_GENERATED_BYTES), "64 MiB");
         assert_eq!(human(10_000), "10,000");
         assert_eq!(human(999), "999");
         assert_eq!(human(1_234_567), "1,234,567");

@@ -19,6 +19,7 @@ use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::{GreedyMemoryPool, MemoryConsumer, MemoryPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionState;
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{ObjectNamePart, Statement, visit_relations};
@@ -26,7 +27,7 @@ use datafusion::sql::sqlparser::ast::{ObjectNamePart, Statement, visit_relations
 use super::provider::TimeTable;
 use super::tables::TableView;
 use crate::engine::catalog::Catalog;
-use crate::engine::error::{ApiError, ApiErrorKind, ApiResult};
+use crate::engine::error::{ApiError, ApiErrorKind, ApiResult, shorten};
 
 /// What a query returned, and how many bytes of table data it read.
 #[derive(Debug)]
@@ -105,7 +106,10 @@ impl Planned {
         let (limit, schema) = (self.memory_limit, self.schema.clone());
         let fail = |e: &DataFusionError| failure(e, "", limit, false);
         let reservation = MemoryConsumer::new("query result").register(&self.pool);
-        let mut stream = self.frame.execute_stream().await.map_err(|e| fail(&e))?;
+        let task = Arc::new(self.frame.task_ctx());
+        let plan = self.frame.create_physical_plan().await.map_err(|e| fail(&e))?;
+        let plan = yielding(plan).map_err(|e| fail(&e))?;
+        let mut stream = datafusion::physical_plan::execute_stream(plan, task).map_err(|e| fail(&e))?;
         let mut batches = Vec::new();
         while let Some(batch) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
             let batch = batch.map_err(|e| fail(&e))?;
@@ -115,6 +119,22 @@ impl Planned {
         let bytes_scanned = self.scanned.load(std::sync::atomic::Ordering::Relaxed);
         Ok(QueryOutput { schema, batches, bytes_scanned })
     }
+}
+
+/// `plan` with every operator's output passing through DataFusion's cooperative wrapper, which
+/// hands control back to the runtime every so many batches. Without it an operator that makes
+/// many batches from one input batch (a cross join feeding an aggregate) loops without ever
+/// yielding, and then neither the query's time limit nor a cancellation could stop it.
+fn yielding(plan: Arc<dyn ExecutionPlan>) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+    use datafusion::common::tree_node::{Transformed, TreeNode};
+    use datafusion::physical_plan::coop::CooperativeExec;
+    plan.transform_up(|node| {
+        if (node.as_ref() as &dyn std::any::Any).is::<CooperativeExec>() {
+            return Ok(Transformed::no(node));
+        }
+        Ok(Transformed::yes(Arc::new(CooperativeExec::new(node)) as Arc<dyn ExecutionPlan>))
+    })
+    .map(|t| t.data)
 }
 
 /// Plans and runs a statement from [`parse`](super::parse) in one go, with `memory_limit`
@@ -204,18 +224,6 @@ fn failure(e: &DataFusionError, sql: &str, memory_limit: usize, planning: bool) 
         _ if planning => ApiError::validation(planning_message(&e.to_string(), sql)),
         _ => ApiError::query_execution(format!("Query execution failed: {}", shorten(message, 1000))),
     }
-}
-
-/// At most `max` bytes of `text` (cut at a character boundary), with `…` when cut.
-fn shorten(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
 }
 
 /// DataFusion's planning errors in Timestream's words where they have an equivalent.
