@@ -254,6 +254,8 @@ impl LocalTimestream {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        // Queries would otherwise run on (and keep the engine alive) until their time limit.
+        self.engine.results.stop_all("The engine is shutting down; the query was stopped.");
         if let Some(c) = self.checkpoints.take() {
             c.abort();
             let _ = c.await;

@@ -113,6 +113,20 @@ async fn queries_that_crashed_hung_or_exhausted_the_engine_get_typed_errors() {
         ("SELECT * FROM range(600000000)".into(), Some("ValidationException")),
         ("SELECT count(*) FROM range(100000) a CROSS JOIN range(100000) b".into(), Some("ValidationException")),
         ("SELECT levenshtein(repeat('a', 100000), repeat('b', 100000))".into(), Some("QueryExecutionException")),
+        (
+            "SELECT cardinality(range(-5000000000000000000, 5000000000000000000, 10000000000)) FROM range(50)".into(),
+            Some("QueryExecutionException"),
+        ),
+        // Many calls of functions that copy or multiply a large value: their budget is shared.
+        (format!("SELECT length(concat({})) FROM (SELECT repeat('x', 60000000) AS s)", vec!["s"; 1000].join(", ")), Some("QueryExecutionException")),
+        (format!("SELECT {}", vec!["length(repeat('x', 60000000))"; 100].join(", ")), Some("QueryExecutionException")),
+        (
+            format!("WITH a AS (SELECT repeat('x', 1000000) AS s) SELECT {} FROM a", vec!["length(upper(s))"; 200].join(", ")),
+            Some("QueryExecutionException"),
+        ),
+        // Plans as deep as the text allows: refused before planning.
+        (vec!["SELECT 1"; 2000].join(" UNION "), Some("ValidationException")),
+        (format!("SELECT 1 FROM {}", vec!["(SELECT 1)"; 300].join(", ")), Some("ValidationException")),
         // Time: stopped at the limit.
         (
             "SELECT count(*) FROM generate_series(1, 10000) a, generate_series(1, 10000) b, generate_series(1, 10000) c"
@@ -409,36 +423,39 @@ async fn slow_idle_and_broken_connections_are_cut_and_answered() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn at_the_connection_cap_idle_connections_make_room_and_busy_ones_are_waited_for() {
-    let limits = ConnectionLimits {
-        max_connections: 8,
-        header_timeout: Duration::from_secs(30),
-        body_timeout: Duration::from_millis(1500),
-        ..ConnectionLimits::default()
-    };
-    let engine = listener(limits).await;
-    let addr = engine.local_addr();
-    let client = write::Client::new(&sdk(&engine.endpoint_url(), 3).await);
-    // Eight idle connections fill the cap; a client still gets in (the longest-idle one goes).
+async fn at_the_connection_cap_idle_connections_make_room_and_working_ones_are_waited_for() {
+    let limits = ConnectionLimits { max_connections: 4, ..ConnectionLimits::default() };
+    let query = QueryLimits { timeout: Duration::from_secs(2), ..QueryLimits::default() };
+    let engine =
+        LocalTimestream::start(EngineConfig { connections: limits, query, ..Default::default() }).await.unwrap();
+    let (addr, url) = (engine.local_addr(), engine.endpoint_url());
+    // Four connections that say nothing fill the cap; a client still gets in (the one idle
+    // longest is closed once it has been idle a moment).
     let mut idle = Vec::new();
-    for _ in 0..8 {
+    for _ in 0..4 {
         idle.push(TcpStream::connect(addr).await.unwrap());
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    client.list_databases().send().await.expect("served at the cap");
-    // Eight connections each in the middle of a request (a slow body): a new client waits for
-    // one to end (their bodies time out), then is served.
-    let mut busy = Vec::new();
-    for _ in 0..8 {
-        let mut s = TcpStream::connect(addr).await.unwrap();
-        s.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: Timestream_20181101.ListDatabases\r\nContent-Length: 10\r\n\r\n{")
-            .await
-            .unwrap();
-        busy.push(s);
+    write::Client::new(&sdk(&url, 1).await).list_databases().send().await.expect("served at the cap");
+    // Four clients whose queries run for two seconds hold every slot: they are not cut, and a
+    // fifth client waits for one of them to finish, then is served.
+    let long: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move {
+                let q = query::Client::new(&sdk(&url, 1).await);
+                let e = q.query().query_string(ENDLESS).send().await.expect_err("stopped at its time limit");
+                assert_eq!(error_code(&e), "QueryExecutionException", "the client was not cut off: {e:?}");
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let late = query::Client::new(&sdk(&url, 1).await);
+    let one = late.query().query_string("SELECT 1").send().await.expect("served once a slot freed");
+    assert_eq!(one.rows()[0].data()[0].scalar_value(), Some("1"));
+    for l in long {
+        l.await.unwrap();
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    client.list_databases().send().await.expect("served once a busy connection ended");
-    drop((idle, busy));
+    drop(idle);
     engine.shutdown().await;
 }
 

@@ -2,20 +2,26 @@
 //! (the format of `~/.aws/credentials`), with two settings of the engine's own per profile:
 //!
 //! ```ini
-//! [admin]                        # full access: no read/write settings
+//! # Full access: no read/write settings.
+//! [admin]
 //! aws_access_key_id = ADMINKEY
 //! aws_secret_access_key = a-long-random-secret
 //!
-//! [grafana]                      # queries only
+//! # Queries only, in the databases listed (or * for all).
+//! [grafana]
 //! aws_access_key_id = GRAFANAKEY
 //! aws_secret_access_key = another-secret
-//! read = ruuvi                   # databases it may read: a list, or * for all
+//! read = ruuvi
 //!
-//! [bridge]                       # writes into one database (writing implies reading it)
+//! # Writes into one database (writing implies reading it).
+//! [bridge]
 //! aws_access_key_id = BRIDGEKEY
 //! aws_secret_access_key = a-third-secret
 //! write = ruuvi
 //! ```
+//!
+//! As in AWS's own files, comments take whole lines (`#` or `;`): a value is everything after
+//! the `=`, so that a secret may contain any character.
 //!
 //! A profile with neither `read` nor `write` may do everything; with either, exactly what they
 //! list. `aws_session_token`, `region` and `output` are ignored (so that a copy of an AWS
@@ -139,8 +145,7 @@ impl Keys {
             };
             let profile = profiles.last_mut().ok_or(format!("line {}: a setting before any [profile]", n + 1))?;
             let key = key.trim().to_ascii_lowercase();
-            // A value may end with a comment.
-            let value = value.split(" #").next().unwrap_or_default().split(" ;").next().unwrap_or_default().trim();
+            let value = value.trim();
             if !matches!(
                 key.as_str(),
                 "aws_access_key_id"
@@ -193,13 +198,14 @@ mod tests {
     #[test]
     fn profiles_give_keys_with_their_grants() {
         let keys = Keys::parse(
-            "# engine keys\n[default]\naws_access_key_id = ADMIN\naws_secret_access_key = s1\nregion = eu-west-1\n\n\
-             [profile grafana]\naws_access_key_id=GRAFANA\naws_secret_access_key=s2\nread = ruuvi, home # dashboards\n\
+            "# engine keys\n[default]\naws_access_key_id = ADMIN\naws_secret_access_key = s1 #;x\nregion = eu-west-1\n\n\
+             ; dashboards\n[profile grafana]\naws_access_key_id=GRAFANA\naws_secret_access_key=s2\nread = ruuvi, home\n\
              [bridge]\naws_access_key_id = BRIDGE\naws_secret_access_key = s3\nwrite = ruuvi\n",
         )
         .unwrap();
         assert_eq!(keys.ids().collect::<Vec<_>>(), ["ADMIN", "BRIDGE", "GRAFANA"]);
         assert_eq!(keys.get("ADMIN").unwrap().grants, Grants::all());
+        assert_eq!(keys.get("ADMIN").unwrap().secret, "s1 #;x", "a secret may hold any character");
         let g = &keys.get("GRAFANA").unwrap().grants;
         assert!(g.allows(Access::Read, "home") && !g.allows(Access::Write, "ruuvi"));
         assert_eq!(keys.get("GRAFANA").unwrap().profile, "grafana");

@@ -55,9 +55,13 @@ impl Default for QueryLimits {
 }
 
 /// Expressions may nest at most this deep (operators, function calls, CASE, casts). A chain of
-/// AND, OR or `||` counts as a balanced tree of its terms, so that long lists of conditions stay
+/// AND or OR counts as a balanced tree of its terms, so that long lists of conditions stay
 /// shallow: 1,000 ORed conditions nest 10 deep.
 pub const MAX_EXPRESSION_DEPTH: usize = 256;
+
+/// A statement may hold at most this many queries, subqueries, CTEs, set operations (`UNION`, …)
+/// and tables in all: each adds a level to the plan DataFusion builds and walks by recursion.
+pub const MAX_QUERY_PARTS: usize = 256;
 
 /// The most entries any function that generates a series or an array may produce per value
 /// (SEQUENCE, as in the service, and DataFusion's `range`, `generate_series`, `array_repeat`,
@@ -65,10 +69,13 @@ pub const MAX_EXPRESSION_DEPTH: usize = 256;
 /// produce.
 pub const MAX_SERIES_ENTRIES: usize = 10_000;
 
-/// The most bytes one call of a function that can multiply its input (`repeat`, `lpad`,
-/// `rpad`, `replace`, `regexp_replace`, the series and array generators) may produce for one
-/// batch of rows. Checked before anything is allocated.
-pub const MAX_GENERATED_BYTES: usize = 64 << 20;
+/// The most bytes that the calls of a query's functions that can multiply their input
+/// (`repeat`, `lpad`, `rpad`, `replace`, `regexp_replace`, the series and array generators) or
+/// copy it (`concat`, `upper`, `make_array`, …) may produce for one batch of rows, shared among
+/// its calls and the parts of its plan; checked before anything is allocated. One call in a
+/// simple query has all of it; a query that calls such functions a thousand times has a
+/// thousandth for each.
+pub const MAX_GENERATED_BYTES: usize = 128 << 20;
 
 /// Stack of each query thread. Planning and evaluating an expression recurses once per level
 /// of nesting; this covers [`MAX_EXPRESSION_DEPTH`] with a wide margin even in debug builds,

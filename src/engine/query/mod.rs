@@ -8,7 +8,9 @@ mod operations;
 mod results;
 mod runner;
 
-pub use limits::{MAX_EXPRESSION_DEPTH, MAX_GENERATED_BYTES, MAX_SERIES_ENTRIES, QueryLimits, machine_memory};
+pub use limits::{
+    MAX_EXPRESSION_DEPTH, MAX_GENERATED_BYTES, MAX_QUERY_PARTS, MAX_SERIES_ENTRIES, QueryLimits, machine_memory,
+};
 pub use operations::QueryRequest;
 pub use results::{Columns, PAGE_BYTES, RESULT_TTL, Results};
 pub use runner::QueryRunner;

@@ -37,6 +37,8 @@ impl Engine {
             return results.next(&request.query_string, token, request.max_rows, owner, wait).await;
         }
         if let Some(show) = Show::parse(&request.query_string) {
+            // A metadata statement reads the catalog; it takes a place among the queries.
+            let _admitted = self.queries.admit()?;
             let (schema, batches) = self.show(show, principal).await?;
             let columns = Arc::new(Columns::of(&schema)?);
             let id = results.register(&request.query_string, owner);
@@ -66,9 +68,12 @@ impl Engine {
             if let Err(e) = handle.await
                 && e.is_panic()
             {
+                // Not a 500: SDKs would run it again, twice.
                 watcher.complete(
                     &watched,
-                    Err(ApiError::new(ApiErrorKind::InternalServer, "The query failed inside the engine.")),
+                    Err(ApiError::query_execution(
+                        "The query failed inside the engine (a bug: please report it with the query).",
+                    )),
                 );
             }
         });
@@ -87,17 +92,14 @@ impl Engine {
         }
         let snapshot = tokio::task::block_in_place(|| sql::snapshot(&mut self.catalog(), &tables))?;
         let limits = &self.queries.limits;
-        let planned = sql::plan(sql_text, statement, snapshot, limits.memory).await?;
+        let planned = tokio::time::timeout(limits.timeout, sql::plan(sql_text, statement, snapshot, limits.memory))
+            .await
+            .map_err(|_| too_long(limits.timeout))??;
         let columns = Arc::new(Columns::of(&planned.schema)?);
         self.results.set_planned(id, columns.clone(), planned.scanned());
         let _slot = self.queries.slot().await;
-        let out = tokio::time::timeout(limits.timeout, planned.collect()).await.map_err(|_| {
-            ApiError::query_execution(format!(
-                "The query ran longer than the engine's limit of {} and was stopped. Narrow its time range, or \
-                 raise the limit (--query-timeout).",
-                duration_text(limits.timeout)
-            ))
-        })??;
+        let out =
+            tokio::time::timeout(limits.timeout, planned.collect()).await.map_err(|_| too_long(limits.timeout))??;
         Ok((columns, out))
     }
 
@@ -137,6 +139,14 @@ impl Engine {
         self.queries.on_query_thread(move || sql::parse(&text, now).map(drop)).await??;
         Ok(json!({ "QueryString": query_string, "Columns": [], "Parameters": [] }))
     }
+}
+
+fn too_long(limit: Duration) -> ApiError {
+    ApiError::query_execution(format!(
+        "The query ran longer than the engine's limit of {} and was stopped. Narrow its time range, or raise the \
+         limit (--query-timeout).",
+        duration_text(limit)
+    ))
 }
 
 /// `1h`, `90s`, `2m30s`: a limit as the flags take it.

@@ -28,6 +28,8 @@ pub const PAGE_BYTES: usize = 1024 * 1024;
 pub const RESULT_TTL: Duration = Duration::from_secs(3600);
 /// What an entry counts for besides its rows and pages (its id, hash, state).
 const ENTRY_BYTES: usize = 256;
+/// The most queries kept at once, whatever their size (the oldest finished ones make room).
+const MAX_ENTRIES: usize = 100_000;
 
 /// A result's columns: the ColumnInfo every page repeats and the Timestream type of each.
 #[derive(Debug)]
@@ -46,7 +48,7 @@ impl Columns {
                 TsType::from_field(f).ok_or_else(|| {
                     ApiError::validation(format!(
                         "Column '{}' has a type Timestream cannot return: {}",
-                        f.name(),
+                        shown(f.name()),
                         f.data_type()
                     ))
                 })
@@ -238,6 +240,8 @@ impl Results {
             bytes: ENTRY_BYTES,
         };
         let mut inner = self.lock();
+        // An entry is small, but a flood of them (failed queries, say) must make room too.
+        let _ = self.make_room(&mut inner, "", ENTRY_BYTES);
         inner.held += ENTRY_BYTES;
         inner.order.push_back(id.clone());
         inner.map.insert(id.clone(), stored);
@@ -273,7 +277,8 @@ impl Results {
         }
         let state = match outcome {
             Ok((columns, out)) => {
-                let batches: Vec<RecordBatch> = out.batches.into_iter().filter(|b| b.num_rows() > 0).collect();
+                let batches: Vec<RecordBatch> =
+                    out.batches.into_iter().filter(|b| b.num_rows() > 0).map(compact).collect();
                 let bytes: usize = batches.iter().map(result_bytes).sum::<usize>() + columns.info.len();
                 let mut starts = vec![0];
                 for b in &batches {
@@ -282,10 +287,16 @@ impl Results {
                 let rows = Rows { columns, batches, starts, bytes_scanned: out.bytes_scanned, ahead: Mutex::new(None) };
                 match self.make_room(&mut inner, id, bytes) {
                     Ok(()) => (State::Ready(Arc::new(rows)), bytes),
-                    Err(e) => (State::Failed(e), 0),
+                    Err(e) => {
+                        let bytes = e.message.len();
+                        (State::Failed(e), bytes)
+                    }
                 }
             }
-            Err(e) => (State::Failed(e), 0),
+            Err(e) => {
+                let bytes = e.message.len();
+                (State::Failed(e), bytes)
+            }
         };
         let Some(s) = inner.map.get_mut(id) else { return };
         let (state, bytes) = state;
@@ -293,9 +304,6 @@ impl Results {
         s.state = state;
         s.since = Instant::now();
         inner.held = inner.held + ENTRY_BYTES + bytes - old;
-        // Kept last, for eviction.
-        inner.order.retain(|i| i != id);
-        inner.order.push_back(id.to_string());
         drop(inner);
         self.changed.notify_waiters();
     }
@@ -312,7 +320,7 @@ impl Results {
             )));
         }
         let mut skipped = VecDeque::new();
-        while inner.held + bytes > self.budget {
+        while inner.held + bytes > self.budget || inner.map.len() >= MAX_ENTRIES {
             let Some(id) = inner.order.pop_front() else { break };
             match inner.map.get(&id) {
                 Some(s) if matches!(s.state, State::Running { .. }) || id == keep => skipped.push_back(id),
@@ -398,8 +406,9 @@ impl Results {
     /// `wait` until it has its columns), counting the call as one that asks about it.
     async fn wait(&self, id: &str, wait: Duration, planned: bool) -> ApiResult<Found> {
         let deadline = tokio::time::Instant::now() + wait;
-        self.asking(id, 1);
-        let found = loop {
+        // Counted while it waits, however the wait ends (a client that hangs up drops it).
+        let _asking = Asking::new(self, id);
+        loop {
             let notified = self.changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
@@ -423,16 +432,14 @@ impl Results {
                 _ => false,
             };
             if !keep_waiting {
-                break found;
+                return found;
             }
             if tokio::time::Instant::now() < deadline {
                 let _ = tokio::time::timeout_at(deadline, notified).await;
             } else {
                 notified.await;
             }
-        };
-        self.asking(id, -1);
-        found
+        }
     }
 
     /// Counts a call that starts (+1) or stops (-1) waiting for `id`.
@@ -529,6 +536,22 @@ impl Results {
         Ok(json!({ "CancellationMessage": message }))
     }
 
+    /// Stops every running query (the engine is shutting down): their callers get `message`.
+    pub fn stop_all(&self, message: &str) {
+        let mut inner = self.lock();
+        for s in inner.map.values_mut() {
+            if let State::Running { abort, .. } = &s.state {
+                if let Some(a) = abort {
+                    a.abort();
+                }
+                s.state = State::Failed(ApiError::new(ApiErrorKind::InternalServer, message));
+                s.since = Instant::now();
+            }
+        }
+        drop(inner);
+        self.changed.notify_waiters();
+    }
+
     /// Drops results past [`RESULT_TTL`] and cancels running queries that no client has asked
     /// about for `abandon_after`.
     pub fn sweep(&self, abandon_after: Duration) {
@@ -561,6 +584,37 @@ impl Results {
         if abandoned {
             self.changed.notify_waiters();
         }
+    }
+}
+
+/// `batch` on buffers of its own when it is a small slice of larger ones (a few rows of a
+/// table's hour chunk, say), so that a held result does not keep the rest alive.
+fn compact(batch: RecordBatch) -> RecordBatch {
+    let used = result_bytes(&batch);
+    let held = batch.get_array_memory_size();
+    if held <= 2 * used + (64 << 10) {
+        return batch;
+    }
+    let rows = arrow_array::UInt32Array::from_iter_values(0..batch.num_rows() as u32);
+    arrow_select::take::take_record_batch(&batch, &rows).unwrap_or(batch)
+}
+
+/// A call waiting for a query, counted from when it starts until it is dropped.
+struct Asking<'a> {
+    results: &'a Results,
+    id: &'a str,
+}
+
+impl<'a> Asking<'a> {
+    fn new(results: &'a Results, id: &'a str) -> Self {
+        results.asking(id, 1);
+        Self { results, id }
+    }
+}
+
+impl Drop for Asking<'_> {
+    fn drop(&mut self) {
+        self.results.asking(self.id, -1);
     }
 }
 

@@ -7,12 +7,15 @@
 //!   cut, and so is a keep-alive connection left idle that long.
 //! - A request's body must arrive within `body_timeout` (the router enforces it).
 //! - At `max_connections`, a new connection makes room by closing the connection that has been
-//!   idle longest (one not serving a request); when every connection is serving one, new ones
-//!   wait in the listen queue until a connection ends. Clients that are working are never cut.
+//!   idle longest (or else the one that has been sending a request's body longest), never one
+//!   whose request is being processed nor one that has just opened; when there is none, new
+//!   connections wait in the listen queue until a connection ends. A connection asked to close
+//!   that does not finish within `header_timeout` (a client that never reads its answer) is
+//!   cut.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -58,14 +61,37 @@ impl Default for ConnectionLimits {
 #[derive(Debug, Clone, Copy)]
 pub struct LocalAddr(pub SocketAddr);
 
+/// A connection that was opened (or last active) less than this long ago is not closed to make
+/// room: it has just been accepted and its client is sending its request.
+const MIN_IDLE_TO_EVICT: Duration = Duration::from_millis(1000);
+
+/// What a connection is doing.
+const IDLE: u8 = 0;
+const READING_BODY: u8 = 1;
+const PROCESSING: u8 = 2;
+
 /// One open connection.
 struct Conn {
-    /// Requests being served on it now.
-    busy: AtomicUsize,
+    /// [`IDLE`] (waiting for a request's headers), [`READING_BODY`] or [`PROCESSING`].
+    phase: AtomicU8,
     /// When it last started or finished a request (or opened), ms since the listener started.
     active_ms: AtomicU64,
-    /// Asks it to close (gracefully: a request in progress finishes first).
+    /// It has been asked to close.
+    closing: AtomicBool,
+    /// Asks it to close (gracefully: a request being processed finishes first).
     close: Notify,
+}
+
+/// The connection a request came on, so that the router can say when its body is in: from then
+/// on the connection is never closed to make room.
+#[derive(Clone)]
+pub struct ConnectionPhase(Arc<Conn>);
+
+impl ConnectionPhase {
+    /// The request's body has been read; it is being processed.
+    pub fn processing(&self) {
+        self.0.phase.store(PROCESSING, Ordering::Release);
+    }
 }
 
 /// Every open connection.
@@ -74,20 +100,35 @@ struct Registry {
     conns: Mutex<BTreeMap<u64, Arc<Conn>>>,
 }
 
+/// Removes a connection from the registry when its task ends, however it ends.
+struct Registered(Arc<Registry>, u64);
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.0.lock().remove(&self.1);
+    }
+}
+
 impl Registry {
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Arc<Conn>>> {
         self.conns.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Asks the connection idle the longest to close; false when none is idle.
-    fn evict_idle(&self) -> bool {
+    /// Asks one connection to close to make room: the one idle longest, else the one that has
+    /// been reading a request's body longest; never one whose request is being processed, one
+    /// active in the last [`MIN_IDLE_TO_EVICT`], or one already asked. False when there is none.
+    fn evict(&self, now_ms: u64) -> bool {
         let conns = self.lock();
-        let idle = conns
+        let settled = MIN_IDLE_TO_EVICT.as_millis() as u64;
+        let victim = conns
             .values()
-            .filter(|c| c.busy.load(Ordering::Acquire) == 0)
-            .min_by_key(|c| c.active_ms.load(Ordering::Acquire));
-        match idle {
+            .filter(|c| !c.closing.load(Ordering::Acquire))
+            .filter(|c| c.phase.load(Ordering::Acquire) != PROCESSING)
+            .filter(|c| now_ms.saturating_sub(c.active_ms.load(Ordering::Acquire)) >= settled)
+            .min_by_key(|c| (c.phase.load(Ordering::Acquire), c.active_ms.load(Ordering::Acquire)));
+        match victim {
             Some(c) => {
+                c.closing.store(true, Ordering::Release);
                 c.close.notify_one();
                 true
             }
@@ -98,6 +139,7 @@ impl Registry {
     /// Asks every connection to close.
     fn close_all(&self) {
         for c in self.lock().values() {
+            c.closing.store(true, Ordering::Release);
             c.close.notify_one();
         }
     }
@@ -114,22 +156,25 @@ pub(crate) async fn serve(
     stop: oneshot::Receiver<()>,
 ) {
     let started = Instant::now();
+    let now_ms = move || started.elapsed().as_millis() as u64;
     let registry = Arc::new(Registry::default());
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let mut tasks = JoinSet::new();
     let mut next_id: u64 = 0;
     tokio::pin!(stop);
-    loop {
-        // A slot first: at the cap, make room by closing the longest-idle connection, or wait
-        // for one to end (the new connection waits in the listen queue meanwhile).
-        let permit = match slots.clone().try_acquire_owned() {
-            Ok(p) => p,
-            Err(_) => {
-                registry.evict_idle();
-                tokio::select! {
-                    p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-                    _ = &mut stop => break,
-                }
+    'accepting: loop {
+        // A slot first: at the cap, make room by closing a connection that is not working, or
+        // wait for one to end (new connections wait in the listen queue meanwhile).
+        let permit = loop {
+            if let Ok(p) = slots.clone().try_acquire_owned() {
+                break p;
+            }
+            registry.evict(now_ms());
+            tokio::select! {
+                p = slots.clone().acquire_owned() => match p { Ok(p) => break p, Err(_) => break 'accepting },
+                // Look again: a connection may have settled enough to be closed.
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                _ = &mut stop => break 'accepting,
             }
         };
         let (stream, peer) = tokio::select! {
@@ -147,25 +192,29 @@ pub(crate) async fn serve(
         let _ = stream.set_nodelay(true);
         let local = stream.local_addr().unwrap_or(peer);
         next_id += 1;
-        let id = next_id;
         let conn = Arc::new(Conn {
-            busy: AtomicUsize::new(0),
-            active_ms: AtomicU64::new(started.elapsed().as_millis() as u64),
+            phase: AtomicU8::new(IDLE),
+            active_ms: AtomicU64::new(now_ms()),
+            closing: AtomicBool::new(false),
             close: Notify::new(),
         });
-        registry.lock().insert(id, conn.clone());
-        let (registry, app, limits, tls) = (registry.clone(), app.clone(), limits.clone(), tls.clone());
+        registry.lock().insert(next_id, conn.clone());
+        let registered = Registered(registry.clone(), next_id);
+        let (app, limits, tls) = (app.clone(), limits.clone(), tls.clone());
         tasks.spawn(async move {
+            let _held = (registered, permit);
             match tls {
                 None => connection(stream, app, &limits, conn, local, started).await,
                 Some(acceptor) => {
-                    if let Ok(Ok(stream)) = tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await {
-                        connection(stream, app, &limits, conn, local, started).await;
+                    let handshake = tokio::time::timeout(limits.header_timeout, acceptor.accept(stream));
+                    tokio::select! {
+                        done = handshake => if let Ok(Ok(stream)) = done {
+                            connection(stream, app, &limits, conn, local, started).await;
+                        },
+                        _ = conn.close.notified() => {}
                     }
                 }
             }
-            registry.lock().remove(&id);
-            drop(permit);
         });
         // Reap finished connection tasks as we go.
         while tasks.try_join_next().is_some() {}
@@ -186,7 +235,9 @@ pub(crate) async fn serve(
     }
 }
 
-/// Serves one connection until it closes, is asked to close, or times out.
+/// Serves one connection until it closes, is asked to close, or times out. Asked to close, it
+/// finishes the request being processed and closes; one that is still not done after
+/// `header_timeout` (a client that does not read its answer, say) is cut.
 async fn connection<S>(
     stream: S,
     app: Router,
@@ -201,12 +252,13 @@ async fn connection<S>(
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         let (app, conn) = (app.clone(), tracked.clone());
         request.extensions_mut().insert(LocalAddr(local));
-        conn.busy.fetch_add(1, Ordering::AcqRel);
+        request.extensions_mut().insert(ConnectionPhase(conn.clone()));
+        conn.phase.store(READING_BODY, Ordering::Release);
         conn.active_ms.store(started.elapsed().as_millis() as u64, Ordering::Release);
         async move {
             let response = app.oneshot(request.map(Body::new)).await;
             conn.active_ms.store(started.elapsed().as_millis() as u64, Ordering::Release);
-            conn.busy.fetch_sub(1, Ordering::AcqRel);
+            conn.phase.store(IDLE, Ordering::Release);
             response
         }
     });
@@ -218,7 +270,7 @@ async fn connection<S>(
         _ = served.as_mut() => return,
         _ = conn.close.notified() => served.as_mut().graceful_shutdown(),
     }
-    let _ = served.await;
+    let _ = tokio::time::timeout(limits.header_timeout, served).await;
 }
 
 /// TLS for the listener (feature `tls`): a rustls server configuration from PEM files.

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use super::access;
 use super::errors::render;
 use super::json::Obj;
-use super::listener::LocalAddr;
+use super::listener::{ConnectionPhase, LocalAddr};
 use crate::engine::Engine;
 use crate::engine::auth::{Access, Principal, Request};
 use crate::engine::error::{ApiError, ApiErrorKind, ApiResult, shown};
@@ -83,6 +83,10 @@ async fn handle(State(engine): State<Arc<Engine>>, request: axum::extract::Reque
 async fn answer(engine: &Arc<Engine>, parts: Parts, body: Body, target: &str) -> ApiResult<Answer> {
     let limits = &engine.config.connections;
     let bytes = read_body(body, &parts.headers, engine.config.max_body_bytes, limits.body_timeout).await?;
+    // From here on the request is the engine's work: its connection is not closed to make room.
+    if let Some(phase) = parts.extensions.get::<ConnectionPhase>() {
+        phase.processing();
+    }
     let Some(op) = target.strip_prefix(TARGET_PREFIX).map(str::to_string) else {
         return Err(ApiError::new(
             ApiErrorKind::UnknownOperation,

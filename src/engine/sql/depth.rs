@@ -6,43 +6,96 @@
 //! Chains of AND and OR are first rebuilt as balanced trees of the same terms in the same order
 //! (both operators are associative, NULLs included), so that a list of a thousand conditions
 //! nests ten deep; every other expression counts as written.
+//!
+//! Plans nest too: each set operation (`UNION`, …), query, subquery, CTE and table a statement
+//! names adds to the depth of the plan DataFusion builds, and `SELECT … UNION SELECT …` chains,
+//! like operator chains, parse to any depth. Their number is bounded as well.
 
 use std::ops::ControlFlow;
 
-use datafusion::sql::sqlparser::ast::{BinaryOperator, Expr, Statement, Value, VisitMut, VisitorMut};
+use datafusion::sql::sqlparser::ast::{
+    BinaryOperator, Expr, Query, SetExpr, Statement, TableFactor, Value, VisitMut, VisitorMut,
+};
 
 use crate::engine::error::{ApiError, ApiResult};
-use crate::engine::query::MAX_EXPRESSION_DEPTH;
+use crate::engine::query::{MAX_EXPRESSION_DEPTH, MAX_QUERY_PARTS};
 
 /// Balances AND/OR chains in `statement` and fails if any expression nests deeper than
-/// [`MAX_EXPRESSION_DEPTH`]. Walks at most that deep, whatever the statement holds.
+/// [`MAX_EXPRESSION_DEPTH`], or the statement has more than [`MAX_QUERY_PARTS`] queries, set
+/// operations and tables. Walks at most that deep into expressions, whatever the statement
+/// holds.
 pub fn check_depth(statement: &mut Statement) -> ApiResult<()> {
-    let mut walk = Depth { depth: 0 };
+    let mut walk = Depth { depth: 0, parts: 0 };
     match statement.visit(&mut walk) {
         ControlFlow::Continue(()) => Ok(()),
-        ControlFlow::Break(()) => Err(ApiError::validation(format!(
+        ControlFlow::Break(TooDeep::Expression) => Err(ApiError::validation(format!(
             "The query's expressions nest more than {MAX_EXPRESSION_DEPTH} levels deep (each operator, function \
              call, CASE and cast is a level; AND and OR lists count as balanced). Simplify the expression, or \
              use IN (...) for long lists of values."
         ))),
+        ControlFlow::Break(TooDeep::Parts) => Err(ApiError::validation(format!(
+            "The query has more than {MAX_QUERY_PARTS} parts (queries, subqueries, set operations such as UNION, \
+             and tables it reads). Split it into several queries."
+        ))),
     }
+}
+
+/// What went too deep.
+enum TooDeep {
+    Expression,
+    Parts,
 }
 
 struct Depth {
     depth: usize,
+    parts: usize,
+}
+
+impl Depth {
+    fn add_parts(&mut self, n: usize) -> ControlFlow<TooDeep> {
+        self.parts = self.parts.saturating_add(n);
+        if self.parts > MAX_QUERY_PARTS { ControlFlow::Break(TooDeep::Parts) } else { ControlFlow::Continue(()) }
+    }
+}
+
+/// The set operations in `body`, counted with a stack of our own (a chain of them can be as
+/// long as the query). Parenthesized queries inside count when they are visited themselves.
+pub(super) fn set_operations(body: &SetExpr) -> usize {
+    let mut count = 0usize;
+    let mut pending = vec![body];
+    while let Some(e) = pending.pop() {
+        if let SetExpr::SetOperation { left, right, .. } = e {
+            count += 1;
+            pending.push(left);
+            pending.push(right);
+        }
+    }
+    count
 }
 
 impl VisitorMut for Depth {
-    type Break = ();
+    type Break = TooDeep;
 
-    fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
-        balance(expr);
-        self.depth += 1;
-
-        if self.depth > MAX_EXPRESSION_DEPTH { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<TooDeep> {
+        // Before the walk goes down a chain of set operations, which it does by recursion.
+        self.add_parts(1 + set_operations(&query.body))
     }
 
-    fn post_visit_expr(&mut self, _expr: &mut Expr) -> ControlFlow<()> {
+    fn pre_visit_table_factor(&mut self, _table: &mut TableFactor) -> ControlFlow<TooDeep> {
+        self.add_parts(1)
+    }
+
+    fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<TooDeep> {
+        balance(expr);
+        self.depth += 1;
+        if self.depth > MAX_EXPRESSION_DEPTH {
+            ControlFlow::Break(TooDeep::Expression)
+        } else {
+            ControlFlow::Continue(())
+        }
+    }
+
+    fn post_visit_expr(&mut self, _expr: &mut Expr) -> ControlFlow<TooDeep> {
         self.depth -= 1;
         ControlFlow::Continue(())
     }
@@ -134,6 +187,24 @@ mod tests {
         let mut found = Vec::new();
         assert_eq!(leaves(left, &mut found), 2);
         assert_eq!(found, ["a", "b", "c", "d"]);
+    }
+
+    #[test]
+    fn long_unions_and_many_tables_are_refused() {
+        let ok = vec!["SELECT 1"; 100].join(" UNION ALL ");
+        check_depth(&mut statement(&ok)).unwrap();
+        for sql in [
+            vec!["SELECT 1"; 2_000].join(" UNION "),
+            format!("SELECT 1 FROM {}", vec!["a.t"; 300].join(", ")),
+            format!("SELECT 1 FROM a.t {}", vec!["JOIN a.t USING (x)"; 300].join(" ")),
+            format!(
+                "WITH {} SELECT * FROM c299",
+                (0..300).map(|i| format!("c{i} AS (SELECT {i})")).collect::<Vec<_>>().join(", ")
+            ),
+        ] {
+            let e = check_depth(&mut statement(&sql)).unwrap_err();
+            assert!(e.message.contains("more than 256 parts"), "{e}");
+        }
     }
 
     #[test]

@@ -22,7 +22,7 @@ use datafusion::logical_expr::{
     ColumnarValue, Documentation, Expr, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
 };
 
-use crate::engine::query::{MAX_GENERATED_BYTES, MAX_SERIES_ENTRIES};
+use crate::engine::query::MAX_SERIES_ENTRIES;
 
 /// `levenshtein` may compare at most this many character pairs in one batch (its work grows with
 /// the product of the lengths).
@@ -48,6 +48,10 @@ enum Bound {
     ArrayResize,
     /// `levenshtein(a, b)`: work, not memory.
     Levenshtein,
+    /// Functions whose output is at most this many times the size of all their arguments
+    /// (`concat`, `upper`, `make_array`, …): cheap alone, but a query can call them on the
+    /// same large value thousands of times over.
+    Copies(usize),
 }
 
 /// The functions this module bounds, by their DataFusion names.
@@ -62,30 +66,67 @@ const BOUNDED: &[(&str, Bound)] = &[
     ("array_repeat", Bound::ArrayRepeat),
     ("array_resize", Bound::ArrayResize),
     ("levenshtein", Bound::Levenshtein),
+    ("concat", Bound::Copies(1)),
+    ("concat_ws", Bound::Copies(2)),
+    ("upper", Bound::Copies(3)),
+    ("lower", Bound::Copies(3)),
+    ("initcap", Bound::Copies(3)),
+    ("translate", Bound::Copies(4)),
+    ("overlay", Bound::Copies(1)),
+    ("string_to_array", Bound::Copies(9)),
+    ("make_array", Bound::Copies(1)),
+    ("array_concat", Bound::Copies(1)),
+    ("array_append", Bound::Copies(1)),
+    ("array_prepend", Bound::Copies(1)),
+    ("flatten", Bound::Copies(1)),
 ];
+
+/// Whether `name` (as written in SQL, any case) calls a function this module bounds.
+pub fn is_bounded(name: &str) -> bool {
+    BOUNDED.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
+}
 
 /// Table functions by name.
 pub type TableFunctions = Vec<(String, Arc<dyn TableFunctionImpl>)>;
 
-/// Bounded versions of the functions in `state`'s registry that can multiply their input
-/// (scalar and table functions alike), to register in their place.
-pub fn bound_functions(state: &SessionState) -> (Vec<ScalarUDF>, TableFunctions) {
-    let scalars = BOUNDED
-        .iter()
-        .filter_map(|(name, bound)| {
-            let udf = state.scalar_functions().get(*name)?;
-            Some(ScalarUDF::new_from_impl(Guarded { inner: udf.inner().clone(), bound: *bound }))
-        })
-        .collect();
-    let tables = ["range", "generate_series"]
-        .iter()
-        .filter_map(|name| {
-            let f = state.table_functions().get(*name)?;
-            let bounded: Arc<dyn TableFunctionImpl> = Arc::new(BoundedSeriesTable { inner: f.function().clone() });
-            Some((name.to_string(), bounded))
-        })
-        .collect();
-    (scalars, tables)
+/// DataFusion's functions that this module bounds, as a session registered them.
+#[derive(Debug)]
+pub struct Guards {
+    originals: Vec<(Arc<dyn ScalarUDFImpl>, Bound)>,
+    tables: TableFunctions,
+}
+
+impl Guards {
+    /// The functions to bound, taken from `state`'s registry (DataFusion's own).
+    pub fn from_registry(state: &SessionState) -> Self {
+        let originals = BOUNDED
+            .iter()
+            .filter_map(|(name, bound)| Some((state.scalar_functions().get(*name)?.inner().clone(), *bound)))
+            .collect();
+        let tables = ["range", "generate_series"]
+            .iter()
+            .filter_map(|name| {
+                let f = state.table_functions().get(*name)?;
+                let bounded: Arc<dyn TableFunctionImpl> = Arc::new(BoundedSeriesTable { inner: f.function().clone() });
+                Some((name.to_string(), bounded))
+            })
+            .collect();
+        Self { originals, tables }
+    }
+
+    /// The bounded scalar functions, each call of which may produce at most `budget` bytes for a
+    /// batch of rows, to register in place of DataFusion's.
+    pub fn scalars(&self, budget: usize) -> Vec<ScalarUDF> {
+        self.originals
+            .iter()
+            .map(|(inner, bound)| ScalarUDF::new_from_impl(Guarded { inner: inner.clone(), bound: *bound, budget }))
+            .collect()
+    }
+
+    /// The bounded table functions, to register in place of DataFusion's.
+    pub fn tables(&self) -> &TableFunctions {
+        &self.tables
+    }
 }
 
 /// A function with a check of what a call would produce, made before the call.
@@ -93,11 +134,13 @@ pub fn bound_functions(state: &SessionState) -> (Vec<ScalarUDF>, TableFunctions)
 struct Guarded {
     inner: Arc<dyn ScalarUDFImpl>,
     bound: Bound,
+    /// Bytes one call may produce for a batch of rows.
+    budget: usize,
 }
 
 impl PartialEq for Guarded {
     fn eq(&self, other: &Self) -> bool {
-        self.bound == other.bound && self.inner.dyn_eq(other.inner.as_ref() as &dyn Any)
+        self.bound == other.bound && self.budget == other.budget && self.inner.dyn_eq(other.inner.as_ref() as &dyn Any)
     }
 }
 
@@ -106,6 +149,7 @@ impl Eq for Guarded {}
 impl std::hash::Hash for Guarded {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         self.bound.hash(state);
+        self.budget.hash(state);
         self.inner.dyn_hash(state);
     }
 }
@@ -137,7 +181,11 @@ impl ScalarUDFImpl for Guarded {
 
     fn with_updated_config(&self, config: &ConfigOptions) -> Option<ScalarUDF> {
         let updated = self.inner.with_updated_config(config)?;
-        Some(ScalarUDF::new_from_impl(Guarded { inner: updated.inner().clone(), bound: self.bound }))
+        Some(ScalarUDF::new_from_impl(Guarded {
+            inner: updated.inner().clone(),
+            bound: self.bound,
+            budget: self.budget,
+        }))
     }
 
     fn is_strict(&self) -> bool {
@@ -145,7 +193,7 @@ impl ScalarUDFImpl for Guarded {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        check(self.inner.name(), self.bound, &args.args, args.number_rows)?;
+        check(self.inner.name(), self.bound, self.budget, &args.args, args.number_rows)?;
         self.inner.invoke_with_args(args)
     }
 
@@ -217,7 +265,7 @@ fn total(name: &str, per_row: impl Iterator<Item = u128>, limit: usize, what: &s
     Ok(())
 }
 
-/// `67108864` as `64 MiB`, other numbers with thousands separators.
+/// `134217728` as `128 MiB`, other numbers with thousands separators.
 fn human(n: usize) -> String {
     if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
         return format!("{} MiB", n >> 20);
@@ -233,12 +281,13 @@ fn human(n: usize) -> String {
     out
 }
 
-/// Checks a call of a bounded function on `args` (for `rows` rows) before it runs.
-fn check(name: &str, bound: Bound, args: &[ColumnarValue], rows: usize) -> Result<()> {
+/// Checks a call of a bounded function on `args` (for `rows` rows) before it runs: it may
+/// produce at most `budget` bytes.
+fn check(name: &str, bound: Bound, budget: usize, args: &[ColumnarValue], rows: usize) -> Result<()> {
     let arrays = ColumnarValue::values_to_arrays(args)?;
     let arg = |i: usize| arrays.get(i);
     let lengths = |i: usize| arg(i).and_then(byte_lengths).unwrap_or_else(|| vec![0; rows]);
-    let bytes = MAX_GENERATED_BYTES;
+    let bytes = budget;
     match bound {
         Bound::Repeat => {
             let (s, n) = (lengths(0), arg(1).map(integers).unwrap_or_default());
@@ -286,6 +335,10 @@ fn check(name: &str, bound: Bound, args: &[ColumnarValue], rows: usize) -> Resul
             series_limit(name, &n)?;
             total(name, n.iter().map(|n| *n as u128 * 16), bytes, "bytes")
         }
+        Bound::Copies(factor) => {
+            let sizes = arrays.iter().map(|a| a.to_data().get_slice_memory_size().unwrap_or(0) as u128);
+            total(name, sizes.map(|b| b * factor as u128), bytes, "bytes")
+        }
         Bound::Levenshtein => {
             let (a, b) = (lengths(0), lengths(1));
             total(name, a.iter().zip(&b).map(|(x, y)| *x as u128 * *y as u128), MAX_LEVENSHTEIN_PAIRS, "comparisons")
@@ -319,8 +372,13 @@ fn series_counts(arrays: &[ArrayRef]) -> Result<Vec<usize>> {
                     [] => (None, None, None),
                 };
                 match (start, stop, step) {
-                    (Some(a), Some(b), Some(s)) if s != 0 && (b - a).signum() * s.signum() >= 0 => {
-                        ((i128::from(b) - i128::from(a)) / i128::from(s) + 1).min(usize::MAX as i128) as usize
+                    (Some(a), Some(b), Some(s)) if s != 0 => {
+                        let span = i128::from(b) - i128::from(a);
+                        if span.signum() * i128::from(s.signum()) < 0 {
+                            0
+                        } else {
+                            (span / i128::from(s) + 1).min(usize::MAX as i128) as usize
+                        }
                     }
                     _ => 0,
                 }
@@ -398,7 +456,7 @@ mod tests {
 
     #[test]
     fn sizes_read_as_people_write_them() {
-        assert_eq!(human(MAX_GENERATED_BYTES), "64 MiB");
+        assert_eq!(human(crate::engine::query::MAX_GENERATED_BYTES), "128 MiB");
         assert_eq!(human(10_000), "10,000");
         assert_eq!(human(999), "999");
         assert_eq!(human(1_234_567), "1,234,567");

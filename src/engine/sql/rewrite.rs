@@ -172,18 +172,22 @@ fn read_only() -> ApiError {
 
 /// sqlparser's "sql parser error: Expected: …, found: … at Line: 1, Column: 13" as Timestream's
 /// `line 1:13: …` (errors at the end of the text get the end's position).
+/// A parser error as `line L:C: message` (at most 500 bytes of the parser's message, which may
+/// quote a token of any length).
 fn syntax_message(e: &str, sql: &str) -> String {
     let e = e.trim_start_matches("SQL error: ").trim_start_matches("ParserError(\"").trim_end_matches("\")");
+    let short = |m: &str| crate::engine::error::shorten(m, 500);
     match e.rsplit_once(" at Line: ") {
         Some((msg, pos)) => {
             let (line, col) = pos.split_once(", Column: ").unwrap_or((pos, "1"));
+            let line: String = line.chars().take_while(char::is_ascii_digit).collect();
             let col: String = col.chars().take_while(char::is_ascii_digit).collect();
-            format!("line {line}:{col}: {msg}")
+            format!("line {line}:{col}: {}", short(msg))
         }
         None => {
             let line = sql.lines().count().max(1);
             let col = sql.lines().last().map_or(0, |l| l.chars().count()) + 1;
-            format!("line {line}:{col}: {e}")
+            format!("line {line}:{col}: {}", short(e))
         }
     }
 }

@@ -27,7 +27,8 @@ use datafusion::sql::sqlparser::ast::{ObjectNamePart, Statement, visit_relations
 use super::provider::TimeTable;
 use super::tables::TableView;
 use crate::engine::catalog::Catalog;
-use crate::engine::error::{ApiError, ApiErrorKind, ApiResult, shorten};
+use crate::engine::error::{ApiError, ApiErrorKind, ApiResult, shorten, shown};
+use crate::engine::query::MAX_GENERATED_BYTES;
 
 /// What a query returned, and how many bytes of table data it read.
 #[derive(Debug)]
@@ -69,7 +70,7 @@ pub async fn plan(
         GreedyMemoryPool::new(memory_limit),
         NonZeroUsize::new(3).unwrap_or(NonZeroUsize::MIN),
     ));
-    let ctx = session(pool.clone())?;
+    let ctx = session(pool.clone(), generation_budget(&statement))?;
     let catalog = ctx.catalog("datafusion").ok_or_else(|| internal("no default catalog"))?;
     let scanned = Arc::new(AtomicU64::new(0));
     for (db, table, view) in snapshot {
@@ -163,9 +164,9 @@ pub fn result_bytes(batch: &RecordBatch) -> usize {
 /// functions are registered once, in a template that each query's session copies (building a
 /// session from scratch registers every built-in function again, a fixed cost on every small
 /// query).
-fn session(pool: Arc<dyn MemoryPool>) -> ApiResult<SessionContext> {
-    static TEMPLATE: std::sync::OnceLock<SessionState> = std::sync::OnceLock::new();
-    let template = TEMPLATE.get_or_init(|| {
+fn session(pool: Arc<dyn MemoryPool>, budget: usize) -> ApiResult<SessionContext> {
+    static TEMPLATE: std::sync::OnceLock<(SessionState, super::guard::Guards)> = std::sync::OnceLock::new();
+    let (template, guards) = TEMPLATE.get_or_init(|| {
         // Timestream names are case-sensitive and unquoted identifiers are not lower-cased.
         let config = SessionConfig::new().set_bool("datafusion.sql_parser.enable_ident_normalization", false);
         let ctx = SessionContext::new_with_config(config);
@@ -173,14 +174,14 @@ fn session(pool: Arc<dyn MemoryPool>) -> ApiResult<SessionContext> {
             ctx.register_udf(f);
         }
         ctx.register_udaf(super::series_agg::create_time_series());
-        let (scalars, tables) = super::guard::bound_functions(&ctx.state());
-        for f in scalars {
+        let guards = super::guard::Guards::from_registry(&ctx.state());
+        for f in guards.scalars(MAX_GENERATED_BYTES) {
             ctx.register_udf(f);
         }
-        for (name, f) in tables {
-            ctx.register_udtf(&name, f);
+        for (name, f) in guards.tables() {
+            ctx.register_udtf(name, f.clone());
         }
-        ctx.state()
+        (ctx.state(), guards)
     });
     let runtime = RuntimeEnvBuilder::new()
         .with_memory_pool(pool)
@@ -194,7 +195,48 @@ fn session(pool: Arc<dyn MemoryPool>) -> ApiResult<SessionContext> {
         .with_catalog_list(catalogs)
         .with_runtime_env(runtime)
         .build();
-    Ok(SessionContext::new_with_state(state))
+    let ctx = SessionContext::new_with_state(state);
+    if budget < MAX_GENERATED_BYTES {
+        for f in guards.scalars(budget) {
+            ctx.register_udf(f);
+        }
+    }
+    Ok(ctx)
+}
+
+/// Bytes each call of a bounded function may produce for a batch of rows in this statement:
+/// [`MAX_GENERATED_BYTES`] shared among its calls of them and the parts of its plan (queries,
+/// set operations, tables), which may all be at work at once.
+fn generation_budget(statement: &Statement) -> usize {
+    use datafusion::sql::sqlparser::ast::{Expr, Query, TableFactor, Visit, Visitor};
+    struct Count {
+        calls: usize,
+        parts: usize,
+    }
+    impl Visitor for Count {
+        type Break = ();
+        fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
+            self.parts += 1 + super::depth::set_operations(&query.body);
+            ControlFlow::Continue(())
+        }
+        fn pre_visit_table_factor(&mut self, _table: &TableFactor) -> ControlFlow<()> {
+            self.parts += 1;
+            ControlFlow::Continue(())
+        }
+        fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
+            if let Expr::Function(f) = expr
+                && let Some(name) = f.name.0.last().and_then(|p| p.as_ident())
+                && super::guard::is_bounded(&name.value)
+            {
+                self.calls += 1;
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut count = Count { calls: 0, parts: 0 };
+    let _ = statement.visit(&mut count);
+    // A query reading one table is two parts: it has the whole budget.
+    MAX_GENERATED_BYTES / count.calls.max(1) / count.parts.saturating_sub(1).max(1)
 }
 
 fn internal(msg: &str) -> ApiError {
@@ -231,24 +273,27 @@ fn planning_message(e: &str, sql: &str) -> String {
     if let Some(rest) = e.split("No field named ").nth(1) {
         let name = rest.split(['.', ' ']).next().unwrap_or(rest).trim_matches('"');
         let (line, col) = position_of(sql, name);
-        return format!("line {line}:{col}: Column '{name}' does not exist");
+        return format!("line {line}:{col}: Column '{}' does not exist", shown(name));
     }
     if let Some(rest) = e.split("Invalid function '").nth(1) {
         let name = rest.split('\'').next().unwrap_or(rest);
         let (line, col) = position_of(sql, name);
-        return format!("line {line}:{col}: Function '{name}' not registered");
+        return format!("line {line}:{col}: Function '{}' not registered", shown(name));
     }
     if let Some(rest) = e.split("table '").nth(1) {
         let name = rest.split('\'').next().unwrap_or(rest).trim_start_matches("datafusion.");
-        return format!("Table '{name}' does not exist or is not accessible");
+        return format!("Table '{}' does not exist or is not accessible", shown(name));
     }
-    e.trim_start_matches("Error during planning: ").to_string()
+    shorten(e.trim_start_matches("Error during planning: "), 1000)
 }
 
 /// The 1-based line and column of the first whole-word occurrence of `name` in `sql`
 /// (1:1 if it cannot be found).
 fn position_of(sql: &str, name: &str) -> (usize, usize) {
     let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    if name.is_empty() {
+        return (1, 1);
+    }
     for (i, line) in sql.lines().enumerate() {
         let mut from = 0;
         while let Some(k) = line[from..].find(name) {
@@ -258,7 +303,7 @@ fn position_of(sql: &str, name: &str) -> (usize, usize) {
             if !before.is_some_and(is_word) && !after.is_some_and(is_word) {
                 return (i + 1, line[..at].chars().count() + 1);
             }
-            from = at + name.len().max(1);
+            from = at + name.len();
         }
     }
     (1, 1)
