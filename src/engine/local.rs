@@ -274,6 +274,7 @@ impl Drop for LocalTimestream {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
+            self.engine.results.stop_all("The engine is shutting down; the query was stopped.");
         }
         if let Some(c) = self.checkpoints.take() {
             c.abort();
