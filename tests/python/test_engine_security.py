@@ -201,3 +201,20 @@ def test_the_aws_cli_with_keys(engine):
     rows = cli("GRAFANA", "grafana-secret", "timestream-query", "query", "--query-string", "SELECT 1 AS one")
     assert rows.returncode == 0, rows.stderr
     assert json.loads(rows.stdout)["Rows"] == [{"Data": [{"ScalarValue": "1"}]}]
+
+
+def test_the_aws_cli_with_a_skewed_clock(engine, monkeypatch, capsys):
+    # The AWS CLI's own driver, run in this process so that its signing clock can be moved.
+    awscli = pytest.importorskip("awscli.clidriver")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "ADMIN")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "admin-secret")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    args = ["timestream-write", "list-databases", "--endpoint-url", engine.endpoint_url, "--output", "json"]
+    assert awscli.create_clidriver().main(args) == 0
+    real = botocore.auth.get_current_datetime
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: real() - dt.timedelta(minutes=20))
+    capsys.readouterr()
+    assert awscli.create_clidriver().main(args) != 0
+    err = capsys.readouterr().err
+    assert "InvalidSignatureException" in err and "Signature expired" in err, err
