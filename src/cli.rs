@@ -73,6 +73,13 @@ enum Command {
     /// Run the embedded Timestream-compatible engine until interrupted (Ctrl-C or SIGTERM).
     #[cfg(feature = "engine")]
     Serve(Box<crate::cli_serve::ServeArgs>),
+    /// Salvage a damaged engine data directory: keep every readable row, copy the damaged files
+    /// to its damaged/ folder, and report what was lost. A sound directory is left unchanged.
+    #[cfg(feature = "engine")]
+    Repair {
+        /// The data directory (as given to `serve --data-dir`); no engine may be using it.
+        dir: std::path::PathBuf,
+    },
     /// Write readings into a Timestream table: the simulator's or a Gateway's JSON lines from a
     /// file or standard input, or simulated sensors (--simulate).
     #[cfg(all(feature = "cli", feature = "client"))]
@@ -112,6 +119,8 @@ where
         }
         #[cfg(feature = "engine")]
         Command::Serve(args) => crate::cli_serve::serve(*args, &mut out),
+        #[cfg(feature = "engine")]
+        Command::Repair { dir } => crate::cli_serve::repair(&dir, &mut out),
         #[cfg(feature = "client")]
         Command::Ingest(args) => crate::cli_client::ingest(*args, &mut out),
         #[cfg(feature = "client")]

@@ -152,6 +152,14 @@ impl ServeArgs {
     }
 }
 
+/// `ruuvistream repair DIR`: salvages a damaged data directory and prints the report; exit
+/// status 0 when it was sound, 1 when it was repaired.
+pub fn repair(dir: &std::path::Path, out: &mut dyn Write) -> Result<i32> {
+    let report = crate::engine::store::repair(dir, "us-east-1", "000000000000", crate::engine::Clock::System.now_ns())?;
+    writeln!(out, "{report}")?;
+    Ok(if report.is_clean() { 0 } else { 1 })
+}
+
 /// Runs the engine in the foreground and says where it listens, what it keeps and who may use
 /// it, until Ctrl-C or SIGTERM.
 pub fn serve(args: ServeArgs, out: &mut dyn Write) -> Result<i32> {

@@ -163,6 +163,11 @@ pub enum Error {
     /// Reading or writing a file or stream failed.
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
+    /// The engine's data directory is damaged or incomplete (a file missing, failing its
+    /// checksum or unreadable): the message names the file and what to do. Nothing was changed;
+    /// `ruuvistream repair DIR` salvages what is readable.
+    #[error("{0}")]
+    Damaged(String),
     /// Timestream (or the engine) refused a request: `code` is the service's error type, such
     /// as `ValidationException` or `ResourceNotFoundException`.
     #[error("{operation}: {code}: {message}")]

@@ -32,12 +32,13 @@ from ruuvistream._client import (
     format_sql,
     sql_literal,
 )
-from ruuvistream._engine import LocalTimestream
+from ruuvistream._engine import LocalTimestream, RepairReport, repair
 from ruuvistream.exceptions import (
     AccessDeniedError,
     BadHexError,
     BadUrlError,
     ConflictError,
+    DataDirectoryError,
     DecodeError,
     GatewayJsonError,
     NotRuuviError,
@@ -57,6 +58,7 @@ __all__ = [
     "BadHexError",
     "BadUrlError",
     "ConflictError",
+    "DataDirectoryError",
     "DecodeError",
     "GatewayJsonError",
     "Identifier",
@@ -64,6 +66,7 @@ __all__ = [
     "NotRuuviError",
     "QueryResult",
     "RejectedRecord",
+    "RepairReport",
     "ResourceNotFoundError",
     "RuuvistreamError",
     "Timestream",
@@ -78,6 +81,7 @@ __all__ = [
     "decode_gateway",
     "decode_one",
     "format_sql",
+    "repair",
     "simulate",
     "simulated_sensors",
     "sql_literal",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Union
 
@@ -178,3 +179,54 @@ class LocalTimestream:
         """Show where it serves."""
         state = "running" if self.running else "stopped"
         return f"LocalTimestream({self.endpoint_url!r}, {state})"
+
+
+@dataclass(frozen=True)
+class RepairReport:
+    """What :func:`repair` found and did.
+
+    ``problems`` lists each problem with the file it concerns; ``rows_kept`` counts the rows the
+    repaired directory holds and ``rows_lost`` those known to be lost (a damaged stretch of the
+    write-ahead log holds an unknown number more); ``aside`` is where the damaged files were
+    copied; ``catalog_rebuilt`` says the catalog was lost, so the tables are now in database
+    ``recovered`` as ``table-<id>``. ``str(report)`` is the report ``ruuvistream repair``
+    prints.
+    """
+
+    problems: list[str]
+    rows_kept: int
+    rows_lost: int
+    aside: str | None
+    catalog_rebuilt: bool
+    text: str
+
+    @property
+    def clean(self) -> bool:
+        """Whether the directory was sound (and so left unchanged)."""
+        return not self.problems
+
+    def __str__(self) -> str:
+        """Return the report as ``ruuvistream repair`` prints it."""
+        return self.text
+
+
+def repair(data_dir: str | os.PathLike[str]) -> RepairReport:
+    """Salvage a damaged engine data directory, keeping every readable row.
+
+    An engine refuses to start on a directory with a missing or damaged file (raising
+    :class:`~ruuvistream.DataDirectoryError`) and changes nothing; this is the step that
+    changes it, when you ask. Files that pass their checksums and every intact entry of the
+    write-ahead log are kept, the damaged files are copied to ``damaged/`` inside the
+    directory, and the report says what was lost. A sound directory is left as it is. The
+    directory must not be in use.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     with LocalTimestream(data_dir=d) as ts:
+    ...         ts.client("timestream-write").create_database(DatabaseName="ruuvi")["Database"]["DatabaseName"]
+    ...     repair(d).clean
+    'ruuvi'
+    True
+    """
+    problems, kept, lost, aside, rebuilt, text = _native.repair_data_dir(os.fspath(data_dir))
+    return RepairReport(problems, kept, lost, aside, rebuilt, text)

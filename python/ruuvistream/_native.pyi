@@ -1,5 +1,6 @@
 """Type stubs for the native extension module (checked against it by ``mypy.stubtest``)."""
 
+import os
 from typing import Any, final
 
 __version__: str
@@ -25,6 +26,7 @@ def simulated_sensors(
     sensors: int = 4, air_sensors: int = 0, seed: int = 0, site: str = "home"
 ) -> list[dict[str, Any]]: ...
 def cli_main(argv: list[str]) -> int: ...
+def repair_data_dir(data_dir: str | os.PathLike[str]) -> tuple[list[str], int, int, str | None, bool, str]: ...
 
 @final
 class LocalTimestream:

@@ -12,6 +12,7 @@ __all__ = [
     "BadHexError",
     "BadUrlError",
     "ConflictError",
+    "DataDirectoryError",
     "DecodeError",
     "GatewayJsonError",
     "NotRuuviError",
@@ -104,3 +105,12 @@ class AccessDeniedError(TimestreamError, PermissionError):
 
 class TimestreamConnectionError(RuuvistreamError, ConnectionError):
     """Timestream could not be reached, or no credentials were found."""
+
+
+class DataDirectoryError(RuuvistreamError, OSError):
+    """The engine's data directory is damaged or incomplete.
+
+    A file is missing, fails its checksum or cannot be read; the message names it and what to
+    do. The engine changed nothing: restore the file from a backup, or salvage every readable
+    row with :func:`ruuvistream.repair` (``ruuvistream repair DIR`` on the command line).
+    """

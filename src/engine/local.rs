@@ -14,7 +14,7 @@ use super::error::{ApiError, ApiErrorKind, ApiResult};
 use super::query::{QueryLimits, QueryRunner, Results};
 use super::server;
 use super::server::ConnectionLimits;
-use super::store::{CheckpointStats, Persistence};
+use super::store::{CheckpointStats, Damage, Persistence};
 use crate::error::{Error, Result};
 
 /// How to run the engine.
@@ -112,7 +112,11 @@ impl Engine {
     pub fn open(config: EngineConfig) -> Result<Self> {
         let (persistence, mut catalog) = match &config.data_dir {
             Some(dir) => {
-                let (p, c) = Persistence::open(dir, &config.region, &config.account)?;
+                let (p, c) =
+                    Persistence::open(dir, &config.region, &config.account).map_err(|e| match Damage::of(&e) {
+                        Some(damage) => Error::Damaged(damage.to_string()),
+                        None => Error::Io(e),
+                    })?;
                 (Some(p), c)
             }
             None => (None, Catalog::new(&config.region, &config.account)),

@@ -134,3 +134,19 @@ impl PyLocalTimestream {
 fn manual_only() -> PyErr {
     PyValueError::new_err("the engine runs on the system clock; start it with now=... to control time")
 }
+
+/// What `repair_data_dir` returns: (problems, rows kept, rows lost, where the damaged files were
+/// copied, whether the catalog was rebuilt, the report as text).
+type RepairTuple = (Vec<String>, usize, u64, Option<String>, bool, String);
+
+/// Salvages a damaged data directory (`ruuvistream repair`).
+#[pyfunction]
+pub fn repair_data_dir(py: Python<'_>, data_dir: std::path::PathBuf) -> PyResult<RepairTuple> {
+    let now = Clock::System.now_ns();
+    let report = py
+        .detach(|| crate::engine::store::repair(&data_dir, "us-east-1", "000000000000", now))
+        .map_err(|e| to_py(e.into()))?;
+    let text = report.to_string();
+    let aside = report.aside.map(|p| p.display().to_string());
+    Ok((report.problems, report.rows_kept, report.rows_lost, aside, report.catalog_rebuilt, text))
+}

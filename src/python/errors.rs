@@ -19,6 +19,7 @@ pyo3::import_exception!(ruuvistream.exceptions, ResourceNotFoundError);
 pyo3::import_exception!(ruuvistream.exceptions, ConflictError);
 pyo3::import_exception!(ruuvistream.exceptions, AccessDeniedError);
 pyo3::import_exception!(ruuvistream.exceptions, TimestreamConnectionError);
+pyo3::import_exception!(ruuvistream.exceptions, DataDirectoryError);
 
 /// Converts a crate error into the matching Python exception, with its fields as attributes.
 pub fn to_py(err: Error) -> PyErr {
@@ -27,6 +28,7 @@ pub fn to_py(err: Error) -> PyErr {
         Error::Gateway(e) => gateway_error(e),
         Error::InvalidArgument(m) => PyValueError::new_err(m),
         Error::Io(e) => PyOSError::new_err(e.to_string()),
+        Error::Damaged(m) => DataDirectoryError::new_err(m),
         e @ Error::Arrow(_) => RuuvistreamError::new_err(e.to_string()),
         // A value in a query result that its column type cannot hold: the server's fault.
         e @ Error::Type(_) => RuuvistreamError::new_err(e.to_string()),

@@ -31,6 +31,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(simulate::simulated_sensors, m)?)?;
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;
     m.add_class::<engine::PyLocalTimestream>()?;
+    m.add_function(wrap_pyfunction!(engine::repair_data_dir, m)?)?;
     m.add_class::<client::PyTimestream>()?;
     m.add_class::<client::PyQueryBatches>()?;
     Ok(())

@@ -7,6 +7,8 @@ mod batch;
 mod cli;
 #[cfg(all(feature = "client", feature = "engine"))]
 mod client;
+#[cfg(all(unix, feature = "engine", feature = "cli"))]
+mod damage;
 #[cfg(feature = "engine")]
 mod engine;
 mod gateway;
@@ -18,6 +20,23 @@ mod properties;
 mod shapes;
 mod simulator;
 mod vectors;
+
+/// Starts `ruuvistream serve --port 0` with `args` as a child process and returns it with the
+/// `host:port` it printed.
+#[cfg(all(unix, feature = "engine", feature = "cli"))]
+pub fn serve_process(args: &[&std::ffi::OsStr]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ruuvistream"))
+        .args(["serve", "--port", "0"])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("ruuvistream serve starts");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("its first line");
+    let addr = line.trim().rsplit("http://").next().expect("a URL").to_string();
+    (child, addr)
+}
 
 /// Hex to bytes for test data (panics on bad hex: test data is ours).
 pub fn hex(s: &str) -> Vec<u8> {

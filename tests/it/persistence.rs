@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -219,12 +219,12 @@ fn rows_age_into_daily_parquet_files_and_out_past_retention() {
         f.sort();
         f
     };
-    assert_eq!(files(1), ["t7-magnetic-2026-11-29.parquet", "t7-memory.parquet"]);
+    assert_eq!(files(1), ["MANIFEST.json", "t7-magnetic-2026-11-29.parquet", "t7-memory.parquet"]);
     // Two hours on, the memory row has aged into the magnetic store.
     clock.advance(Duration::from_secs(2 * 3600));
     let stats = engine.checkpoint().unwrap().unwrap();
     assert_eq!((stats.memory_rows, stats.magnetic_rows, stats.magnetic_files), (0, 2, 2));
-    assert_eq!(files(2), ["t7-magnetic-2026-11-29.parquet", "t7-magnetic-2026-11-30.parquet"]);
+    assert_eq!(files(2), ["MANIFEST.json", "t7-magnetic-2026-11-29.parquet", "t7-magnetic-2026-11-30.parquet"]);
     assert!(!dir.path().join("checkpoints").join("1").exists(), "the previous checkpoint is removed");
     drop(engine);
     assert_eq!(rows(&open()).len(), 2, "restored from the Parquet files");
@@ -240,18 +240,10 @@ fn rows_age_into_daily_parquet_files_and_out_past_retention() {
 #[cfg(all(unix, feature = "cli"))]
 #[test]
 fn kill_9_during_concurrent_writes_loses_no_acknowledged_record() {
-    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ruuvistream"))
-        // Frequent checkpoints, so that the kill can land during one.
-        .args(["serve", "--port", "0", "--checkpoint-interval", "150ms", "--data-dir"])
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().rsplit("http://").next().unwrap().to_string();
+    // Frequent checkpoints, so that the kill can land during one.
+    let args = ["--checkpoint-interval".as_ref(), "150ms".as_ref(), "--data-dir".as_ref(), dir.path().as_os_str()];
+    let (mut child, addr) = crate::serve_process(&args);
     setup(&addr);
     let t0 = now_ms();
     let acked: Arc<Mutex<BTreeSet<(String, i64)>>> = Arc::default();

@@ -61,7 +61,34 @@ pub struct Table {
     pub data: TableData,
 }
 
+/// `MagneticStoreWriteProperties` of a table created without them.
+pub fn default_magnetic_properties() -> serde_json::Value {
+    serde_json::json!({ "EnableMagneticStoreWrites": false })
+}
+
+/// `Schema` of a table created without one (measure name as the partition key).
+pub fn default_schema() -> serde_json::Value {
+    serde_json::json!({ "CompositePartitionKey": [{ "Type": "MEASURE" }] })
+}
+
 impl Table {
+    /// A table with every setting at its default, created at `now`.
+    pub fn new(id: u64, name: &str, now: i64) -> Self {
+        Self {
+            id,
+            name: name.into(),
+            retention: Retention::default(),
+            magnetic_writes: false,
+            magnetic_properties: default_magnetic_properties(),
+            schema: default_schema(),
+            required_dimension: None,
+            created_ns: now,
+            updated_ns: now,
+            memory_floor_ns: None,
+            data: TableData::default(),
+        }
+    }
+
     /// The oldest time the memory store accepts at `now`.
     pub fn memory_floor(&self, now: i64) -> i64 {
         let by_retention = now.saturating_sub(self.retention.memory_hours.saturating_mul(HOUR_NS));
@@ -131,6 +158,10 @@ pub struct Catalog {
     /// Persistent mode: the write-ahead log generation written since that checkpoint.
     #[serde(default)]
     pub wal_generation: u64,
+    /// Persistent mode: whether the checkpoint lists its files' checksums in a manifest (false
+    /// only for directories written before manifests existed, until their next checkpoint).
+    #[serde(default)]
+    pub manifests: bool,
 }
 
 /// The quota of databases per account.
@@ -149,7 +180,13 @@ impl Catalog {
             next_table_id: 1,
             checkpoint: 0,
             wal_generation: 0,
+            manifests: true,
         }
+    }
+
+    /// The KMS key a database reports when created without one.
+    pub fn default_kms_key(&self) -> String {
+        format!("arn:aws:kms:{}:{}:key/ruuvistream-managed", self.region, self.account)
     }
 
     /// The ARN of a database.

@@ -4,7 +4,10 @@ use serde_json::{Value, json};
 
 use super::json::Obj;
 use crate::engine::Engine;
-use crate::engine::catalog::{Catalog, Database, MAX_DATABASES, MAX_TABLES, Retention, Table, check_create_name};
+use crate::engine::catalog::{
+    Catalog, Database, MAX_DATABASES, MAX_TABLES, Retention, Table, check_create_name, default_magnetic_properties,
+    default_schema,
+};
 use crate::engine::error::{ApiError, ApiErrorKind, ApiResult, shown};
 use crate::engine::store::TableData;
 
@@ -105,8 +108,7 @@ impl Engine {
                 "The database quota of the account is reached.",
             ));
         }
-        let kms_key_id =
-            kms.map_or_else(|| format!("arn:aws:kms:{}:{}:key/ruuvistream-managed", c.region, c.account), String::from);
+        let kms_key_id = kms.map_or_else(|| c.default_kms_key(), String::from);
         let db = Database {
             name: name.to_string(),
             kms_key_id,
@@ -183,9 +185,8 @@ impl Engine {
         check_create_name(name, &o.path_of("TableName"))?;
         let retention = parse_retention(o)?.unwrap_or_default();
         let (magnetic_writes, magnetic_properties) =
-            parse_magnetic(o)?.unwrap_or((false, json!({ "EnableMagneticStoreWrites": false })));
-        let (schema, required_dimension) =
-            parse_schema(o, None)?.unwrap_or((json!({ "CompositePartitionKey": [{ "Type": "MEASURE" }] }), None));
+            parse_magnetic(o)?.unwrap_or_else(|| (false, default_magnetic_properties()));
+        let (schema, required_dimension) = parse_schema(o, None)?.unwrap_or_else(|| (default_schema(), None));
         let tags = parse_tags(o)?;
         let now = self.clock.now_ns();
         let mut c = self.catalog();

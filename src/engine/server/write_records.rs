@@ -11,7 +11,7 @@ use crate::engine::Engine;
 use crate::engine::catalog::{FUTURE_NS, reserved_column};
 use crate::engine::error::{ApiError, ApiErrorKind, ApiResult, RejectedRecord};
 use crate::engine::local::storage_error;
-use crate::engine::store::{Apply, Measure, MeasureType, NewRecord, ScalarValue};
+use crate::engine::store::{Apply, Measure, MeasureType, NewRecord, ScalarValue, Undo};
 
 type Text<'a> = Cow<'a, str>;
 
@@ -265,6 +265,7 @@ impl Engine {
         let mut rejected = Vec::new();
         let mut accepted = Vec::new();
         let logging = self.persistence.is_some();
+        let mut undo = Undo::default();
         for (index, m) in merged.into_iter().enumerate() {
             let outcome = m.finish(table.required_dimension.as_deref()).and_then(|r| {
                 if r.time_ns < oldest || r.time_ns >= newest {
@@ -285,7 +286,7 @@ impl Engine {
             };
             let to_memory = record.time_ns >= memory_floor;
             let logged = logging.then(|| record.clone());
-            match table.data.apply(record) {
+            match table.data.apply_undoable(record, &mut undo) {
                 Apply::Written => {
                     if to_memory {
                         memory += 1;
@@ -300,10 +301,17 @@ impl Engine {
                 Apply::Invalid(reason) => rejected.push(RejectedRecord { index, reason, existing_version: None }),
             }
         }
-        // Logged in apply order while the catalog is locked; synced after it is released, so
-        // that concurrent requests share one sync.
+        // Logged in apply order while the catalog is locked, so that no other request sees the
+        // records before they are in the log; a failed log write takes them back. Synced after
+        // the lock is released, so that concurrent requests share one sync.
         let logged = match &self.persistence {
-            Some(p) if !accepted.is_empty() => Some(p.log(table.id, accepted).map_err(storage_error)?),
+            Some(p) if !accepted.is_empty() => match p.log(table.id, accepted) {
+                Ok(logged) => Some(logged),
+                Err(e) => {
+                    table.data.undo(undo);
+                    return Err(storage_error(e));
+                }
+            },
             _ => None,
         };
         drop(c);

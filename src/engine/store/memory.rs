@@ -97,6 +97,18 @@ pub enum Apply {
 /// Row key: time first for range scans, then series and measure name for identity.
 type Key = (i64, u32, Arc<str>);
 
+/// What [`TableData::apply_undoable`] changed, so that a write whose log entry could not be
+/// written leaves no trace: the rows it replaced (or `None` for new ones) and the columns it
+/// added.
+#[derive(Debug, Default)]
+pub struct Undo {
+    rows: Vec<(Key, Option<StoredRecord>)>,
+    types: Vec<String>,
+    dimensions: Vec<String>,
+    attributes: Vec<String>,
+    single_types: Vec<MeasureType>,
+}
+
 /// The rows of one table, and what the table's columns are.
 #[derive(Debug, Default)]
 pub struct TableData {
@@ -239,6 +251,12 @@ impl TableData {
     /// value is an idempotent repeat (a higher version bumps the stored one); a different value
     /// needs a strictly higher version.
     pub fn apply(&mut self, r: NewRecord) -> Apply {
+        self.apply_undoable(r, &mut Undo::default())
+    }
+
+    /// [`TableData::apply`], noting in `undo` how to take the change back with
+    /// [`TableData::undo`].
+    pub fn apply_undoable(&mut self, r: NewRecord, undo: &mut Undo) -> Apply {
         if let Err(reason) = self.check_columns(&r) {
             return Apply::Invalid(reason);
         }
@@ -248,10 +266,14 @@ impl TableData {
         if let Some(existing) = self.rows.get_mut(&key) {
             if existing.measure == r.measure {
                 // Versions are not columns: the chunk stays valid.
-                existing.version = existing.version.max(version);
+                if version > existing.version {
+                    undo.rows.push((key, Some(existing.clone())));
+                    existing.version = version;
+                }
                 return Apply::Written;
             }
             if version > existing.version {
+                undo.rows.push((key.clone(), Some(existing.clone())));
                 existing.version = version;
                 existing.measure = r.measure.clone();
             } else if version < existing.version {
@@ -269,11 +291,43 @@ impl TableData {
                 };
             }
         } else {
+            undo.rows.push((key.clone(), None));
             self.rows.insert(key, StoredRecord { version, measure: r.measure.clone() });
         }
         self.chunks.remove(&chunk_of(r.time_ns));
-        self.remember_columns(&r);
+        self.remember_columns(&r, Some(undo));
         Apply::Written
+    }
+
+    /// Takes back what [`TableData::apply_undoable`] calls noted in `undo` did, newest first.
+    pub fn undo(&mut self, undo: Undo) {
+        for (key, previous) in undo.rows.into_iter().rev() {
+            self.chunks.remove(&chunk_of(key.0));
+            match previous {
+                Some(p) => {
+                    self.rows.insert(key, p);
+                }
+                None => {
+                    self.rows.remove(&key);
+                }
+            }
+        }
+        let columns = undo.dimensions.len() + undo.attributes.len() + undo.single_types.len();
+        for n in &undo.types {
+            self.types.remove(n);
+        }
+        for n in &undo.dimensions {
+            self.dimension_names.remove(n);
+        }
+        for n in &undo.attributes {
+            self.attribute_names.remove(n);
+        }
+        for t in &undo.single_types {
+            self.single_types.remove(t);
+        }
+        if columns > 0 {
+            self.chunks.clear();
+        }
     }
 
     /// Re-applies a record that was accepted before (replaying the write-ahead log): it takes
@@ -292,7 +346,7 @@ impl TableData {
             }
         }
         self.chunks.remove(&chunk_of(r.time_ns));
-        self.remember_columns(&r);
+        self.remember_columns(&r, None);
     }
 
     fn series_id(&mut self, dimensions: &[(String, String)]) -> u32 {
@@ -314,27 +368,48 @@ impl TableData {
         n
     }
 
-    fn remember_columns(&mut self, r: &NewRecord) {
+    fn remember_columns(&mut self, r: &NewRecord, mut undo: Option<&mut Undo>) {
         let mut new_column = false;
         for (name, _) in &r.dimensions {
             if !self.dimension_names.contains(name) {
                 self.dimension_names.insert(name.clone());
+                if let Some(u) = undo.as_mut() {
+                    u.dimensions.push(name.clone());
+                }
                 new_column = true;
             }
         }
-        match &r.measure {
-            Measure::Single(v) => {
-                self.types.entry(r.measure_name.clone()).or_insert(v.kind());
-                new_column |= self.single_types.insert(v.kind());
-            }
-            Measure::Multi(attrs) => {
-                for (name, v) in attrs {
-                    self.types.entry(name.clone()).or_insert(v.kind());
-                    if !self.attribute_names.contains(name) {
-                        self.attribute_names.insert(name.clone());
-                        new_column = true;
-                    }
+        let singles = match &r.measure {
+            Measure::Single(v) => vec![(r.measure_name.as_str(), v.kind())],
+            Measure::Multi(_) => Vec::new(),
+        };
+        let attrs: Vec<(&str, MeasureType)> = match &r.measure {
+            Measure::Single(_) => Vec::new(),
+            Measure::Multi(attrs) => attrs.iter().map(|(n, v)| (n.as_str(), v.kind())).collect(),
+        };
+        for &(name, t) in singles.iter().chain(&attrs) {
+            if !self.types.contains_key(name) {
+                self.types.insert(name.to_string(), t);
+                if let Some(u) = undo.as_mut() {
+                    u.types.push(name.to_string());
                 }
+            }
+        }
+        for &(_, t) in &singles {
+            if self.single_types.insert(t) {
+                if let Some(u) = undo.as_mut() {
+                    u.single_types.push(t);
+                }
+                new_column = true;
+            }
+        }
+        for &(name, _) in &attrs {
+            if !self.attribute_names.contains(name) {
+                self.attribute_names.insert(name.to_string());
+                if let Some(u) = undo.as_mut() {
+                    u.attributes.push(name.to_string());
+                }
+                new_column = true;
             }
         }
         if new_column {

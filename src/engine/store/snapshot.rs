@@ -7,6 +7,7 @@
 //! time.
 
 use std::fs::File;
+use std::io::BufWriter;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -22,6 +23,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
+use super::manifest::{Checksummed, FileSum};
 use super::memory::{Measure, NewRecord, ScalarValue, StoredRecord};
 
 fn schema() -> SchemaRef {
@@ -52,11 +54,12 @@ fn kind(v: &ScalarValue) -> u8 {
     }
 }
 
-/// Writes rows (in time order) to a Parquet file, synced to disk.
+/// Writes rows (in time order) to a Parquet file, synced to disk, and returns its length,
+/// checksum and row count.
 pub fn write<'a>(
     path: &Path,
     rows: impl Iterator<Item = (&'a [(String, String)], &'a str, i64, &'a StoredRecord)>,
-) -> std::io::Result<usize> {
+) -> std::io::Result<FileSum> {
     let mut time = TimestampNanosecondBuilder::new();
     let mut name = StringBuilder::new();
     let mut version = Int64Builder::new();
@@ -109,23 +112,25 @@ pub fn write<'a>(
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_max_row_group_row_count(Some(64 * 1024))
         .build();
-    let file = File::create(path)?;
+    let file = Checksummed::new(BufWriter::new(File::create(path)?));
     let mut writer = ArrowWriter::try_new(file, schema(), Some(props)).map_err(std::io::Error::other)?;
     writer.write(&batch).map_err(std::io::Error::other)?;
-    let file = writer.into_inner().map_err(std::io::Error::other)?;
+    let (buffered, bytes, crc32) = writer.into_inner().map_err(std::io::Error::other)?.finish();
+    let file = buffered.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()?;
-    Ok(n)
+    Ok(FileSum { bytes, crc32, rows: n as u64 })
 }
 
-/// Reads the rows of a Parquet file written by [`write`].
-pub fn read(path: &Path) -> std::io::Result<Vec<NewRecord>> {
+/// Reads the rows of a Parquet file written by [`write`], given its bytes; `path` names it in
+/// errors.
+pub fn read(path: &Path, bytes: Vec<u8>) -> std::io::Result<Vec<NewRecord>> {
     let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: {what}", path.display()));
-    let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(path)?)
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
         .and_then(|b| b.build())
-        .map_err(std::io::Error::other)?;
+        .map_err(|e| bad(&e.to_string()))?;
     let mut out = Vec::new();
     for batch in reader {
-        let batch = batch.map_err(std::io::Error::other)?;
+        let batch = batch.map_err(|e| bad(&e.to_string()))?;
         let col = |name: &str| batch.column_by_name(name).cloned().ok_or_else(|| bad(&format!("no column {name}")));
         let (time, name, version, dims, kinds) =
             (col("time")?, col("measure_name")?, col("version")?, col("dimensions")?, col("kind")?);
