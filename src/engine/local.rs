@@ -124,7 +124,7 @@ impl Engine {
         let now = config.clock.now_ns();
         for table in catalog.databases.values_mut().flat_map(|d| d.tables.values_mut()) {
             let cutoff = table.oldest_kept(now);
-            table.data.expire_before(cutoff);
+            table.data().expire_before(cutoff);
         }
         let queries = QueryRunner::new(config.query.clone())?;
         let results = Arc::new(Results::new(config.query.results_memory));

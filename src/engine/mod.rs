@@ -10,16 +10,43 @@
 //! engine.shutdown().await;
 //! # Ok(()) }
 //! ```
+//!
+//! The same operations are typed methods of [`Engine`], for Rust callers and tests that need no
+//! HTTP: each owns its checks, its locking (every table has its own) and its persistence.
+//!
+//! ```
+//! use ruuvistream::engine::catalog::{CreateDatabase, CreateTable};
+//! use ruuvistream::engine::write::{MeasureInput, RecordInput};
+//! use ruuvistream::engine::{Clock, Engine, EngineConfig};
+//!
+//! let engine = Engine::open(EngineConfig::default())?;
+//! engine.create_database(CreateDatabase { name: "ruuvi".into(), ..Default::default() })?;
+//! let table = CreateTable { database: "ruuvi".into(), name: "sensors".into(), ..Default::default() };
+//! assert_eq!(engine.create_table(table)?.arn, "arn:aws:timestream:us-east-1:000000000000:database/ruuvi/table/sensors");
+//! let reading = RecordInput {
+//!     dimensions: vec![("mac", "C2:4A:52:9B:1E:07")],
+//!     measure_name: "temperature",
+//!     value: MeasureInput::Single("DOUBLE", "21.5"),
+//!     time_ns: Clock::System.now_ns(),
+//!     time_unit_ns: 1_000_000,
+//!     version: None,
+//! };
+//! assert_eq!(engine.write_records("ruuvi", "sensors", &[reading])?.memory, 1);
+//! assert_eq!(engine.row_count("ruuvi", "sensors")?, 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod auth;
 pub mod catalog;
 mod clock;
 mod error;
 mod local;
+mod operations;
 pub mod query;
 mod server;
 pub mod sql;
 pub mod store;
+pub mod write;
 
 pub use auth::{AcceptAll, Authenticator};
 /// Request headers, as an [`Authenticator`] sees them.

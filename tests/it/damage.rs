@@ -67,7 +67,7 @@ fn serve(dir: &Path) -> (std::process::Child, String) {
 }
 
 fn row_count(engine: &Engine, db: &str, table: &str) -> usize {
-    engine.catalog().table(db, table).unwrap().data.len()
+    engine.row_count(db, table).unwrap()
 }
 
 /// The error opening `dir` gives; it must be a [`Error::Damaged`].
@@ -235,10 +235,22 @@ fn a_directory_written_before_checksums_opens_and_gains_them_at_its_next_checkpo
     let catalog = dir.path().join("catalog.json");
     let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(&catalog).unwrap()).unwrap();
     json.as_object_mut().unwrap().remove("manifests");
+    // Its tables kept the settings as the JSON they were given, with two derived fields.
+    let table = &mut json["databases"]["ruuvi"]["tables"]["sensors"];
+    table["magnetic_writes"] = serde_json::json!(false);
+    table["required_dimension"] = serde_json::json!("sensor");
+    table["magnetic_properties"] = serde_json::json!({"EnableMagneticStoreWrites": false,
+        "MagneticStoreRejectedDataLocation": {"S3Configuration": {"BucketName": "rejects", "Other": 1}}});
+    table["schema"] = serde_json::json!({"CompositePartitionKey":
+        [{"Type": "DIMENSION", "Name": "sensor", "EnforcementInRecord": "REQUIRED"}]});
     std::fs::write(&catalog, serde_json::to_vec(&json).unwrap()).unwrap();
 
     let engine = Engine::open(config(dir.path())).unwrap();
     assert_eq!(row_count(&engine, "ruuvi", "sensors"), 200);
+    let described = engine.describe_table("ruuvi", "sensors").unwrap();
+    assert_eq!(described.schema.required_dimension(), Some("sensor"));
+    let location = described.magnetic.magnetic_store_rejected_data_location.and_then(|l| l.s3_configuration);
+    assert_eq!(location.and_then(|s3| s3.bucket_name).as_deref(), Some("rejects"));
     engine.checkpoint().unwrap();
     drop(engine);
     let ckpt = checkpoint_files(dir.path())[0].parent().unwrap().to_path_buf();

@@ -215,7 +215,7 @@ async fn rows_age_out_past_memory_plus_magnetic_retention() {
         .send()
         .await
         .unwrap();
-    let rows = |e: &LocalTimestream| e.engine().catalog().table("ruuvi", "sensors").map(|t| t.data.len()).unwrap();
+    let rows = |e: &LocalTimestream| e.engine().row_count("ruuvi", "sensors").unwrap();
     assert_eq!(rows(&engine), 1);
     // 24 h later the row is in the magnetic store (still kept); after 25 h it is past both.
     clock.advance(Duration::from_secs(24 * 3600));
@@ -278,7 +278,7 @@ async fn many_concurrent_writers() {
     for t in tasks {
         t.await.unwrap();
     }
-    assert_eq!(engine.engine().catalog().table("ruuvi", "sensors").unwrap().data.len(), 4000);
+    assert_eq!(engine.engine().row_count("ruuvi", "sensors").unwrap(), 4000);
     engine.shutdown().await;
 }
 

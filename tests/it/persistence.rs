@@ -10,7 +10,9 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use ruuvistream::engine::catalog::{CreateDatabase, CreateTable, MagneticStoreWriteProperties, Retention};
 use ruuvistream::engine::store::Measure;
+use ruuvistream::engine::write::{MeasureInput, RecordInput};
 use ruuvistream::engine::{Clock, Engine, EngineConfig, EngineThread, LocalTimestream};
 
 /// One awsJson request over a fresh connection: (status, body).
@@ -67,7 +69,7 @@ fn write_body(writer: usize, batch: usize, t0: i64) -> String {
 fn rows(engine: &Engine) -> BTreeSet<(String, i64)> {
     let c = engine.catalog();
     let t = c.table("ruuvi", "sensors").expect("table restored");
-    t.data
+    t.data()
         .rows()
         .map(|(dims, _, _, r)| {
             let v = match &r.measure {
@@ -173,42 +175,28 @@ fn rows_age_into_daily_parquet_files_and_out_past_retention() {
     let clock = Clock::manual(NOW);
     let open = || Engine::open(EngineConfig { clock: clock.clone(), ..config(dir.path()) }).unwrap();
     let engine = open();
-    {
-        let mut c = engine.catalog();
-        let table = |id| ruuvistream::engine::catalog::Table {
-            id,
-            name: "sensors".into(),
-            retention: ruuvistream::engine::catalog::Retention { memory_hours: 1, magnetic_days: 2 },
-            magnetic_writes: true,
-            magnetic_properties: serde_json::json!({"EnableMagneticStoreWrites": true}),
-            schema: serde_json::json!({"CompositePartitionKey": [{"Type": "MEASURE"}]}),
-            required_dimension: None,
-            created_ns: NOW,
-            updated_ns: NOW,
-            memory_floor_ns: None,
-            data: Default::default(),
-        };
-        let mut db = ruuvistream::engine::catalog::Database {
-            name: "ruuvi".into(),
-            kms_key_id: "k".into(),
-            created_ns: NOW,
-            updated_ns: NOW,
-            tables: Default::default(),
-        };
-        let mut t = table(7);
-        for (i, at) in [NOW - HOUR / 2, NOW - 30 * HOUR].into_iter().enumerate() {
-            t.data.apply(ruuvistream::engine::store::NewRecord {
-                dimensions: vec![("writer".into(), "w0".into())],
-                measure_name: "seq".into(),
-                time_ns: at,
-                version: None,
-                measure: Measure::Single(ruuvistream::engine::store::ScalarValue::Double(i as f64)),
-            });
-        }
-        db.tables.insert("sensors".into(), t);
-        c.databases.insert("ruuvi".into(), db);
-        c.next_table_id = 8;
-    }
+    engine.create_database(CreateDatabase { name: "ruuvi".into(), ..Default::default() }).unwrap();
+    let table = CreateTable {
+        database: "ruuvi".into(),
+        name: "sensors".into(),
+        retention: Some(Retention { memory_hours: 1, magnetic_days: 2 }),
+        magnetic: Some(MagneticStoreWriteProperties { enable_magnetic_store_writes: true, ..Default::default() }),
+        ..Default::default()
+    };
+    engine.create_table(table).unwrap();
+    let records: Vec<RecordInput<'_>> = [("0", NOW - HOUR / 2), ("1", NOW - 30 * HOUR)]
+        .into_iter()
+        .map(|(value, at)| RecordInput {
+            dimensions: vec![("writer", "w0")],
+            measure_name: "seq",
+            value: MeasureInput::Single("DOUBLE", value),
+            time_ns: at,
+            time_unit_ns: 1,
+            version: None,
+        })
+        .collect();
+    let ingested = engine.write_records("ruuvi", "sensors", &records).unwrap();
+    assert_eq!((ingested.memory, ingested.magnetic), (1, 1));
     let stats = engine.checkpoint().unwrap().unwrap();
     assert_eq!((stats.memory_rows, stats.magnetic_rows, stats.magnetic_files), (1, 1, 1));
     let files = |n: u64| -> Vec<String> {
@@ -219,12 +207,12 @@ fn rows_age_into_daily_parquet_files_and_out_past_retention() {
         f.sort();
         f
     };
-    assert_eq!(files(1), ["MANIFEST.json", "t7-magnetic-2026-11-29.parquet", "t7-memory.parquet"]);
+    assert_eq!(files(1), ["MANIFEST.json", "t1-magnetic-2026-11-29.parquet", "t1-memory.parquet"]);
     // Two hours on, the memory row has aged into the magnetic store.
     clock.advance(Duration::from_secs(2 * 3600));
     let stats = engine.checkpoint().unwrap().unwrap();
     assert_eq!((stats.memory_rows, stats.magnetic_rows, stats.magnetic_files), (0, 2, 2));
-    assert_eq!(files(2), ["MANIFEST.json", "t7-magnetic-2026-11-29.parquet", "t7-magnetic-2026-11-30.parquet"]);
+    assert_eq!(files(2), ["MANIFEST.json", "t1-magnetic-2026-11-29.parquet", "t1-magnetic-2026-11-30.parquet"]);
     assert!(!dir.path().join("checkpoints").join("1").exists(), "the previous checkpoint is removed");
     drop(engine);
     assert_eq!(rows(&open()).len(), 2, "restored from the Parquet files");

@@ -65,6 +65,7 @@ def counts(q) -> dict[str, int]:
 
 
 def test_a_full_disk_fails_the_write_leaves_nothing_visible_and_loses_nothing_later(tmp_path):
+    """A write or a catalog change that cannot be saved answers 500 and changes nothing."""
     server, url = serve(tmp_path)
     try:
         w, q = with_table(url)
@@ -81,6 +82,12 @@ def test_a_full_disk_fails_the_write_leaves_nothing_visible_and_loses_nothing_la
         assert "data directory" in info.value.response["Error"]["Message"]
         assert counts(q) == {"a": 20}, "the failed write's records are not visible"
         assert log.stat().st_size == size, "the partial entry was cut off the log"
+        # A catalog change that cannot be saved is not made either.
+        resource.prlimit(server.pid, resource.RLIMIT_FSIZE, (200, hard))
+        with pytest.raises(ClientError) as info:
+            w.create_database(DatabaseName="other")
+        assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+        assert [d["DatabaseName"] for d in w.list_databases()["Databases"]] == ["ruuvi"]
         # Space returns: writes are acknowledged again, and kept.
         resource.prlimit(server.pid, resource.RLIMIT_FSIZE, (hard, hard))
         w.write_records(DatabaseName="ruuvi", TableName="sensors", Records=batch("c", t0))

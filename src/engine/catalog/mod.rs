@@ -2,38 +2,32 @@
 //! [`crate::engine::store`]; the catalog owns each table's store.
 
 mod names;
+mod ops;
+mod settings;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 pub use names::{check_create_name, reserved_column};
+pub use ops::{
+    CreateDatabase, CreateTable, DatabaseDescription, MAX_DATABASES, MAX_PAGE, MAX_TABLES, MAX_TAGS, Page,
+    TableDescription, UpdateTable,
+};
+pub use settings::{
+    DAY_NS, Enforcement, HOUR_NS, MagneticStoreWriteProperties, PartitionKey, PartitionKeyType, RejectedDataLocation,
+    Retention, S3Configuration, TableSchema,
+};
 
 use crate::engine::error::{ApiError, ApiErrorKind, ApiResult, shown};
 use crate::engine::store::TableData;
 
-/// Nanoseconds in an hour and a day.
-pub const HOUR_NS: i64 = 3_600_000_000_000;
-/// Nanoseconds in a day.
-pub const DAY_NS: i64 = 24 * HOUR_NS;
 /// How far in the future a record may be.
 pub const FUTURE_NS: i64 = 15 * 60 * 1_000_000_000;
 
-/// A table's two retention dials.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Retention {
-    /// Memory store retention, hours (1–8766; default 6).
-    pub memory_hours: i64,
-    /// Magnetic store retention, days (1–73000; default 73000).
-    pub magnetic_days: i64,
-}
-
-impl Default for Retention {
-    fn default() -> Self {
-        Self { memory_hours: 6, magnetic_days: 73_000 }
-    }
-}
-
-/// A table.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+/// A table: its settings, and its rows behind a lock of their own, so that writing to or
+/// querying one table never waits for another (the catalog's lock is held only to find a table
+/// and copy its settings).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Table {
     /// Its id: names are data, never paths, and the write-ahead log names tables by id.
     pub id: u64,
@@ -41,14 +35,11 @@ pub struct Table {
     pub name: String,
     /// Retention dials.
     pub retention: Retention,
-    /// Whether records older than the memory window may go to the magnetic store.
-    pub magnetic_writes: bool,
-    /// `MagneticStoreWriteProperties` as given (echoed by DescribeTable).
-    pub magnetic_properties: serde_json::Value,
-    /// `Schema` as given or defaulted (echoed by DescribeTable).
-    pub schema: serde_json::Value,
-    /// The dimension that every record must carry (a REQUIRED dimension partition key).
-    pub required_dimension: Option<String>,
+    /// `MagneticStoreWriteProperties`.
+    #[serde(rename = "magnetic_properties")]
+    pub magnetic: MagneticStoreWriteProperties,
+    /// `Schema` (the partition key).
+    pub schema: TableSchema,
     /// Creation and last update, ns since the epoch.
     pub created_ns: i64,
     /// Last update, ns since the epoch.
@@ -58,17 +49,26 @@ pub struct Table {
     pub memory_floor_ns: Option<i64>,
     /// The rows (kept by the write-ahead log and snapshots, not in the catalog file).
     #[serde(skip)]
-    pub data: TableData,
+    data: Arc<Mutex<TableData>>,
 }
 
-/// `MagneticStoreWriteProperties` of a table created without them.
-pub fn default_magnetic_properties() -> serde_json::Value {
-    serde_json::json!({ "EnableMagneticStoreWrites": false })
-}
-
-/// `Schema` of a table created without one (measure name as the partition key).
-pub fn default_schema() -> serde_json::Value {
-    serde_json::json!({ "CompositePartitionKey": [{ "Type": "MEASURE" }] })
+/// What a write needs of a table, copied out of the catalog so that its lock is not held.
+#[derive(Debug, Clone)]
+pub struct WriteTarget {
+    /// The table's id.
+    pub id: u64,
+    /// The oldest time the memory store accepts.
+    pub memory_floor: i64,
+    /// The oldest time any write is accepted.
+    pub oldest_writable: i64,
+    /// Rows older than this are past retention.
+    pub oldest_kept: i64,
+    /// Whether magnetic store writes are on.
+    pub magnetic_writes: bool,
+    /// The dimension every record must carry.
+    pub required_dimension: Option<String>,
+    /// The rows.
+    pub data: Arc<Mutex<TableData>>,
 }
 
 impl Table {
@@ -78,37 +78,59 @@ impl Table {
             id,
             name: name.into(),
             retention: Retention::default(),
-            magnetic_writes: false,
-            magnetic_properties: default_magnetic_properties(),
-            schema: default_schema(),
-            required_dimension: None,
+            magnetic: MagneticStoreWriteProperties::default(),
+            schema: TableSchema::default(),
             created_ns: now,
             updated_ns: now,
             memory_floor_ns: None,
-            data: TableData::default(),
+            data: Arc::default(),
+        }
+    }
+
+    /// The rows, locked. A panic while they were held cannot leave a row half-written (every
+    /// change is checked first), so a poisoned lock is taken over.
+    pub fn data(&self) -> MutexGuard<'_, TableData> {
+        self.data.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The rows' lock itself, to hold after the catalog's lock is released.
+    pub fn data_handle(&self) -> Arc<Mutex<TableData>> {
+        self.data.clone()
+    }
+
+    /// Whether records older than the memory window may go to the magnetic store.
+    pub fn magnetic_writes(&self) -> bool {
+        self.magnetic.enable_magnetic_store_writes
+    }
+
+    /// What a write at `now` needs of this table.
+    pub fn write_target(&self, now: i64) -> WriteTarget {
+        WriteTarget {
+            id: self.id,
+            memory_floor: self.memory_floor(now),
+            oldest_writable: self.oldest_writable(now),
+            oldest_kept: self.oldest_kept(now),
+            magnetic_writes: self.magnetic_writes(),
+            required_dimension: self.schema.required_dimension().map(String::from),
+            data: self.data.clone(),
         }
     }
 
     /// The oldest time the memory store accepts at `now`.
     pub fn memory_floor(&self, now: i64) -> i64 {
-        let by_retention = now.saturating_sub(self.retention.memory_hours.saturating_mul(HOUR_NS));
+        let by_retention = now.saturating_sub(self.retention.memory_ns());
         self.memory_floor_ns.map_or(by_retention, |f| f.max(by_retention))
     }
 
     /// The oldest time any write is accepted at `now` (the magnetic window when magnetic
     /// writes are on, else the memory window).
     pub fn oldest_writable(&self, now: i64) -> i64 {
-        if self.magnetic_writes { self.oldest_kept(now) } else { self.memory_floor(now) }
+        if self.magnetic_writes() { self.oldest_kept(now) } else { self.memory_floor(now) }
     }
 
     /// Rows older than this are past memory + magnetic retention and deleted.
     pub fn oldest_kept(&self, now: i64) -> i64 {
-        let total = self
-            .retention
-            .memory_hours
-            .saturating_mul(HOUR_NS)
-            .saturating_add(self.retention.magnetic_days.saturating_mul(DAY_NS));
-        now.saturating_sub(total)
+        now.saturating_sub(self.retention.total_ns())
     }
 
     /// Applies new retention at `now`, keeping the memory floor where an increase would
@@ -124,7 +146,7 @@ impl Table {
 }
 
 /// A database.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Database {
     /// Its name.
     pub name: String,
@@ -139,8 +161,9 @@ pub struct Database {
 }
 
 /// Every database, table and tag. The whole catalog (without table data) is what persistent mode
-/// writes to `catalog.json`.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+/// writes to `catalog.json`. A clone shares the tables' rows: it is how an operation whose
+/// change could not be saved puts the catalog back as it was.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Catalog {
     /// The region ARNs name.
     pub region: String,
@@ -163,11 +186,6 @@ pub struct Catalog {
     #[serde(default)]
     pub manifests: bool,
 }
-
-/// The quota of databases per account.
-pub const MAX_DATABASES: usize = 500;
-/// The quota of tables per account.
-pub const MAX_TABLES: usize = 50_000;
 
 impl Catalog {
     /// An empty catalog for `region` and `account`.
@@ -262,7 +280,7 @@ impl Catalog {
         let existing = self.tags_mut(arn)?;
         let mut merged = existing.clone();
         merged.extend(tags);
-        if merged.len() > 200 {
+        if merged.len() > MAX_TAGS {
             return Err(ApiError::new(ApiErrorKind::ServiceQuotaExceeded, "A resource can have at most 200 tags."));
         }
         *existing = merged;

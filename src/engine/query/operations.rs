@@ -90,7 +90,12 @@ impl Engine {
                 return Err(principal.denied("Select", &arn));
             }
         }
-        let snapshot = tokio::task::block_in_place(|| sql::snapshot(&mut self.catalog(), &tables))?;
+        // The catalog's lock only to find the tables; each table's own lock to take its rows.
+        let handles: Vec<_> = {
+            let c = self.catalog();
+            tables.iter().filter_map(|(d, t)| Some((d.clone(), t.clone(), c.table(d, t).ok()?.data_handle()))).collect()
+        };
+        let snapshot = tokio::task::block_in_place(|| sql::snapshot(handles))?;
         let limits = &self.queries.limits;
         let planned = tokio::time::timeout(limits.timeout, sql::plan(sql_text, statement, snapshot, limits.memory))
             .await

@@ -33,11 +33,6 @@ impl<'a> Obj<'a> {
         if self.path.is_empty() { camel(name) } else { format!("{}.{}", self.path, camel(name)) }
     }
 
-    /// A member's JSON as sent.
-    pub fn raw(&self, name: &str) -> Option<&'a Value> {
-        self.get(name)
-    }
-
     fn get(&self, name: &str) -> Option<&'a Value> {
         self.map.get(name).filter(|v| !v.is_null())
     }

@@ -17,6 +17,7 @@ use super::access;
 use super::errors::render;
 use super::json::Obj;
 use super::listener::{ConnectionPhase, LocalAddr};
+use super::write_api;
 use crate::engine::Engine;
 use crate::engine::auth::{Access, Principal, Request};
 use crate::engine::error::{ApiError, ApiErrorKind, ApiResult, shown};
@@ -111,7 +112,7 @@ async fn answer(engine: &Arc<Engine>, parts: Parts, body: Body, target: &str) ->
             if op == "WriteRecords" {
                 let request = super::write_records::parse(&bytes)?;
                 access::check_write_records(&engine, &principal, request.database())?;
-                return engine.write_records(&request).map(|v| Step::Done(Answer::Json(v)));
+                return super::write_records::write_records(&engine, &request).map(|v| Step::Done(Answer::Json(v)));
             }
             let value: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
                 json!({})
@@ -203,19 +204,19 @@ impl From<Value> for Answer {
 fn dispatch(engine: &Engine, op: &str, o: &Obj<'_>, principal: &Principal) -> ApiResult<Value> {
     let readable = |db: &str| principal.allows(Access::Read, db);
     match op {
-        "CreateDatabase" => engine.create_database(o),
-        "DescribeDatabase" => engine.describe_database(o),
-        "ListDatabases" => engine.list_databases(o, &readable),
-        "UpdateDatabase" => engine.update_database(o),
-        "DeleteDatabase" => engine.delete_database(o),
-        "CreateTable" => engine.create_table(o),
-        "DescribeTable" => engine.describe_table(o),
-        "ListTables" => engine.list_tables(o, &readable),
-        "UpdateTable" => engine.update_table(o),
-        "DeleteTable" => engine.delete_table(o),
-        "TagResource" => engine.tag_resource(o),
-        "UntagResource" => engine.untag_resource(o),
-        "ListTagsForResource" => engine.list_tags(o),
+        "CreateDatabase" => write_api::create_database(engine, o),
+        "DescribeDatabase" => write_api::describe_database(engine, o),
+        "ListDatabases" => write_api::list_databases(engine, o, &readable),
+        "UpdateDatabase" => write_api::update_database(engine, o),
+        "DeleteDatabase" => write_api::delete_database(engine, o),
+        "CreateTable" => write_api::create_table(engine, o),
+        "DescribeTable" => write_api::describe_table(engine, o),
+        "ListTables" => write_api::list_tables(engine, o, &readable),
+        "UpdateTable" => write_api::update_table(engine, o),
+        "DeleteTable" => write_api::delete_table(engine, o),
+        "TagResource" => write_api::tag_resource(engine, o),
+        "UntagResource" => write_api::untag_resource(engine, o),
+        "ListTagsForResource" => write_api::list_tags(engine, o),
         "CancelQuery" => super::query_api::cancel_query(engine, o, principal),
         "DescribeAccountSettings" => Ok(engine.describe_account_settings()),
         other => Err(ApiError::new(
@@ -243,5 +244,49 @@ impl Engine {
             .or(local)
             .unwrap_or_else(|| format!("{}:{}", self.config.bind, self.config.port));
         json!({ "Endpoints": [{ "Address": address, "CachePeriodInMinutes": 1440 }] })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::engine::EngineConfig;
+
+    async fn call(app: &Router, target: &str, body: &str) -> (StatusCode, Value) {
+        let request = Request::post("/")
+            .header("x-amz-target", format!("{TARGET_PREFIX}{target}"))
+            .header("content-type", CONTENT_TYPE)
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn operations_map_to_awsjson_without_a_socket() {
+        let app = router(Arc::new(Engine::open(EngineConfig::default()).unwrap()));
+        let (status, body) = call(&app, "CreateDatabase", r#"{"DatabaseName": "ruuvi"}"#).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["Database"]["Arn"], "arn:aws:timestream:us-east-1:000000000000:database/ruuvi");
+        let table = r#"{"DatabaseName": "ruuvi", "TableName": "sensors",
+            "Schema": {"CompositePartitionKey": [{"Type": "DIMENSION", "Name": "mac", "EnforcementInRecord": "REQUIRED"}]}}"#;
+        let (status, body) = call(&app, "CreateTable", table).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["Table"]["Schema"]["CompositePartitionKey"][0]["EnforcementInRecord"], "REQUIRED");
+        assert_eq!(body["Table"]["MagneticStoreWriteProperties"], json!({"EnableMagneticStoreWrites": false}));
+
+        let (status, body) = call(&app, "DescribeTable", r#"{"DatabaseName": "ruuvi", "TableName": "nope"}"#).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(body["__type"].as_str().map(|t| t.ends_with("ResourceNotFoundException")), Some(true), "{body}");
+        let (status, body) = call(&app, "CreateTable", r#"{"DatabaseName": "ruuvi", "TableName": 7}"#).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(body["__type"].as_str().unwrap_or_default().contains("Serialization"), "{body}");
+        let (status, _) = call(&app, "Frobnicate", "{}").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
     }
 }

@@ -1,37 +1,38 @@
-//! The write API's catalog operations: databases, tables and tags.
+//! The write API's catalog operations on the wire: awsJson members to the catalog's typed
+//! requests (with the service's constraint messages), and their results back to awsJson.
 
 use serde_json::{Value, json};
 
 use super::json::Obj;
 use crate::engine::Engine;
 use crate::engine::catalog::{
-    Catalog, Database, MAX_DATABASES, MAX_TABLES, Retention, Table, check_create_name, default_magnetic_properties,
-    default_schema,
+    CreateDatabase, CreateTable, DatabaseDescription, Enforcement, MAX_PAGE, MagneticStoreWriteProperties, Page,
+    PartitionKey, PartitionKeyType, RejectedDataLocation, Retention, S3Configuration, TableDescription, TableSchema,
+    UpdateTable,
 };
-use crate::engine::error::{ApiError, ApiErrorKind, ApiResult, shown};
-use crate::engine::store::TableData;
+use crate::engine::error::{ApiError, ApiResult};
 
 /// Epoch seconds (with milliseconds) as awsJson timestamps are written.
 fn epoch_seconds(ns: i64) -> f64 {
     (ns / 1_000_000) as f64 / 1000.0
 }
 
-fn database_json(c: &Catalog, d: &Database) -> Value {
+fn database_json(d: &DatabaseDescription) -> Value {
     json!({
-        "Arn": c.database_arn(&d.name),
+        "Arn": d.arn,
         "DatabaseName": d.name,
-        "TableCount": d.tables.len(),
+        "TableCount": d.table_count,
         "KmsKeyId": d.kms_key_id,
         "CreationTime": epoch_seconds(d.created_ns),
         "LastUpdatedTime": epoch_seconds(d.updated_ns),
     })
 }
 
-fn table_json(c: &Catalog, db: &str, t: &Table) -> Value {
+fn table_json(t: &TableDescription) -> Value {
     json!({
-        "Arn": c.table_arn(db, &t.name),
+        "Arn": t.arn,
         "TableName": t.name,
-        "DatabaseName": db,
+        "DatabaseName": t.database,
         "TableStatus": "ACTIVE",
         "RetentionProperties": {
             "MemoryStoreRetentionPeriodInHours": t.retention.memory_hours,
@@ -39,7 +40,7 @@ fn table_json(c: &Catalog, db: &str, t: &Table) -> Value {
         },
         "CreationTime": epoch_seconds(t.created_ns),
         "LastUpdatedTime": epoch_seconds(t.updated_ns),
-        "MagneticStoreWriteProperties": t.magnetic_properties,
+        "MagneticStoreWriteProperties": t.magnetic,
         "Schema": t.schema,
     })
 }
@@ -69,9 +70,18 @@ fn parse_tags(o: &Obj<'_>) -> ApiResult<Vec<(String, String)>> {
 
 /// Page size for the List operations (1–20, default 20).
 fn max_results(o: &Obj<'_>) -> ApiResult<usize> {
-    let n = o.opt_i64("MaxResults")?.unwrap_or(20);
-    o.check_range("MaxResults", n, 1, 20)?;
+    let n = o.opt_i64("MaxResults")?.unwrap_or(MAX_PAGE as i64);
+    o.check_range("MaxResults", n, 1, MAX_PAGE as i64)?;
     Ok(n as usize)
+}
+
+/// A page as a List operation answers it, under `member`.
+fn page_json<T>(page: &Page<T>, member: &str, render: fn(&T) -> Value) -> Value {
+    let mut out = json!({ member: page.items.iter().map(render).collect::<Vec<_>>() });
+    if let Some(last) = &page.next_after {
+        out["NextToken"] = json!(encode_token(last));
+    }
+    out
 }
 
 /// List tokens are the hex of the last name returned: opaque to clients, stable across writes.
@@ -88,242 +98,100 @@ fn decode_token(token: Option<&str>) -> ApiResult<Option<String>> {
         .ok_or_else(|| ApiError::validation("Invalid pagination token"))
 }
 
-impl Engine {
-    pub(super) fn create_database(&self, o: &Obj<'_>) -> ApiResult<Value> {
-        let name = o.str("DatabaseName")?;
-        check_create_name(name, &o.path_of("DatabaseName"))?;
-        let kms = o.opt_str("KmsKeyId")?;
-        if let Some(k) = kms {
-            o.check_len("KmsKeyId", k, 1, 2048)?;
-        }
-        let tags = parse_tags(o)?;
-        let now = self.clock.now_ns();
-        let mut c = self.catalog();
-        if c.databases.contains_key(name) {
-            return Err(ApiError::conflict(format!("The database {} already exists.", shown(name))));
-        }
-        if c.databases.len() >= MAX_DATABASES {
-            return Err(ApiError::new(
-                ApiErrorKind::ServiceQuotaExceeded,
-                "The database quota of the account is reached.",
-            ));
-        }
-        let kms_key_id = kms.map_or_else(|| c.default_kms_key(), String::from);
-        let db = Database {
-            name: name.to_string(),
-            kms_key_id,
-            created_ns: now,
-            updated_ns: now,
-            tables: Default::default(),
-        };
-        c.databases.insert(name.to_string(), db);
-        let arn = c.database_arn(name);
-        c.add_tags(&arn, tags)?;
-        self.persist_catalog(&c)?;
-        Ok(json!({ "Database": database_json(&c, c.database(name)?) }))
+pub(super) fn create_database(engine: &Engine, o: &Obj<'_>) -> ApiResult<Value> {
+    let name = o.str("DatabaseName")?;
+    let kms = o.opt_str("KmsKeyId")?;
+    if let Some(k) = kms {
+        o.check_len("KmsKeyId", k, 1, 2048)?;
     }
+    let req = CreateDatabase { name: name.into(), kms_key_id: kms.map(String::from), tags: parse_tags(o)? };
+    Ok(json!({ "Database": database_json(&engine.create_database(req)?) }))
+}
 
-    pub(super) fn describe_database(&self, o: &Obj<'_>) -> ApiResult<Value> {
-        let name = o.str("DatabaseName")?;
-        let c = self.catalog();
-        Ok(json!({ "Database": database_json(&c, c.database(name)?) }))
-    }
+pub(super) fn describe_database(engine: &Engine, o: &Obj<'_>) -> ApiResult<Value> {
+    Ok(json!({ "Database": database_json(&engine.describe_database(o.str("DatabaseName")?)?) }))
+}
 
-    /// ListDatabases, of the databases `readable` lets the caller see.
-    pub(super) fn list_databases(&self, o: &Obj<'_>, readable: &dyn Fn(&str) -> bool) -> ApiResult<Value> {
-        let max = max_results(o)?;
-        let after = decode_token(o.opt_str("NextToken")?)?;
-        let c = self.catalog();
-        let mut it = c
-            .databases
-            .values()
-            .filter(|d| readable(&d.name))
-            .filter(|d| after.as_ref().is_none_or(|a| d.name.as_str() > a.as_str()));
-        let page: Vec<&Database> = it.by_ref().take(max).collect();
-        let mut out = json!({ "Databases": page.iter().map(|d| database_json(&c, d)).collect::<Vec<_>>() });
-        if it.next().is_some() {
-            out["NextToken"] = json!(encode_token(&page.last().map(|d| d.name.clone()).unwrap_or_default()));
-        }
-        Ok(out)
-    }
+/// ListDatabases, of the databases `readable` lets the caller see.
+pub(super) fn list_databases(engine: &Engine, o: &Obj<'_>, readable: &dyn Fn(&str) -> bool) -> ApiResult<Value> {
+    let max = max_results(o)?;
+    let after = decode_token(o.opt_str("NextToken")?)?;
+    Ok(page_json(&engine.list_databases(max, after.as_deref(), readable), "Databases", database_json))
+}
 
-    pub(super) fn update_database(&self, o: &Obj<'_>) -> ApiResult<Value> {
-        let name = o.str("DatabaseName")?;
-        let kms = o.str("KmsKeyId")?;
-        o.check_len("KmsKeyId", kms, 1, 2048)?;
-        let now = self.clock.now_ns();
-        let mut c = self.catalog();
-        let db = c.database_mut(name)?;
-        if db.kms_key_id != kms {
-            db.kms_key_id = kms.to_string();
-            db.updated_ns = now;
-            self.persist_catalog(&c)?;
-        }
-        Ok(json!({ "Database": database_json(&c, c.database(name)?) }))
-    }
+pub(super) fn update_database(engine: &Engine, o: &Obj<'_>) -> ApiResult<Value> {
+    let name = o.str("DatabaseName")?;
+    let kms = o.str("KmsKeyId")?;
+    o.check_len("KmsKeyId", kms, 1, 2048)?;
+    Ok(json!({ "Database": database_json(&engine.update_database(name, kms)?) }))
+}
 
-    pub(super) fn delete_database(&self, o: &Obj<'_>) -> ApiResult<Value> {
-        let name = o.str("DatabaseName")?;
-        let mut c = self.catalog();
-        let db = c.database(name)?;
-        if !db.tables.is_empty() {
-            return Err(ApiError::validation(format!(
-                "Cannot delete database {name}: it has {} tables. Delete all tables of the database first.",
-                db.tables.len()
-            )));
-        }
-        c.databases.remove(name);
-        let arn = c.database_arn(name);
-        c.tags.remove(&arn);
-        self.persist_catalog(&c)?;
-        Ok(json!({}))
-    }
+pub(super) fn delete_database(engine: &Engine, o: &Obj<'_>) -> ApiResult<Value> {
+    engine.delete_database(o.str("DatabaseName")?)?;
+    Ok(json!({}))
+}
 
-    pub(super) fn create_table(&self, o: &Obj<'_>) -> ApiResult<Value> {
-        let db_name = o.str("DatabaseName")?;
-        let name = o.str("TableName")?;
-        check_create_name(name, &o.path_of("TableName"))?;
-        let retention = parse_retention(o)?.unwrap_or_default();
-        let (magnetic_writes, magnetic_properties) =
-            parse_magnetic(o)?.unwrap_or_else(|| (false, default_magnetic_properties()));
-        let (schema, required_dimension) = parse_schema(o, None)?.unwrap_or_else(|| (default_schema(), None));
-        let tags = parse_tags(o)?;
-        let now = self.clock.now_ns();
-        let mut c = self.catalog();
-        let total = c.table_count();
-        let id = c.next_table_id;
-        let db = c.database_mut(db_name)?;
-        if db.tables.contains_key(name) {
-            return Err(ApiError::conflict(format!("The table {} already exists.", shown(name))));
-        }
-        if total >= MAX_TABLES {
-            return Err(ApiError::new(
-                ApiErrorKind::ServiceQuotaExceeded,
-                "The table quota of the account is reached.",
-            ));
-        }
-        db.tables.insert(
-            name.to_string(),
-            Table {
-                id,
-                name: name.to_string(),
-                retention,
-                magnetic_writes,
-                magnetic_properties,
-                schema,
-                required_dimension,
-                created_ns: now,
-                updated_ns: now,
-                memory_floor_ns: None,
-                data: TableData::default(),
-            },
-        );
-        db.updated_ns = now;
-        c.next_table_id += 1;
-        let arn = c.table_arn(db_name, name);
-        c.add_tags(&arn, tags)?;
-        self.persist_catalog(&c)?;
-        Ok(json!({ "Table": table_json(&c, db_name, c.table(db_name, name)?) }))
-    }
+pub(super) fn create_table(engine: &Engine, o: &Obj<'_>) -> ApiResult<Value> {
+    let req = CreateTable {
+        database: o.str("DatabaseName")?.into(),
+        name: o.str("TableName")?.into(),
+        retention: parse_retention(o)?,
+        magnetic: parse_magnetic(o)?,
+        schema: parse_schema(o)?,
+        tags: parse_tags(o)?,
+    };
+    Ok(json!({ "Table": table_json(&engine.create_table(req)?) }))
+}
 
-    pub(super) fn describe_table(&self, o: &Obj<'_>) -> ApiResult<Value> {
-        let db = o.str("DatabaseName")?;
-        let name = o.str("TableName")?;
-        let c = self.catalog();
-        Ok(json!({ "Table": table_json(&c, db, c.table(db, name)?) }))
-    }
+pub(super) fn describe_table(engine: &Engine, o: &Obj<'_>) -> ApiResult<Value> {
+    Ok(json!({ "Table": table_json(&engine.describe_table(o.str("DatabaseName")?, o.str("TableName")?)?) }))
+}
 
-    /// ListTables, of the databases `readable` lets the caller see.
-    pub(super) fn list_tables(&self, o: &Obj<'_>, readable: &dyn Fn(&str) -> bool) -> ApiResult<Value> {
-        let max = max_results(o)?;
-        let after = decode_token(o.opt_str("NextToken")?)?;
-        let c = self.catalog();
-        let dbs: Vec<&Database> = match o.opt_str("DatabaseName")? {
-            Some(db) => vec![c.database(db)?],
-            None => c.databases.values().filter(|d| readable(&d.name)).collect(),
-        };
-        // Tokens name "<db>/<table>", the listing order across databases.
-        let mut it = dbs
-            .iter()
-            .flat_map(|d| d.tables.values().map(move |t| (d.name.as_str(), t)))
-            .filter(|(d, t)| after.as_ref().is_none_or(|a| format!("{d}/{}", t.name).as_str() > a.as_str()));
-        let page: Vec<(&str, &Table)> = it.by_ref().take(max).collect();
-        let mut out = json!({ "Tables": page.iter().map(|(d, t)| table_json(&c, d, t)).collect::<Vec<_>>() });
-        if it.next().is_some()
-            && let Some((d, t)) = page.last()
-        {
-            out["NextToken"] = json!(encode_token(&format!("{d}/{}", t.name)));
-        }
-        Ok(out)
-    }
+/// ListTables, of the databases `readable` lets the caller see.
+pub(super) fn list_tables(engine: &Engine, o: &Obj<'_>, readable: &dyn Fn(&str) -> bool) -> ApiResult<Value> {
+    let max = max_results(o)?;
+    let after = decode_token(o.opt_str("NextToken")?)?;
+    let page = engine.list_tables(o.opt_str("DatabaseName")?, max, after.as_deref(), readable)?;
+    Ok(page_json(&page, "Tables", table_json))
+}
 
-    pub(super) fn update_table(&self, o: &Obj<'_>) -> ApiResult<Value> {
-        let db = o.str("DatabaseName")?;
-        let name = o.str("TableName")?;
-        let retention = parse_retention(o)?;
-        let magnetic = parse_magnetic(o)?;
-        let now = self.clock.now_ns();
-        let mut c = self.catalog();
-        let table = c.table_mut(db, name)?;
-        let schema = parse_schema(o, Some(&table.schema))?;
-        if let Some(r) = retention {
-            table.set_retention(r, now);
-        }
-        if let Some((enabled, props)) = magnetic {
-            table.magnetic_writes = enabled;
-            table.magnetic_properties = props;
-        }
-        if let Some((schema, required)) = schema {
-            table.schema = schema;
-            table.required_dimension = required;
-        }
-        table.updated_ns = now;
-        self.persist_catalog(&c)?;
-        Ok(json!({ "Table": table_json(&c, db, c.table(db, name)?) }))
-    }
+pub(super) fn update_table(engine: &Engine, o: &Obj<'_>) -> ApiResult<Value> {
+    let req = UpdateTable {
+        database: o.str("DatabaseName")?.into(),
+        name: o.str("TableName")?.into(),
+        retention: parse_retention(o)?,
+        magnetic: parse_magnetic(o)?,
+        schema: parse_schema(o)?,
+    };
+    Ok(json!({ "Table": table_json(&engine.update_table(req)?) }))
+}
 
-    pub(super) fn delete_table(&self, o: &Obj<'_>) -> ApiResult<Value> {
-        let db = o.str("DatabaseName")?;
-        let name = o.str("TableName")?;
-        let mut c = self.catalog();
-        c.table(db, name)?;
-        c.database_mut(db)?.tables.remove(name);
-        let arn = c.table_arn(db, name);
-        c.tags.remove(&arn);
-        self.persist_catalog(&c)?;
-        Ok(json!({}))
-    }
+pub(super) fn delete_table(engine: &Engine, o: &Obj<'_>) -> ApiResult<Value> {
+    engine.delete_table(o.str("DatabaseName")?, o.str("TableName")?)?;
+    Ok(json!({}))
+}
 
-    pub(super) fn tag_resource(&self, o: &Obj<'_>) -> ApiResult<Value> {
-        let arn = o.str("ResourceARN")?;
-        let tags = parse_tags(o)?;
-        if o.opt_list("Tags")?.is_none() {
-            return Err(ApiError::missing(&o.path_of("Tags")));
-        }
-        let mut c = self.catalog();
-        c.add_tags(arn, tags)?;
-        self.persist_catalog(&c)?;
-        Ok(json!({}))
+pub(super) fn tag_resource(engine: &Engine, o: &Obj<'_>) -> ApiResult<Value> {
+    let arn = o.str("ResourceARN")?;
+    let tags = parse_tags(o)?;
+    if o.opt_list("Tags")?.is_none() {
+        return Err(ApiError::missing(&o.path_of("Tags")));
     }
+    engine.tag_resource(arn, tags)?;
+    Ok(json!({}))
+}
 
-    pub(super) fn untag_resource(&self, o: &Obj<'_>) -> ApiResult<Value> {
-        let arn = o.str("ResourceARN")?;
-        let keys = o.str_list("TagKeys")?.ok_or_else(|| ApiError::missing(&o.path_of("TagKeys")))?;
-        let mut c = self.catalog();
-        let tags = c.tags_mut(arn)?;
-        for k in keys {
-            tags.remove(k);
-        }
-        self.persist_catalog(&c)?;
-        Ok(json!({}))
-    }
+pub(super) fn untag_resource(engine: &Engine, o: &Obj<'_>) -> ApiResult<Value> {
+    let arn = o.str("ResourceARN")?;
+    let keys = o.str_list("TagKeys")?.ok_or_else(|| ApiError::missing(&o.path_of("TagKeys")))?;
+    let keys: Vec<String> = keys.into_iter().map(String::from).collect();
+    engine.untag_resource(arn, &keys)?;
+    Ok(json!({}))
+}
 
-    pub(super) fn list_tags(&self, o: &Obj<'_>) -> ApiResult<Value> {
-        let arn = o.str("ResourceARN")?;
-        let mut c = self.catalog();
-        let tags = c.tags_mut(arn)?;
-        Ok(json!({ "Tags": tags.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect::<Vec<_>>() }))
-    }
+pub(super) fn list_tags(engine: &Engine, o: &Obj<'_>) -> ApiResult<Value> {
+    let tags = engine.list_tags(o.str("ResourceARN")?)?;
+    Ok(json!({ "Tags": tags.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect::<Vec<_>>() }))
 }
 
 fn parse_retention(o: &Obj<'_>) -> ApiResult<Option<Retention>> {
@@ -339,32 +207,43 @@ fn parse_retention(o: &Obj<'_>) -> ApiResult<Option<Retention>> {
     Ok(Some(Retention { memory_hours: memory, magnetic_days: magnetic }))
 }
 
-fn parse_magnetic(o: &Obj<'_>) -> ApiResult<Option<(bool, Value)>> {
+fn parse_magnetic(o: &Obj<'_>) -> ApiResult<Option<MagneticStoreWriteProperties>> {
     let Some(m) = o.opt_obj("MagneticStoreWriteProperties")? else { return Ok(None) };
     let enabled = m
         .opt_bool("EnableMagneticStoreWrites")?
         .ok_or_else(|| ApiError::missing(&m.path_of("EnableMagneticStoreWrites")))?;
-    let mut echo = json!({ "EnableMagneticStoreWrites": enabled });
+    let mut location = None;
     if let Some(loc) = m.opt_obj("MagneticStoreRejectedDataLocation")? {
+        let mut s3_configuration = None;
         if let Some(s3) = loc.opt_obj("S3Configuration")? {
-            if let Some(b) = s3.opt_str("BucketName")? {
+            let bucket_name = s3.opt_str("BucketName")?;
+            if let Some(b) = bucket_name {
                 s3.check_len("BucketName", b, 3, 63)?;
             }
-            if let Some(e) = s3.opt_str("EncryptionOption")? {
+            let encryption_option = s3.opt_str("EncryptionOption")?;
+            if let Some(e) = encryption_option {
                 s3.check_enum("EncryptionOption", e, &["SSE_S3", "SSE_KMS"])?;
             }
+            s3_configuration = Some(S3Configuration {
+                bucket_name: bucket_name.map(String::from),
+                object_key_prefix: s3.opt_str("ObjectKeyPrefix")?.map(String::from),
+                encryption_option: encryption_option.map(String::from),
+                kms_key_id: s3.opt_str("KmsKeyId")?.map(String::from),
+            });
         }
         // Rejected magnetic writes are reported synchronously here, so the location is only kept
         // to be echoed back.
-        echo["MagneticStoreRejectedDataLocation"] =
-            m.raw("MagneticStoreRejectedDataLocation").cloned().unwrap_or_default();
+        location = Some(RejectedDataLocation { s3_configuration });
     }
-    Ok(Some((enabled, echo)))
+    Ok(Some(MagneticStoreWriteProperties {
+        enable_magnetic_store_writes: enabled,
+        magnetic_store_rejected_data_location: location,
+    }))
 }
 
-/// The table schema (one partition key, as the service allows) and the dimension it makes
-/// required, if any. On update only `EnforcementInRecord` may change.
-fn parse_schema(o: &Obj<'_>, current: Option<&Value>) -> ApiResult<Option<(Value, Option<String>)>> {
+/// The table schema as given; the engine checks its rules (one key, a named dimension, and on
+/// update only `EnforcementInRecord` changing).
+fn parse_schema(o: &Obj<'_>) -> ApiResult<Option<TableSchema>> {
     let Some(s) = o.opt_obj("Schema")? else { return Ok(None) };
     let keys =
         s.opt_list("CompositePartitionKey")?.ok_or_else(|| ApiError::missing(&s.path_of("CompositePartitionKey")))?;
@@ -375,38 +254,25 @@ fn parse_schema(o: &Obj<'_>, current: Option<&Value>) -> ApiResult<Option<(Value
             "Member must have length greater than or equal to 1",
         ));
     }
-    if keys.len() > 1 {
-        return Err(ApiError::validation(
-            "You have specified too many partition keys to be used in your composite partition key. Only 1 partition keys can be specified.",
-        ));
+    let mut composite_partition_key = Vec::with_capacity(keys.len());
+    for (i, key) in keys.iter().enumerate() {
+        let k = s.element("CompositePartitionKey", i, key)?;
+        let kind = match k.check_enum("Type", k.str("Type")?, &["DIMENSION", "MEASURE"])? {
+            "DIMENSION" => PartitionKeyType::Dimension,
+            _ => PartitionKeyType::Measure,
+        };
+        let enforcement = match k.opt_str("EnforcementInRecord")? {
+            Some(e) => match k.check_enum("EnforcementInRecord", e, &["REQUIRED", "OPTIONAL"])? {
+                "REQUIRED" => Some(Enforcement::Required),
+                _ => Some(Enforcement::Optional),
+            },
+            None => None,
+        };
+        composite_partition_key.push(PartitionKey {
+            kind,
+            name: k.opt_str("Name")?.map(String::from),
+            enforcement_in_record: enforcement,
+        });
     }
-    let k = s.element("CompositePartitionKey", 0, &keys[0])?;
-    let kind = k.str("Type")?;
-    k.check_enum("Type", kind, &["DIMENSION", "MEASURE"])?;
-    let name = k.opt_str("Name")?;
-    let enforcement = k.opt_str("EnforcementInRecord")?;
-    if let Some(e) = enforcement {
-        k.check_enum("EnforcementInRecord", e, &["REQUIRED", "OPTIONAL"])?;
-    }
-    if kind == "DIMENSION" && name.is_none_or(str::is_empty) {
-        return Err(ApiError::validation("A partition key of type DIMENSION needs a Name."));
-    }
-    if let Some(cur) = current {
-        let old = &cur["CompositePartitionKey"][0];
-        if old["Type"].as_str() != Some(kind) || old["Name"].as_str() != name {
-            return Err(ApiError::validation(
-                "The partition key name and type cannot be changed; only EnforcementInRecord can be updated.",
-            ));
-        }
-    }
-    let mut key = json!({ "Type": kind });
-    if let Some(n) = name {
-        key["Name"] = json!(n);
-    }
-    if let Some(e) = enforcement {
-        key["EnforcementInRecord"] = json!(e);
-    }
-    let required =
-        (kind == "DIMENSION" && enforcement == Some("REQUIRED")).then(|| name.unwrap_or_default().to_string());
-    Ok(Some((json!({ "CompositePartitionKey": [key] }), required)))
+    Ok(Some(TableSchema { composite_partition_key }))
 }

@@ -1,6 +1,7 @@
-//! WriteRecords: the hot path of the write API. The body is deserialised straight into borrowed
-//! structs (no JSON tree, no copies of the strings), checked with the service's constraints,
-//! merged with CommonAttributes, and applied record by record.
+//! WriteRecords on the wire: the body is deserialised straight into borrowed structs (no JSON
+//! tree, no copies of the strings), checked against the API's constraints, merged with
+//! CommonAttributes into the engine's typed records, and handed to
+//! [`Engine::write_records`](crate::engine::Engine::write_records).
 
 use std::borrow::Cow;
 
@@ -8,10 +9,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::engine::Engine;
-use crate::engine::catalog::{FUTURE_NS, reserved_column};
-use crate::engine::error::{ApiError, ApiErrorKind, ApiResult, RejectedRecord};
-use crate::engine::local::storage_error;
-use crate::engine::store::{Apply, Measure, MeasureType, NewRecord, ScalarValue, Undo};
+use crate::engine::error::{ApiError, ApiResult};
+use crate::engine::write::{MeasureInput, RecordInput, parse_epoch};
 
 type Text<'a> = Cow<'a, str>;
 
@@ -228,121 +227,27 @@ impl<'b> RawRecord<'b> {
     }
 }
 
-/// ISO-8601 UTC with milliseconds, as rejection reasons print times.
-fn iso_ms(ns: i64) -> String {
-    chrono::DateTime::from_timestamp_nanos(ns).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
-}
-
-impl Engine {
-    pub(super) fn write_records(&self, req: &WriteRecordsRequest<'_>) -> ApiResult<Value> {
-        let db = required(&req.database_name, || "databaseName".into())?;
-        let table_name = required(&req.table_name, || "tableName".into())?;
-        let records = req.records.as_ref().ok_or_else(|| ApiError::missing("records"))?;
-        if records.is_empty() || records.len() > 100 {
-            let constraint = if records.is_empty() {
-                "Member must have length greater than or equal to 1"
-            } else {
-                "Member must have length less than or equal to 100"
-            };
-            return Err(ApiError::constraint(&format!("{} records", records.len()), "records", constraint));
-        }
-        let common = req.common_attributes.as_ref().map(|c| RawRecord::check(c, At::Common)).transpose()?;
-        let parsed: Vec<RawRecord<'_>> =
-            records.iter().enumerate().map(|(i, r)| RawRecord::check(r, At::Record(i))).collect::<ApiResult<_>>()?;
-        let merged: Vec<Merged<'_>> =
-            parsed.iter().map(|r| Merged::new(r, common.as_ref())).collect::<ApiResult<_>>()?;
-
-        let now = self.clock.now_ns();
-        let mut c = self.catalog();
-        let table = c.table_mut(db, table_name)?;
-        table.data.expire_before(table.oldest_kept(now));
-        let memory_floor = table.memory_floor(now);
-        let oldest = table.oldest_writable(now);
-        let newest = now.saturating_add(FUTURE_NS);
-        let window = if table.magnetic_writes { "data ingestion window" } else { "memory store" };
-
-        let (mut memory, mut magnetic) = (0u64, 0u64);
-        let mut rejected = Vec::new();
-        let mut accepted = Vec::new();
-        let logging = self.persistence.is_some();
-        let mut undo = Undo::default();
-        for (index, m) in merged.into_iter().enumerate() {
-            let outcome = m.finish(table.required_dimension.as_deref()).and_then(|r| {
-                if r.time_ns < oldest || r.time_ns >= newest {
-                    return Err(format!(
-                        "The record timestamp is outside the time range [{}, {}) of the {window}.",
-                        iso_ms(oldest),
-                        iso_ms(newest)
-                    ));
-                }
-                Ok(r)
-            });
-            let record = match outcome {
-                Ok(r) => r,
-                Err(reason) => {
-                    rejected.push(RejectedRecord { index, reason, existing_version: None });
-                    continue;
-                }
-            };
-            let to_memory = record.time_ns >= memory_floor;
-            let logged = logging.then(|| record.clone());
-            match table.data.apply_undoable(record, &mut undo) {
-                Apply::Written => {
-                    if to_memory {
-                        memory += 1;
-                    } else {
-                        magnetic += 1;
-                    }
-                    accepted.extend(logged);
-                }
-                Apply::Conflict { reason, existing_version } => {
-                    rejected.push(RejectedRecord { index, reason, existing_version: Some(existing_version) })
-                }
-                Apply::Invalid(reason) => rejected.push(RejectedRecord { index, reason, existing_version: None }),
-            }
-        }
-        // Logged in apply order while the catalog is locked, so that no other request sees the
-        // records before they are in the log; a failed log write takes them back. Synced after
-        // the lock is released, so that concurrent requests share one sync.
-        let logged = match &self.persistence {
-            Some(p) if !accepted.is_empty() => match p.log(table.id, accepted) {
-                Ok(logged) => Some(logged),
-                Err(e) => {
-                    table.data.undo(undo);
-                    return Err(storage_error(e));
-                }
-            },
-            _ => None,
+/// Runs a parsed WriteRecords request.
+pub(super) fn write_records(engine: &Engine, req: &WriteRecordsRequest<'_>) -> ApiResult<Value> {
+    let db = required(&req.database_name, || "databaseName".into())?;
+    let table_name = required(&req.table_name, || "tableName".into())?;
+    let records = req.records.as_ref().ok_or_else(|| ApiError::missing("records"))?;
+    if records.is_empty() || records.len() > 100 {
+        let constraint = if records.is_empty() {
+            "Member must have length greater than or equal to 1"
+        } else {
+            "Member must have length less than or equal to 100"
         };
-        drop(c);
-        if let (Some(p), Some(logged)) = (&self.persistence, logged) {
-            p.sync_to(&logged).map_err(storage_error)?;
-        }
-        if !rejected.is_empty() {
-            return Err(ApiError {
-                kind: ApiErrorKind::RejectedRecords,
-                message: "One or more records have been rejected. See RejectedRecords for details.".into(),
-                rejected,
-            });
-        }
-        Ok(
-            json!({ "RecordsIngested": { "Total": memory + magnetic, "MemoryStore": memory, "MagneticStore": magnetic } }),
-        )
+        return Err(ApiError::constraint(&format!("{} records", records.len()), "records", constraint));
     }
-}
-
-struct Merged<'a> {
-    dimensions: Vec<(&'a str, &'a str)>,
-    measure_name: &'a str,
-    value: Value2<'a>,
-    time_ns: i64,
-    time_unit_ns: i64,
-    version: Option<i64>,
-}
-
-enum Value2<'a> {
-    Single(&'a str, &'a str),
-    Multi(&'a [(&'a str, &'a str, &'a str)]),
+    let common = req.common_attributes.as_ref().map(|c| RawRecord::check(c, At::Common)).transpose()?;
+    let parsed: Vec<RawRecord<'_>> =
+        records.iter().enumerate().map(|(i, r)| RawRecord::check(r, At::Record(i))).collect::<ApiResult<_>>()?;
+    let merged: Vec<RecordInput<'_>> = parsed.iter().map(|r| merge(r, common.as_ref())).collect::<ApiResult<_>>()?;
+    let n = engine.write_records(db, table_name, &merged)?;
+    Ok(
+        json!({ "RecordsIngested": { "Total": n.memory + n.magnetic, "MemoryStore": n.memory, "MagneticStore": n.magnetic } }),
+    )
 }
 
 fn unit_ns(unit: &str) -> i64 {
@@ -354,158 +259,49 @@ fn unit_ns(unit: &str) -> i64 {
     }
 }
 
-/// An epoch count in `unit_ns` nanoseconds, as ns; `None` if it is not a non-negative integer
-/// or lies past 2262-04-11.
-fn parse_epoch(text: &str, unit_ns: i64) -> Option<i64> {
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+/// A record merged with CommonAttributes; request-wide mistakes fail the whole request.
+fn merge<'a>(r: &'a RawRecord<'a>, common: Option<&'a RawRecord<'a>>) -> ApiResult<RecordInput<'a>> {
+    let pick = |f: fn(&RawRecord<'a>) -> Option<&'a str>| f(r).or_else(|| common.and_then(f));
+    let mut dimensions: Vec<(&str, &str)> = Vec::new();
+    if let Some(c) = common.and_then(|c| c.dimensions.as_ref()) {
+        dimensions.extend(c.iter().copied());
     }
-    text.parse::<i64>().ok()?.checked_mul(unit_ns)
-}
-
-impl<'a> Merged<'a> {
-    fn new(r: &'a RawRecord<'a>, common: Option<&'a RawRecord<'a>>) -> ApiResult<Self> {
-        let pick = |f: fn(&RawRecord<'a>) -> Option<&'a str>| f(r).or_else(|| common.and_then(f));
-        let mut dimensions: Vec<(&str, &str)> = Vec::new();
-        if let Some(c) = common.and_then(|c| c.dimensions.as_ref()) {
-            dimensions.extend(c.iter().copied());
+    if let Some(own) = &r.dimensions {
+        for (name, value) in own {
+            if dimensions.iter().any(|(n, _)| n == name) {
+                return Err(ApiError::validation(format!(
+                    "Dimensions may not overlap between the record and CommonAttributes, and a record must contain dimensions with unique names: {name} appears twice."
+                )));
+            }
+            dimensions.push((name, value));
         }
-        if let Some(own) = &r.dimensions {
-            for (name, value) in own {
-                if dimensions.iter().any(|(n, _)| n == name) {
-                    return Err(ApiError::validation(format!(
-                        "Dimensions may not overlap between the record and CommonAttributes, and a record must contain dimensions with unique names: {name} appears twice."
-                    )));
-                }
-                dimensions.push((name, value));
-            }
-        }
-        let measure_name = pick(|x| x.measure_name).ok_or_else(|| {
-            ApiError::validation("MeasureName must be specified on the record or in CommonAttributes.")
-        })?;
-        let value_type = pick(|x| x.value_type).unwrap_or("DOUBLE");
-        let measure_values = r.measure_values.as_deref().or_else(|| common.and_then(|c| c.measure_values.as_deref()));
-        let value = match (value_type, measure_values, pick(|x| x.measure_value)) {
-            ("MULTI", Some(values), None) if !values.is_empty() => Value2::Multi(values),
-            ("MULTI", _, Some(_)) => {
-                return Err(ApiError::validation("A MULTI record carries MeasureValues, not MeasureValue."));
-            }
-            ("MULTI", _, None) => return Err(ApiError::validation("A MULTI record must have MeasureValues.")),
-            (_, Some(_), _) => {
-                return Err(ApiError::validation("MeasureValues may only be given with MeasureValueType MULTI."));
-            }
-            ("TIMESTAMP", None, _) => {
-                return Err(ApiError::validation(
-                    "MeasureValueType TIMESTAMP is only supported for measures of MULTI records.",
-                ));
-            }
-            (t, None, Some(v)) => Value2::Single(t, v),
-            (t, None, None) => {
-                return Err(ApiError::validation(format!("A {t} record must have a MeasureValue.")));
-            }
-        };
-        let unit = unit_ns(pick(|x| x.time_unit).unwrap_or("MILLISECONDS"));
-        let time = pick(|x| x.time).ok_or_else(|| ApiError::validation("Invalid time for record."))?;
-        let time_ns = parse_epoch(time, unit).ok_or_else(|| ApiError::validation("Invalid time for record."))?;
-        let version = r.version.or_else(|| common.and_then(|c| c.version));
-        Ok(Self { dimensions, measure_name, value, time_ns, time_unit_ns: unit, version })
     }
-
-    /// Per-record checks (a failure rejects this record only) and the record to store.
-    fn finish(self, required_dimension: Option<&str>) -> Result<NewRecord, String> {
-        let mut size = self.measure_name.len() + 16;
-        for (name, value) in &self.dimensions {
-            if let Some(why) = reserved_column(name) {
-                return Err(format!("Dimension name {name} {why}."));
-            }
-            if name.len() > 60 {
-                return Err(format!("Dimension name {name} is longer than 60 bytes."));
-            }
-            size += name.len() + value.len();
+    let measure_name = pick(|x| x.measure_name)
+        .ok_or_else(|| ApiError::validation("MeasureName must be specified on the record or in CommonAttributes."))?;
+    let value_type = pick(|x| x.value_type).unwrap_or("DOUBLE");
+    let measure_values = r.measure_values.as_deref().or_else(|| common.and_then(|c| c.measure_values.as_deref()));
+    let value = match (value_type, measure_values, pick(|x| x.measure_value)) {
+        ("MULTI", Some(values), None) if !values.is_empty() => MeasureInput::Multi(values),
+        ("MULTI", _, Some(_)) => {
+            return Err(ApiError::validation("A MULTI record carries MeasureValues, not MeasureValue."));
         }
-        if self.dimensions.len() > 128 {
-            return Err("A record can have at most 128 dimensions.".into());
+        ("MULTI", _, None) => return Err(ApiError::validation("A MULTI record must have MeasureValues.")),
+        (_, Some(_), _) => {
+            return Err(ApiError::validation("MeasureValues may only be given with MeasureValueType MULTI."));
         }
-        if let Some(required) = required_dimension
-            && !self.dimensions.iter().any(|(n, _)| *n == required)
-        {
-            return Err(format!(
-                "The record is missing the dimension {required}, which the table's partition key requires."
+        ("TIMESTAMP", None, _) => {
+            return Err(ApiError::validation(
+                "MeasureValueType TIMESTAMP is only supported for measures of MULTI records.",
             ));
         }
-        if let Some(why) = reserved_column(self.measure_name) {
-            return Err(format!("Measure name {} {why}.", self.measure_name));
+        (t, None, Some(v)) => MeasureInput::Single(t, v),
+        (t, None, None) => {
+            return Err(ApiError::validation(format!("A {t} record must have a MeasureValue.")));
         }
-        if self.measure_name.len() > 256 {
-            return Err("Measure name is longer than 256 bytes.".into());
-        }
-        let measure = match self.value {
-            Value2::Single(ty, v) => {
-                size += v.len();
-                Measure::Single(parse_value(ty, v, self.time_unit_ns)?)
-            }
-            Value2::Multi(values) => {
-                if values.len() > 256 {
-                    return Err("A MULTI record can have at most 256 measures.".into());
-                }
-                let mut attrs = Vec::with_capacity(values.len());
-                for (name, v, ty) in values {
-                    if let Some(why) = reserved_column(name) {
-                        return Err(format!("Measure name {name} {why}."));
-                    }
-                    if *ty == "MULTI" {
-                        return Err(format!("Measure {name} cannot be of type MULTI."));
-                    }
-                    if self.dimensions.iter().any(|(d, _)| d == name) {
-                        return Err(format!("Measure {name} has the name of one of the record's dimensions."));
-                    }
-                    size += name.len() + v.len();
-                    attrs.push((name.to_string(), parse_value(ty, v, self.time_unit_ns)?));
-                }
-                attrs.sort_by(|a, b| a.0.cmp(&b.0));
-                if attrs.windows(2).any(|w| w[0].0 == w[1].0) {
-                    return Err("The measure names of a MULTI record must be unique.".into());
-                }
-                Measure::Multi(attrs)
-            }
-        };
-        if size > 2048 {
-            return Err(format!("The record is {size} bytes; records are limited to 2048 bytes."));
-        }
-        let mut dimensions: Vec<(String, String)> =
-            self.dimensions.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
-        dimensions.sort();
-        Ok(NewRecord {
-            dimensions,
-            measure_name: self.measure_name.to_string(),
-            time_ns: self.time_ns,
-            version: self.version,
-            measure,
-        })
-    }
-}
-
-/// A measure value in its declared type. TIMESTAMP values are epoch counts in the record's
-/// time unit.
-fn parse_value(ty: &str, v: &str, unit_ns: i64) -> Result<ScalarValue, String> {
-    let bad = |t: MeasureType| format!("Measure value {v} is not a valid {}.", t.name());
-    Ok(match ty {
-        "BIGINT" => ScalarValue::Bigint(v.trim().parse().map_err(|_| bad(MeasureType::Bigint))?),
-        "VARCHAR" => ScalarValue::Varchar(v.to_string()),
-        "BOOLEAN" => match v.to_ascii_lowercase().as_str() {
-            "true" => ScalarValue::Boolean(true),
-            "false" => ScalarValue::Boolean(false),
-            _ => return Err(bad(MeasureType::Boolean)),
-        },
-        "TIMESTAMP" => {
-            ScalarValue::Timestamp(parse_epoch(v.trim(), unit_ns).ok_or_else(|| bad(MeasureType::Timestamp))?)
-        }
-        _ => {
-            let x: f64 = v.trim().parse().map_err(|_| bad(MeasureType::Double))?;
-            if !x.is_finite() {
-                return Err(format!("Measure value {v} is not a finite DOUBLE: NaN and Infinity cannot be written."));
-            }
-            ScalarValue::Double(x)
-        }
-    })
+    };
+    let unit = unit_ns(pick(|x| x.time_unit).unwrap_or("MILLISECONDS"));
+    let time = pick(|x| x.time).ok_or_else(|| ApiError::validation("Invalid time for record."))?;
+    let time_ns = parse_epoch(time, unit).ok_or_else(|| ApiError::validation("Invalid time for record."))?;
+    let version = r.version.or_else(|| common.and_then(|c| c.version));
+    Ok(RecordInput { dimensions, measure_name, value, time_ns, time_unit_ns: unit, version })
 }

@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 use std::num::NonZeroUsize;
 use std::ops::ControlFlow;
-use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -26,9 +26,9 @@ use datafusion::sql::sqlparser::ast::{ObjectNamePart, Statement, visit_relations
 
 use super::provider::TimeTable;
 use super::tables::TableView;
-use crate::engine::catalog::Catalog;
 use crate::engine::error::{ApiError, ApiErrorKind, ApiResult, shorten, shown};
 use crate::engine::query::MAX_GENERATED_BYTES;
+use crate::engine::store::TableData;
 
 /// What a query returned, and how many bytes of table data it read.
 #[derive(Debug)]
@@ -324,16 +324,12 @@ pub fn referenced_tables(statement: &Statement) -> BTreeSet<(String, String)> {
 /// The named tables that exist, as of now: (database, table, view). Views share the tables'
 /// columnar chunks (only chunks changed since the last query are rebuilt); unknown names are
 /// left for the planner to report.
-pub fn snapshot(
-    catalog: &mut Catalog,
-    names: &BTreeSet<(String, String)>,
-) -> ApiResult<Vec<(String, String, TableView)>> {
+pub fn snapshot(tables: Vec<(String, String, Arc<Mutex<TableData>>)>) -> ApiResult<Vec<(String, String, TableView)>> {
     let mut out = Vec::new();
-    for (db, table) in names {
-        if let Ok(t) = catalog.table_mut(db, table) {
-            let view = TableView::of(&mut t.data).map_err(|e| internal(&e.to_string()))?;
-            out.push((db.clone(), table.clone(), view));
-        }
+    for (db, table, data) in tables {
+        let mut data = data.lock().unwrap_or_else(PoisonError::into_inner);
+        let view = TableView::of(&mut data).map_err(|e| internal(&e.to_string()))?;
+        out.push((db, table, view));
     }
     Ok(out)
 }

@@ -2,7 +2,7 @@
 //! `SHOW MEASURES FROM db.t [LIKE 'p']` and `DESCRIBE db.t`, answered from the catalog.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use arrow_array::builder::{ListBuilder, StringBuilder, StructBuilder};
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
@@ -10,7 +10,7 @@ use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef};
 
 use crate::engine::catalog::{Catalog, Table};
 use crate::engine::error::{ApiError, ApiResult, shown};
-use crate::engine::store::Measure;
+use crate::engine::store::{Measure, TableData};
 
 /// A metadata statement, read from the query text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,16 +41,14 @@ pub enum Show {
     },
 }
 
-/// What a metadata statement needs from the catalog, taken while it is locked; the LIKE
-/// patterns are matched afterwards, outside the lock.
+/// What a metadata statement needs from the catalog, taken while it is locked; the table's
+/// rows are read and the LIKE patterns matched afterwards, outside the catalog's lock.
 #[derive(Debug)]
 pub enum Gathered {
     /// Database or table names.
     Names(Vec<String>),
-    /// Measure name, its type, and the dimensions it was written with.
-    Measures(Vec<(String, String, BTreeSet<String>)>),
-    /// A table's columns.
-    Columns(SchemaRef, Vec<RecordBatch>),
+    /// A table's rows, for its measures (SHOW MEASURES) or its columns (DESCRIBE).
+    Table(Arc<Mutex<TableData>>),
 }
 
 impl Show {
@@ -106,10 +104,8 @@ impl Show {
                     .flat_map(|(_, d)| d.tables.keys().cloned())
                     .collect(),
             ),
-            Self::Measures { table: name, .. } => Gathered::Measures(measures(table(catalog, name.as_deref())?)),
-            Self::Describe { table: name } => {
-                let (schema, batches) = describe(table(catalog, name.as_deref())?);
-                Gathered::Columns(schema, batches)
+            Self::Measures { table: name, .. } | Self::Describe { table: name } => {
+                Gathered::Table(table(catalog, name.as_deref())?.data_handle())
             }
         })
     }
@@ -125,8 +121,13 @@ impl Show {
                 let header = if matches!(self, Self::Databases { .. }) { "Database" } else { "Table" };
                 strings(&[header], vec![names.into_iter().filter(|n| matches_like(n, like)).collect()])
             }
-            Gathered::Measures(found) => measures_batch(found.into_iter().filter(|(n, _, _)| matches_like(n, like))),
-            Gathered::Columns(schema, batches) => (schema, batches),
+            Gathered::Table(data) => {
+                let data = data.lock().unwrap_or_else(PoisonError::into_inner);
+                match self {
+                    Self::Describe { .. } => describe(&data),
+                    _ => measures_batch(measures(&data).into_iter().filter(|(n, _, _)| matches_like(n, like))),
+                }
+            }
         }
     }
 }
@@ -183,31 +184,31 @@ fn strings(names: &[&str], columns: Vec<Vec<String>>) -> (SchemaRef, Vec<RecordB
     (schema, vec![batch])
 }
 
-fn describe(t: &Table) -> (SchemaRef, Vec<RecordBatch>) {
+fn describe(t: &TableData) -> (SchemaRef, Vec<RecordBatch>) {
     let (mut col, mut ty, mut attr) = (Vec::new(), Vec::new(), Vec::new());
     let mut add = |c: String, t: &str, a: &str| {
         col.push(c);
         ty.push(t.to_string());
         attr.push(a.to_string());
     };
-    for d in t.data.dimension_names() {
+    for d in t.dimension_names() {
         add(d.to_string(), "varchar", "DIMENSION");
     }
     add("measure_name".into(), "varchar", "MEASURE_NAME");
     add("time".into(), "timestamp", "TIMESTAMP");
-    for s in t.data.single_types() {
+    for s in t.single_types() {
         let name = s.name().to_lowercase();
         add(format!("measure_value::{name}"), &name, "MEASURE_VALUE");
     }
-    for (n, s) in t.data.attributes() {
+    for (n, s) in t.attributes() {
         add(n.to_string(), &s.name().to_lowercase(), "MULTI");
     }
     strings(&["Column", "Type", "Timestream attribute type"], vec![col, ty, attr])
 }
 
-fn measures(t: &Table) -> Vec<(String, String, BTreeSet<String>)> {
+fn measures(t: &TableData) -> Vec<(String, String, BTreeSet<String>)> {
     let mut found: BTreeMap<&str, (String, BTreeSet<String>)> = BTreeMap::new();
-    for (dims, name, _, r) in t.data.rows() {
+    for (dims, name, _, r) in t.rows() {
         let entry = found.entry(name).or_insert_with(|| {
             let kind = match &r.measure {
                 Measure::Single(v) => v.kind().name().to_lowercase(),

@@ -243,7 +243,7 @@ impl Persistence {
         };
         for (id, rows) in read_checkpoint(dir, &catalog, None)? {
             if let Some(table) = catalog.table_by_id_mut(id) {
-                rows.into_iter().for_each(|r| table.data.restore(r));
+                rows.into_iter().for_each(|r| table.data().restore(r));
             }
         }
         let log = wal_path(dir, catalog.wal_generation);
@@ -265,7 +265,7 @@ impl Persistence {
         for entry in entries {
             // Entries of tables deleted since are skipped (ids are never reused).
             if let Some(table) = catalog.table_by_id_mut(entry.table) {
-                entry.records.into_iter().for_each(|r| table.data.restore(r));
+                entry.records.into_iter().for_each(|r| table.data().restore(r));
             }
         }
         let p = Self { dir: dir.to_path_buf(), wal: Mutex::new(Arc::new(wal)), _lock: lock };
@@ -297,8 +297,9 @@ impl Persistence {
     /// generation, and removes the previous checkpoint and log. Call with the catalog locked
     /// (no write may slip between the snapshot and the log switch).
     pub fn checkpoint(&self, catalog: &mut Catalog, now: i64) -> io::Result<CheckpointStats> {
-        let (stats, new_wal) = write_checkpoint(&self.dir, catalog, now)?;
-        *self.wal.lock().unwrap_or_else(PoisonError::into_inner) = Arc::new(new_wal);
+        let stats = write_checkpoint(&self.dir, catalog, now, |new_wal| {
+            *self.wal.lock().unwrap_or_else(PoisonError::into_inner) = Arc::new(new_wal);
+        })?;
         self.remove_stale(catalog)?;
         Ok(stats)
     }
@@ -321,8 +322,15 @@ pub(super) fn save_catalog(dir: &Path, catalog: &Catalog) -> io::Result<()> {
 }
 
 /// Writes checkpoint `catalog.checkpoint + 1` with every table's rows as of `now`, opens the
-/// next log generation, and saves the catalog naming both; returns the new log.
-pub(super) fn write_checkpoint(dir: &Path, catalog: &mut Catalog, now: i64) -> io::Result<(CheckpointStats, Wal)> {
+/// next log generation, saves the catalog naming both, and hands the new log to `install`.
+/// Every table's rows stay locked until `install` has run, so that no write can be logged in
+/// the old log after its table was written to the checkpoint.
+pub(super) fn write_checkpoint(
+    dir: &Path,
+    catalog: &mut Catalog,
+    now: i64,
+    install: impl FnOnce(Wal),
+) -> io::Result<CheckpointStats> {
     let n = catalog.checkpoint + 1;
     let root = dir.join("checkpoints");
     let ckpt = checkpoint_dir(dir, n);
@@ -332,10 +340,12 @@ pub(super) fn write_checkpoint(dir: &Path, catalog: &mut Catalog, now: i64) -> i
     fs::create_dir_all(&ckpt)?;
     let mut stats = CheckpointStats::default();
     let mut manifest = Manifest::default();
-    for table in catalog.databases.values_mut().flat_map(|d| d.tables.values_mut()) {
-        stats.expired += table.data.expire_before(table.oldest_kept(now));
+    let handles: Vec<_> = catalog.databases.values().flat_map(|d| d.tables.values()).map(|t| t.data_handle()).collect();
+    let mut guards: Vec<_> = handles.iter().map(|h| h.lock().unwrap_or_else(PoisonError::into_inner)).collect();
+    for (table, data) in catalog.databases.values().flat_map(|d| d.tables.values()).zip(guards.iter_mut()) {
+        stats.expired += data.expire_before(table.oldest_kept(now));
         let floor = table.memory_floor(now);
-        let memory: Vec<_> = table.data.rows().filter(|r| r.2 >= floor).collect();
+        let memory: Vec<_> = data.rows().filter(|r| r.2 >= floor).collect();
         if !memory.is_empty() {
             let name = format!("t{}-memory.parquet", table.id);
             let sum = snapshot::write(&ckpt.join(&name), memory.into_iter())?;
@@ -344,7 +354,7 @@ pub(super) fn write_checkpoint(dir: &Path, catalog: &mut Catalog, now: i64) -> i
         }
         // Magnetic rows by UTC day: time-partitioned files.
         let mut days: BTreeMap<i64, Vec<_>> = BTreeMap::new();
-        for r in table.data.rows().filter(|r| r.2 < floor) {
+        for r in data.rows().filter(|r| r.2 < floor) {
             days.entry(r.2.div_euclid(DAY_NS)).or_default().push(r);
         }
         for (day, rows) in days {
@@ -368,7 +378,9 @@ pub(super) fn write_checkpoint(dir: &Path, catalog: &mut Catalog, now: i64) -> i
         (catalog.checkpoint, catalog.wal_generation, catalog.manifests) = old;
         return Err(e);
     }
-    Ok((stats, new_wal))
+    install(new_wal);
+    drop(guards);
+    Ok(stats)
 }
 
 /// Removes checkpoints and logs other than the ones `catalog` names (superseded by them).

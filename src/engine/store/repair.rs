@@ -118,7 +118,7 @@ pub fn repair(dir: &Path, region: &str, account: &str, now: i64) -> io::Result<R
     }
     for (id, records) in rows {
         if let Some(table) = catalog.table_by_id_mut(id) {
-            records.into_iter().for_each(|r| table.data.restore(r));
+            records.into_iter().for_each(|r| table.data().restore(r));
         }
     }
 
@@ -156,13 +156,13 @@ pub fn repair(dir: &Path, region: &str, account: &str, now: i64) -> io::Result<R
         }
         for entry in contents.entries {
             if let Some(table) = catalog.table_by_id_mut(entry.table) {
-                entry.records.into_iter().for_each(|r| table.data.restore(r));
+                entry.records.into_iter().for_each(|r| table.data().restore(r));
             }
         }
     }
 
     if report.problems.is_empty() {
-        report.rows_kept = catalog.databases.values().flat_map(|d| d.tables.values()).map(|t| t.data.len()).sum();
+        report.rows_kept = catalog.databases.values().flat_map(|d| d.tables.values()).map(|t| t.data().len()).sum();
         return Ok(report);
     }
     for path in to_keep {
@@ -178,7 +178,7 @@ pub fn repair(dir: &Path, region: &str, account: &str, now: i64) -> io::Result<R
     report.aside = aside.is_dir().then_some(aside);
     // Past every generation that exists, so that the new log starts empty.
     catalog.wal_generation = catalog.wal_generation.max(logs.iter().copied().max().unwrap_or(0));
-    let (stats, _wal) = write_checkpoint(dir, &mut catalog, now)?;
+    let stats = write_checkpoint(dir, &mut catalog, now, drop)?;
     remove_stale(dir, &catalog)?;
     report.rows_kept = stats.memory_rows + stats.magnetic_rows;
     Ok(report)

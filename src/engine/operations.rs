@@ -1,0 +1,104 @@
+//! The engine's catalog operations, for Rust callers and the awsJson adapter alike: each takes
+//! the catalog's lock, applies a typed request (see [`crate::engine::catalog`]), saves the
+//! catalog in persistent mode, and puts it back as it was if the change could not be saved.
+
+use super::Engine;
+use super::catalog::{Catalog, CreateDatabase, CreateTable, DatabaseDescription, Page, TableDescription, UpdateTable};
+use super::error::ApiResult;
+
+impl Engine {
+    /// Runs `change` on the catalog at the engine's now and saves it; on any failure the
+    /// catalog is as it was.
+    fn change<T>(&self, change: impl FnOnce(&mut Catalog, i64) -> ApiResult<T>) -> ApiResult<T> {
+        let now = self.clock.now_ns();
+        let mut c = self.catalog();
+        let before = c.clone();
+        let saved = change(&mut c, now).and_then(|out| self.persist_catalog(&c).map(|()| out));
+        if saved.is_err() {
+            *c = before;
+        }
+        saved
+    }
+
+    /// CreateDatabase.
+    pub fn create_database(&self, req: CreateDatabase) -> ApiResult<DatabaseDescription> {
+        self.change(|c, now| c.create_database(req, now))
+    }
+
+    /// DescribeDatabase.
+    pub fn describe_database(&self, name: &str) -> ApiResult<DatabaseDescription> {
+        self.catalog().describe_database_named(name)
+    }
+
+    /// ListDatabases: up to `max` of those `readable` lets the caller see, after `after`.
+    pub fn list_databases(
+        &self,
+        max: usize,
+        after: Option<&str>,
+        readable: &dyn Fn(&str) -> bool,
+    ) -> Page<DatabaseDescription> {
+        self.catalog().list_databases(max, after, readable)
+    }
+
+    /// UpdateDatabase: a new KMS key id.
+    pub fn update_database(&self, name: &str, kms_key_id: &str) -> ApiResult<DatabaseDescription> {
+        self.change(|c, now| c.update_database(name, kms_key_id, now))
+    }
+
+    /// DeleteDatabase (only an empty one).
+    pub fn delete_database(&self, name: &str) -> ApiResult<()> {
+        self.change(|c, _| c.delete_database(name))
+    }
+
+    /// CreateTable.
+    pub fn create_table(&self, req: CreateTable) -> ApiResult<TableDescription> {
+        self.change(|c, now| c.create_table(req, now))
+    }
+
+    /// DescribeTable.
+    pub fn describe_table(&self, database: &str, name: &str) -> ApiResult<TableDescription> {
+        self.catalog().describe_table_named(database, name)
+    }
+
+    /// ListTables: of `database`, or of every database `readable` lets the caller see.
+    pub fn list_tables(
+        &self,
+        database: Option<&str>,
+        max: usize,
+        after: Option<&str>,
+        readable: &dyn Fn(&str) -> bool,
+    ) -> ApiResult<Page<TableDescription>> {
+        self.catalog().list_tables(database, max, after, readable)
+    }
+
+    /// UpdateTable.
+    pub fn update_table(&self, req: UpdateTable) -> ApiResult<TableDescription> {
+        self.change(|c, now| c.update_table(req, now))
+    }
+
+    /// DeleteTable, with its rows.
+    pub fn delete_table(&self, database: &str, name: &str) -> ApiResult<()> {
+        self.change(|c, _| c.delete_table(database, name))
+    }
+
+    /// TagResource (at most 200 tags per resource).
+    pub fn tag_resource(&self, arn: &str, tags: Vec<(String, String)>) -> ApiResult<()> {
+        self.change(|c, _| c.add_tags(arn, tags))
+    }
+
+    /// UntagResource.
+    pub fn untag_resource(&self, arn: &str, keys: &[String]) -> ApiResult<()> {
+        self.change(|c, _| c.remove_tags(arn, keys))
+    }
+
+    /// ListTagsForResource.
+    pub fn list_tags(&self, arn: &str) -> ApiResult<Vec<(String, String)>> {
+        self.catalog().list_tags(arn)
+    }
+
+    /// The number of rows a table holds (both stores).
+    pub fn row_count(&self, database: &str, name: &str) -> ApiResult<usize> {
+        let data = self.catalog().table(database, name)?.data_handle();
+        Ok(data.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len())
+    }
+}
