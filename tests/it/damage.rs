@@ -111,6 +111,14 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// The one checkpoint directory under `dir`.
+fn current_checkpoint(dir: &Path) -> PathBuf {
+    let mut found: Vec<PathBuf> =
+        std::fs::read_dir(dir.join("checkpoints")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(found.len(), 1, "{found:?}");
+    found.remove(0)
+}
+
 fn checkpoint_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> =
         walk(&dir.join("checkpoints")).into_iter().filter(|p| p.extension().is_some_and(|e| e == "parquet")).collect();
@@ -230,7 +238,7 @@ fn a_directory_written_before_checksums_opens_and_gains_them_at_its_next_checkpo
     let dir = tempfile::tempdir().unwrap();
     write_and_stop(dir.path(), 10, true);
     // As the previous release wrote it: no manifest, and a catalog that does not mention one.
-    let ckpt = checkpoint_files(dir.path())[0].parent().unwrap().to_path_buf();
+    let ckpt = current_checkpoint(dir.path());
     std::fs::remove_file(ckpt.join("MANIFEST.json")).unwrap();
     let catalog = dir.path().join("catalog.json");
     let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(&catalog).unwrap()).unwrap();
@@ -253,9 +261,44 @@ fn a_directory_written_before_checksums_opens_and_gains_them_at_its_next_checkpo
     assert_eq!(location.and_then(|s3| s3.bucket_name).as_deref(), Some("rejects"));
     engine.checkpoint().unwrap();
     drop(engine);
-    let ckpt = checkpoint_files(dir.path())[0].parent().unwrap().to_path_buf();
+    let ckpt = current_checkpoint(dir.path());
     assert!(ckpt.join("MANIFEST.json").is_file());
     // From now on a missing manifest is damage.
     std::fs::remove_file(ckpt.join("MANIFEST.json")).unwrap();
     assert!(damage(dir.path()).contains("MANIFEST.json is missing"));
+}
+
+#[test]
+fn a_directory_written_by_the_previous_release_opens_with_every_row_and_converts_at_its_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/datadir-0.1");
+    for file in walk(&fixture) {
+        let target = dir.path().join(file.strip_prefix(&fixture).unwrap());
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(&file, &target).unwrap();
+    }
+    let rows = |engine: &Engine| -> Vec<String> {
+        let c = engine.catalog();
+        let data = c.table("ruuvi", "sensors").unwrap().data();
+        data.rows().map(|(d, m, t, r)| format!("{d:?} {m} {t} {r:?}")).collect()
+    };
+    let engine = Engine::open(config(dir.path())).unwrap();
+    let before = rows(&engine);
+    // Six rows from the checkpoint (two of them in magnetic day files), one from the log.
+    assert_eq!(before.len(), 7, "{before:#?}");
+    assert!(before.iter().any(|r| r.contains("battery") && r.contains("version: 3")), "{before:#?}");
+    assert!(before.iter().any(|r| r.contains("Varchar(\"x2\")") && r.contains("Timestamp(")), "{before:#?}");
+    let table = engine.describe_table("ruuvi", "sensors").unwrap();
+    assert_eq!(table.schema.required_dimension(), Some("mac"));
+    assert!(table.magnetic.enable_magnetic_store_writes);
+    assert_eq!(engine.list_tags("arn:aws:timestream:us-east-1:000000000000:database/ruuvi").unwrap().len(), 1);
+
+    engine.checkpoint().unwrap();
+    drop(engine);
+    let files = walk(&dir.path().join("checkpoints"));
+    assert!(files.iter().any(|f| f.ends_with("memory/1.parquet")), "{files:?}");
+    assert!(files.iter().any(|f| f.to_string_lossy().contains("tables/1/date=")), "{files:?}");
+    assert!(!files.iter().any(|f| f.file_name().unwrap().to_string_lossy().starts_with("t1-")), "{files:?}");
+    let again = Engine::open(config(dir.path())).unwrap();
+    assert_eq!(rows(&again), before, "the converted files hold the same rows");
 }

@@ -200,19 +200,27 @@ fn rows_age_into_daily_parquet_files_and_out_past_retention() {
     let stats = engine.checkpoint().unwrap().unwrap();
     assert_eq!((stats.memory_rows, stats.magnetic_rows, stats.magnetic_files), (1, 1, 1));
     let files = |n: u64| -> Vec<String> {
-        let mut f: Vec<String> = std::fs::read_dir(dir.path().join("checkpoints").join(n.to_string()))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
+        fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let e = e.unwrap();
+                let name = format!("{prefix}{}", e.file_name().to_string_lossy());
+                if e.path().is_dir() { walk(&e.path(), &format!("{name}/"), out) } else { out.push(name) }
+            }
+        }
+        let mut f = Vec::new();
+        walk(&dir.path().join("checkpoints").join(n.to_string()), "", &mut f);
         f.sort();
         f
     };
-    assert_eq!(files(1), ["MANIFEST.json", "t1-magnetic-2026-11-29.parquet", "t1-memory.parquet"]);
+    assert_eq!(files(1), ["MANIFEST.json", "memory/1.parquet", "tables/1/date=2026-11-29/part-0.parquet"]);
     // Two hours on, the memory row has aged into the magnetic store.
     clock.advance(Duration::from_secs(2 * 3600));
     let stats = engine.checkpoint().unwrap().unwrap();
     assert_eq!((stats.memory_rows, stats.magnetic_rows, stats.magnetic_files), (0, 2, 2));
-    assert_eq!(files(2), ["MANIFEST.json", "t1-magnetic-2026-11-29.parquet", "t1-magnetic-2026-11-30.parquet"]);
+    assert_eq!(
+        files(2),
+        ["MANIFEST.json", "tables/1/date=2026-11-29/part-0.parquet", "tables/1/date=2026-11-30/part-0.parquet"]
+    );
     assert!(!dir.path().join("checkpoints").join("1").exists(), "the previous checkpoint is removed");
     drop(engine);
     assert_eq!(rows(&open()).len(), 2, "restored from the Parquet files");

@@ -140,3 +140,47 @@ def test_a_damaged_directory_raises_and_repair_salvages_it(tmp_path):
     with ruuvistream.LocalTimestream(data_dir=tmp_path) as ts:
         rows = ts.client("timestream-query").query(QueryString="SELECT count(*) FROM ruuvi.sensors")["Rows"]
         assert rows == [{"Data": [{"ScalarValue": "180"}]}]
+
+
+def test_polars_reads_the_magnetic_store_as_the_engine_answers(tmp_path):
+    """The checkpoint's magnetic files are a Hive-partitioned Parquet table that other engines read."""
+    import datetime as dt
+
+    pl = pytest.importorskip("polars")
+    now = dt.datetime(2026, 12, 1, 12, tzinfo=dt.timezone.utc)
+    with ruuvistream.LocalTimestream(data_dir=tmp_path, now=now) as ts:
+        w = ts.client("timestream-write")
+        w.create_database(DatabaseName="ruuvi")
+        w.create_table(
+            DatabaseName="ruuvi",
+            TableName="sensors",
+            RetentionProperties={"MemoryStoreRetentionPeriodInHours": 1, "MagneticStoreRetentionPeriodInDays": 10},
+            MagneticStoreWriteProperties={"EnableMagneticStoreWrites": True},
+        )
+        t0 = int(now.timestamp() * 1000)
+        records = [
+            {
+                "Dimensions": [{"Name": "mac", "Value": f"AA:{i % 3}"}],
+                "MeasureName": "ruuvi",
+                "MeasureValueType": "MULTI",
+                "Time": str(t0 - (2 + i) * 3_600_000 * 7),
+                "MeasureValues": [
+                    {"Name": "temperature", "Value": str(20 + i / 4), "Type": "DOUBLE"},
+                    {"Name": "movement", "Value": str(i), "Type": "BIGINT"},
+                ],
+            }
+            for i in range(12)
+        ]
+        w.write_records(DatabaseName="ruuvi", TableName="sensors", Records=records)
+        sql = "SELECT mac, time, temperature, movement FROM ruuvi.sensors ORDER BY mac, time"
+        expected = ruuvistream.Timestream(endpoint_url=ts.endpoint_url).query(sql).to_polars()
+    # Stopped: the final checkpoint wrote the magnetic store by day.
+    (checkpoint,) = (tmp_path / "checkpoints").iterdir()
+    days = sorted(p.name for p in (checkpoint / "tables" / "1").iterdir())
+    assert days[0].startswith("date=") and len(days) >= 3, days
+    files = str(checkpoint / "tables" / "1" / "**" / "*.parquet")
+    read = pl.read_parquet(files, hive_partitioning=True)
+    assert "date" in read.columns
+    got = read.select("mac", "time", "temperature", "movement").sort("mac", "time")
+    assert got.height == 12
+    assert got.to_dicts() == expected.to_dicts()

@@ -1,6 +1,7 @@
 //! Table data: rows keyed by record identity, with versions, measure types and the column set;
 //! and persistent mode (catalog file, write-ahead log, checksummed checkpoints, repair).
 
+pub mod layout;
 mod manifest;
 mod memory;
 mod persist;

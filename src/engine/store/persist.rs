@@ -3,10 +3,11 @@
 //! * `catalog.json` — databases, tables, tags, and which checkpoint and log generation are
 //!   current; replaced atomically on every change;
 //! * `wal-<generation>.log` — every write acknowledged since the current checkpoint;
-//! * `checkpoints/<n>/` — the rows as of checkpoint `n`, in Parquet: per table, the memory
-//!   store (`t<id>-memory.parquet`) and the magnetic store, one file per UTC day
-//!   (`t<id>-magnetic-<yyyy-mm-dd>.parquet`), with a `MANIFEST.json` of their checksums. Rows
-//!   past memory + magnetic retention are not written, so ageing out is a checkpoint away.
+//! * `checkpoints/<n>/` — the rows as of checkpoint `n`, in Parquet in the open wide layout
+//!   ([`super::layout`]): per table, the memory store (`memory/<id>.parquet`) and the magnetic
+//!   store partitioned by UTC day in Hive style (`tables/<id>/date=<yyyy-mm-dd>/part-0.parquet`,
+//!   which DuckDB, polars or Spark read as a table), with a `MANIFEST.json` of their checksums.
+//!   Rows past memory + magnetic retention are not written, so ageing out is a checkpoint away.
 //!
 //! Opening a directory loads the current checkpoint and replays the log on top: exactly the
 //! acknowledged state. Names are data, never paths (tables appear as ids), and a lock file
@@ -27,8 +28,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use super::manifest::{Manifest, mismatch};
 use super::memory::NewRecord;
-use super::snapshot;
 use super::wal::{Wal, WalEntry};
+use super::{layout, snapshot};
 use crate::engine::catalog::{Catalog, DAY_NS};
 
 /// A data directory that is damaged or incomplete: what is wrong, with the file it concerns.
@@ -175,17 +176,7 @@ pub(super) fn read_checkpoint(
             report(ckpt.join(super::manifest::MANIFEST), why.into(), None)?;
             return Ok(Vec::new());
         }
-        Ok(None) => {
-            let mut names = Vec::new();
-            for entry in fs::read_dir(&ckpt)? {
-                let name = entry?.file_name().to_string_lossy().into_owned();
-                if table_id_of(&name).is_some() {
-                    names.push((name, None));
-                }
-            }
-            names.sort_by(|a, b| a.0.cmp(&b.0));
-            names
-        }
+        Ok(None) => files_below(&ckpt)?.into_iter().filter(|n| table_id_of(n).is_some()).map(|n| (n, None)).collect(),
         Err(e) => {
             report(ckpt.join(super::manifest::MANIFEST), format!("cannot be read ({e})"), None)?;
             return Ok(Vec::new());
@@ -208,7 +199,8 @@ pub(super) fn read_checkpoint(
             report(path, format!("is damaged: {why}"), rows)?;
             continue;
         }
-        match snapshot::read(&path, bytes) {
+        let read = if name.contains('/') { layout::read_file(&path, bytes) } else { snapshot::read(&path, bytes) };
+        match read {
             Ok(records) => out.push((id, records)),
             Err(e) => report(path, format!("cannot be read ({e})"), rows)?,
         }
@@ -345,10 +337,9 @@ pub(super) fn write_checkpoint(
     for (table, data) in catalog.databases.values().flat_map(|d| d.tables.values()).zip(guards.iter_mut()) {
         stats.expired += data.expire_before(table.oldest_kept(now));
         let floor = table.memory_floor(now);
-        let memory: Vec<_> = data.rows().filter(|r| r.2 >= floor).collect();
-        if !memory.is_empty() {
-            let name = format!("t{}-memory.parquet", table.id);
-            let sum = snapshot::write(&ckpt.join(&name), memory.into_iter())?;
+        if data.rows().any(|r| r.2 >= floor) {
+            let name = format!("memory/{}.parquet", table.id);
+            let sum = layout::write_file(&ckpt.join(&name), data.rows().filter(|r| r.2 >= floor))?;
             stats.memory_rows += sum.rows as usize;
             manifest.files.insert(name, sum);
         }
@@ -359,8 +350,8 @@ pub(super) fn write_checkpoint(
         }
         for (day, rows) in days {
             let date = chrono::DateTime::from_timestamp_nanos(day * DAY_NS).format("%Y-%m-%d");
-            let name = format!("t{}-magnetic-{date}.parquet", table.id);
-            let sum = snapshot::write(&ckpt.join(&name), rows.into_iter())?;
+            let name = format!("tables/{}/date={date}/part-0.parquet", table.id);
+            let sum = layout::write_file(&ckpt.join(&name), rows.into_iter())?;
             stats.magnetic_rows += sum.rows as usize;
             stats.magnetic_files += 1;
             manifest.files.insert(name, sum);
@@ -416,7 +407,36 @@ pub struct CheckpointStats {
     pub expired: usize,
 }
 
-/// The table id in a checkpoint file name (`t<id>-….parquet`).
+/// The table id in the path of a checkpoint file (relative to the checkpoint, with `/`):
+/// `memory/<id>.parquet`, `tables/<id>/date=<day>/part-<n>.parquet`, or an older release's
+/// `t<id>-….parquet`.
 pub(super) fn table_id_of(name: &str) -> Option<u64> {
-    name.strip_suffix(".parquet")?.strip_prefix('t')?.split('-').next()?.parse().ok()
+    let name = name.strip_suffix(".parquet")?;
+    let id = match name.split('/').collect::<Vec<_>>().as_slice() {
+        ["memory", id] => *id,
+        ["tables", id, _, _] => *id,
+        [legacy] => legacy.strip_prefix('t')?.split('-').next()?,
+        _ => return None,
+    };
+    id.parse().ok()
+}
+
+/// Every file below `dir`, as paths relative to it with `/`, sorted.
+pub(super) fn files_below(dir: &Path) -> io::Result<Vec<String>> {
+    fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) -> io::Result<()> {
+        for entry in fs::read_dir(dir)? {
+            let entry = entry?;
+            let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
+            if entry.file_type()?.is_dir() {
+                walk(&entry.path(), &format!("{name}/"), out)?;
+            } else {
+                out.push(name);
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(dir, "", &mut out)?;
+    out.sort();
+    Ok(out)
 }

@@ -14,8 +14,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::persist::{
-    Damage, checkpoint_dir, data_files, lock, log_generation, read_catalog, read_checkpoint, remove_stale, table_id_of,
-    wal_path, write_checkpoint,
+    Damage, checkpoint_dir, data_files, files_below, lock, log_generation, read_catalog, read_checkpoint, remove_stale,
+    table_id_of, wal_path, write_checkpoint,
 };
 use super::wal::read_entries;
 use crate::engine::catalog::{Catalog, Database, Table};
@@ -197,9 +197,7 @@ fn rebuild(dir: &Path, region: &str, account: &str, now: i64) -> io::Result<(Cat
         // A checkpoint written before manifests existed has none to check.
         catalog.manifests = checkpoint_dir(dir, newest).join(super::manifest::MANIFEST).exists();
         if newest > 0 {
-            for entry in fs::read_dir(checkpoint_dir(dir, newest))? {
-                ids.extend(table_id_of(&entry?.file_name().to_string_lossy()));
-            }
+            ids.extend(files_below(&checkpoint_dir(dir, newest))?.iter().filter_map(|n| table_id_of(n)));
         }
     }
     let mut logs: Vec<u64> = fs::read_dir(dir)?
