@@ -152,13 +152,33 @@ pub fn wide_batch<'a>(rows: impl Iterator<Item = Row<'a>>) -> Result<RecordBatch
     for (n, t) in &attrs {
         fields.push(role(Field::new(*n, arrow_type(*t), true), "MULTI"));
     }
+    let dims: Vec<&str> = dims.into_iter().collect();
+    let singles: Vec<MeasureType> = singles.into_iter().collect();
+    let attrs: Vec<(&str, MeasureType)> = attrs.into_iter().collect();
+    let (mut columns, versions) = columns(&rows, &dims, &singles, &attrs);
+    if versioned {
+        fields.push(Field::new(VERSION, DataType::Int64, false));
+        columns.push(versions);
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+}
+
+/// The columns of `rows` in the wide layout's order — the given dimensions, `measure_name`,
+/// `time`, the given single-measure types and MULTI attributes, NULL where a row lacks one —
+/// and their versions.
+pub fn columns(
+    rows: &[Row<'_>],
+    dims: &[&str],
+    singles: &[MeasureType],
+    attrs: &[(&str, MeasureType)],
+) -> (Vec<ArrayRef>, ArrayRef) {
     let mut dim_cols: Vec<StringBuilder> = dims.iter().map(|_| StringBuilder::new()).collect();
     let mut names = StringBuilder::new();
     let mut times = TimestampNanosecondBuilder::new();
     let mut single_cols: Vec<Col> = singles.iter().map(|t| Col::new(*t)).collect();
-    let mut attr_cols: Vec<Col> = attrs.values().map(|t| Col::new(*t)).collect();
+    let mut attr_cols: Vec<Col> = attrs.iter().map(|(_, t)| Col::new(*t)).collect();
     let mut versions = Int64Builder::new();
-    for (row_dims, measure, time, record) in &rows {
+    for (row_dims, measure, time, record) in rows {
         for (d, col) in dims.iter().zip(dim_cols.iter_mut()) {
             match row_dims.binary_search_by(|(n, _)| n.as_str().cmp(d)) {
                 Ok(k) => col.append_value(&row_dims[k].1),
@@ -189,11 +209,7 @@ pub fn wide_batch<'a>(rows: impl Iterator<Item = Row<'a>>) -> Result<RecordBatch
     columns.push(Arc::new(times.finish().with_timezone("UTC")));
     columns.extend(single_cols.into_iter().map(Col::finish));
     columns.extend(attr_cols.into_iter().map(Col::finish));
-    if versioned {
-        fields.push(Field::new(VERSION, DataType::Int64, false));
-        columns.push(Arc::new(versions.finish()));
-    }
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+    (columns, Arc::new(versions.finish()))
 }
 
 /// Writes rows to a Parquet file in the wide layout (zstd, row groups of 64 Ki rows with
