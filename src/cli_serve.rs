@@ -28,7 +28,8 @@ pub struct ServeArgs {
     /// Keep the catalog and every acknowledged write in this directory (default: memory only).
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// With --data-dir: how often rows are written to Parquet and the log restarted.
+    /// With --data-dir: how often a tiering pass moves rows that aged past the memory retention
+    /// to the magnetic store's Parquet files (and deletes logs and days no longer needed).
     #[arg(long, default_value = "60s")]
     checkpoint_interval: String,
     /// The region the engine serves: ARNs name it and signatures must be scoped to it.

@@ -39,8 +39,8 @@ pub struct EngineConfig {
     pub data_dir: Option<PathBuf>,
     /// Who may make requests (default [`AcceptAll`](super::AcceptAll): any credentials).
     pub authenticator: Arc<dyn super::Authenticator>,
-    /// Persistent mode: how often rows are written to Parquet (memory and magnetic store) and
-    /// the write-ahead log restarted (default 60 s; also on shutdown).
+    /// Persistent mode: how often a tiering pass runs (rows that aged past the memory retention
+    /// to the magnetic store's files; default 60 s; also on shutdown).
     pub checkpoint_interval: std::time::Duration,
     /// What queries may use: memory, time, slots, and the memory results hold for paging.
     pub query: QueryLimits,
@@ -124,7 +124,7 @@ impl Engine {
         let now = config.clock.now_ns();
         for table in catalog.databases.values_mut().flat_map(|d| d.tables.values_mut()) {
             let cutoff = table.oldest_kept(now);
-            table.data().expire_before(cutoff);
+            table.data().expire(cutoff);
         }
         let queries = QueryRunner::new(config.query.clone())?;
         let results = Arc::new(Results::new(config.query.results_memory));
@@ -164,13 +164,43 @@ impl Engine {
         &self.results
     }
 
-    /// Persistent mode: writes every table's rows to a new checkpoint (Parquet files for the
-    /// memory store and, per UTC day, the magnetic store; rows past retention left out) and
-    /// restarts the write-ahead log. Writes wait while it runs. `None` in memory mode.
+    /// Persistent mode: one tiering pass. The log starts a new generation; in each table (under
+    /// its own lock, one table at a time) rows that aged past the memory retention are written
+    /// to the magnetic store's day files and leave memory, days with magnetic writes are
+    /// written back, a finished day's files are merged, and days past retention are dropped;
+    /// then the log generations whose rows are all in files are deleted. Work is proportional
+    /// to what changed, not to the history. `None` in memory mode (rows past retention are
+    /// dropped as writes arrive).
     pub fn checkpoint(&self) -> Result<Option<CheckpointStats>> {
         let Some(p) = &self.persistence else { return Ok(None) };
-        let mut c = self.catalog();
-        Ok(Some(p.checkpoint(&mut c, self.clock.now_ns())?))
+        let now = self.clock.now_ns();
+        let tables: Vec<_> = {
+            let c = self.catalog();
+            c.databases
+                .values()
+                .flat_map(|d| d.tables.values())
+                .map(|t| (t.id, t.memory_floor(now), t.oldest_kept(now), t.data_handle()))
+                .collect()
+        };
+        let ended = if p.should_rotate() {
+            // Every table locked: everything logged so far is in the generations that end here.
+            let _all: Vec<_> =
+                tables.iter().map(|t| t.3.lock().unwrap_or_else(std::sync::PoisonError::into_inner)).collect();
+            Some(p.rotate()?)
+        } else {
+            // Magnetic writes logged in the current generation are written back by this pass,
+            // but later ones may follow in the same generation: it counts only once ended.
+            None
+        };
+        let mut stats = CheckpointStats::default();
+        let mut marks = std::collections::HashMap::new();
+        for (id, floor, kept, data) in &tables {
+            let mut store = data.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            stats += store.tier(*floor, *kept, ended)?;
+            marks.insert(*id, (store.magnetic.tiered_before(), store.magnetic.manifest.flushed_before));
+        }
+        p.retire(&marks, &mut self.catalog())?;
+        Ok(Some(stats))
     }
 }
 
@@ -223,7 +253,7 @@ impl LocalTimestream {
                     match tokio::task::spawn_blocking(move || e.checkpoint()).await {
                         Ok(Ok(_)) => {}
                         Ok(Err(err)) => {
-                            eprintln!("ruuvistream engine: checkpoint failed (the log still has every write): {err}")
+                            eprintln!("ruuvistream engine: tiering failed (the log still has every write): {err}")
                         }
                         Err(_) => return,
                     }
@@ -253,7 +283,7 @@ impl LocalTimestream {
 
     /// Stops accepting connections, lets in-flight requests finish (for at most
     /// [`ConnectionLimits::shutdown_grace`], then cuts them), waits for the server and, in
-    /// persistent mode, writes a final checkpoint.
+    /// persistent mode, runs a final tiering pass.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -269,7 +299,7 @@ impl LocalTimestream {
         }
         let engine = self.engine.clone();
         if let Ok(Err(e)) = tokio::task::spawn_blocking(move || engine.checkpoint()).await {
-            eprintln!("ruuvistream engine: final checkpoint failed (the log still has every write): {e}");
+            eprintln!("ruuvistream engine: final tiering pass failed (the log still has every write): {e}");
         }
     }
 }
@@ -383,7 +413,7 @@ impl EngineThread {
     }
 
     /// Stops accepting connections, lets in-flight requests finish (and in persistent mode
-    /// writes a final checkpoint), and waits for the thread. Idempotent.
+    /// runs a final tiering pass), and waits for the thread. Idempotent.
     pub fn shutdown(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());

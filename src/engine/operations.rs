@@ -5,6 +5,7 @@
 use super::Engine;
 use super::catalog::{Catalog, CreateDatabase, CreateTable, DatabaseDescription, Page, TableDescription, UpdateTable};
 use super::error::ApiResult;
+use super::store::Magnetic;
 
 impl Engine {
     /// Runs `change` on the catalog at the engine's now and saves it; on any failure the
@@ -52,7 +53,16 @@ impl Engine {
 
     /// CreateTable.
     pub fn create_table(&self, req: CreateTable) -> ApiResult<TableDescription> {
-        self.change(|c, now| c.create_table(req, now))
+        self.change(|c, now| {
+            let (db, name) = (req.database.clone(), req.name.clone());
+            let described = c.create_table(req, now)?;
+            if let Some(p) = &self.persistence {
+                // Before any write can reach it: its rows age into its own directory.
+                let table = c.table(&db, &name)?;
+                table.data().magnetic = Magnetic::new(p.table_dir(table.id));
+            }
+            Ok(described)
+        })
     }
 
     /// DescribeTable.
@@ -78,7 +88,18 @@ impl Engine {
 
     /// DeleteTable, with its rows.
     pub fn delete_table(&self, database: &str, name: &str) -> ApiResult<()> {
-        self.change(|c, _| c.delete_table(database, name))
+        let id = self.catalog().table(database, name)?.id;
+        self.change(|c, _| c.delete_table(database, name))?;
+        if let Some(p) = &self.persistence {
+            // Its log entries are skipped on replay (ids are never reused); its files go now.
+            let dir = p.table_dir(id);
+            if dir.exists()
+                && let Err(e) = std::fs::remove_dir_all(&dir)
+            {
+                eprintln!("ruuvistream engine: could not remove {} of a deleted table: {e}", dir.display());
+            }
+        }
+        Ok(())
     }
 
     /// TagResource (at most 200 tags per resource).

@@ -6,7 +6,7 @@ use crate::engine::Engine;
 use crate::engine::catalog::{FUTURE_NS, reserved_column};
 use crate::engine::error::{ApiError, ApiErrorKind, ApiResult, RejectedRecord};
 use crate::engine::local::storage_error;
-use crate::engine::store::{Apply, Measure, MeasureType, NewRecord, ScalarValue, Undo};
+use crate::engine::store::{Apply, Measure, MeasureType, NewRecord, ScalarValue, StoreUndo};
 
 /// What a record measures, as sent: a value with its type, or MULTI values.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,11 +71,11 @@ impl Engine {
 
         let mut ingested = Ingested::default();
         let mut rejected = Vec::new();
-        let mut accepted = Vec::new();
+        let (mut accepted, mut accepted_magnetic) = (Vec::new(), Vec::new());
         let logging = self.persistence.is_some();
-        let mut undo = Undo::default();
+        let mut undo = StoreUndo::default();
         let mut data = target.data.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        data.expire_before(target.oldest_kept);
+        data.memory.expire_before(target.oldest_kept);
         for (index, input) in records.iter().enumerate() {
             let outcome = input.finish(target.required_dimension.as_deref()).and_then(|r| {
                 if r.time_ns < target.oldest_writable || r.time_ns >= newest {
@@ -95,15 +95,27 @@ impl Engine {
                 }
             };
             let to_memory = record.time_ns >= target.memory_floor;
+            let in_files = data.is_magnetic(record.time_ns);
             let logged = logging.then(|| record.clone());
-            match data.apply_undoable(record, &mut undo) {
+            let applied = match data.apply_undoable(record, &mut undo) {
+                Ok(applied) => applied,
+                Err(e) => {
+                    data.undo(undo);
+                    return Err(storage_error(e));
+                }
+            };
+            match applied {
                 Apply::Written => {
                     if to_memory {
                         ingested.memory += 1;
                     } else {
                         ingested.magnetic += 1;
                     }
-                    accepted.extend(logged);
+                    if in_files {
+                        accepted_magnetic.extend(logged);
+                    } else {
+                        accepted.extend(logged);
+                    }
                 }
                 Apply::Conflict { reason, existing_version } => {
                     rejected.push(RejectedRecord { index, reason, existing_version: Some(existing_version) })
@@ -115,13 +127,15 @@ impl Engine {
         // records before they are in the log; a failed log write takes them back. Synced after
         // the lock is released, so that concurrent requests share one sync.
         let logged = match &self.persistence {
-            Some(p) if !accepted.is_empty() => match p.log(target.id, accepted) {
-                Ok(logged) => Some(logged),
-                Err(e) => {
-                    data.undo(undo);
-                    return Err(storage_error(e));
+            Some(p) if !accepted.is_empty() || !accepted_magnetic.is_empty() => {
+                match p.log(target.id, accepted, accepted_magnetic) {
+                    Ok(logged) => Some(logged),
+                    Err(e) => {
+                        data.undo(undo);
+                        return Err(storage_error(e));
+                    }
                 }
-            },
+            }
             _ => None,
         };
         drop(data);

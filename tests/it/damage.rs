@@ -10,8 +10,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use ruuvistream::Error;
+use ruuvistream::engine::catalog::{CreateDatabase, CreateTable};
 use ruuvistream::engine::store::{RECOVERED_DATABASE, repair};
-use ruuvistream::engine::{Clock, Engine, EngineConfig};
+use ruuvistream::engine::write::{MeasureInput, RecordInput};
+use ruuvistream::engine::{Clock, Engine, EngineConfig, LocalTimestream};
 
 fn post(addr: &str, op: &str, body: &str) -> (u16, String) {
     let mut conn = TcpStream::connect(addr).unwrap();
@@ -111,21 +113,6 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// The one checkpoint directory under `dir`.
-fn current_checkpoint(dir: &Path) -> PathBuf {
-    let mut found: Vec<PathBuf> =
-        std::fs::read_dir(dir.join("checkpoints")).unwrap().map(|e| e.unwrap().path()).collect();
-    assert_eq!(found.len(), 1, "{found:?}");
-    found.remove(0)
-}
-
-fn checkpoint_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> =
-        walk(&dir.join("checkpoints")).into_iter().filter(|p| p.extension().is_some_and(|e| e == "parquet")).collect();
-    files.sort();
-    files
-}
-
 #[test]
 fn a_flipped_bit_in_the_middle_of_the_log_stops_the_start_and_repair_keeps_every_other_entry() {
     let dir = tempfile::tempdir().unwrap();
@@ -153,26 +140,64 @@ fn a_flipped_bit_in_the_middle_of_the_log_stops_the_start_and_repair_keeps_every
     assert!(repair(dir.path(), "us-east-1", "000000000000", Clock::System.now_ns()).unwrap().is_clean());
 }
 
-#[test]
-fn a_damaged_or_missing_checkpoint_file_is_named_and_repair_reports_its_rows_as_lost() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_or_missing_data_file_is_named_and_repair_reports_its_rows_as_lost() {
+    const NOW: i64 = 1_796_040_000_000_000_000; // 2026-11-30T12:00:00Z
     let dir = tempfile::tempdir().unwrap();
-    write_and_stop(dir.path(), 30, true);
-    let files = checkpoint_files(dir.path());
-    assert_eq!(files.len(), 1, "{files:?}");
-    let file = &files[0];
-    let len = std::fs::metadata(file).unwrap().len() as usize;
-    flip_bit(file, len / 3);
+    let clock = Clock::manual(NOW);
+    let config = || EngineConfig { clock: clock.clone(), ..config(dir.path()) };
+    let engine = Engine::open(config()).unwrap();
+    engine.create_database(CreateDatabase { name: "ruuvi".into(), ..Default::default() }).unwrap();
+    let table = CreateTable { database: "ruuvi".into(), name: "sensors".into(), ..Default::default() };
+    engine.create_table(table).unwrap();
+    let values: Vec<String> = (0..300).map(|i| i.to_string()).collect();
+    let records: Vec<RecordInput<'_>> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| RecordInput {
+            dimensions: vec![("sensor", "a")],
+            measure_name: "n",
+            value: MeasureInput::Single("BIGINT", v),
+            time_ns: NOW - 3_600_000_000_000 + i as i64 * 1_000_000_000,
+            time_unit_ns: 1,
+            version: None,
+        })
+        .collect();
+    for chunk in records.chunks(100) {
+        engine.write_records("ruuvi", "sensors", chunk).unwrap();
+    }
+    // A day on, the rows are in the magnetic store.
+    clock.advance(Duration::from_secs(24 * 3600));
+    assert_eq!(engine.checkpoint().unwrap().unwrap().tiered_rows, 300);
+    drop(engine);
+    let file = walk(&dir.path().join("tables")).into_iter().find(|p| p.extension().is_some_and(|e| e == "parquet"));
+    let file = file.expect("a data file");
 
-    let message = damage(dir.path());
-    assert!(message.contains(&file.display().to_string()) && message.contains("checksum"), "{message}");
+    // A flipped bit: the start is quick (files are not read), the first query names the file.
+    let len = std::fs::metadata(&file).unwrap().len() as usize;
+    flip_bit(&file, len / 2);
+    let served = LocalTimestream::start(config()).await.unwrap();
+    let addr = served.local_addr().to_string();
+    let (status, body) = tokio::task::spawn_blocking(move || {
+        post(&addr, "Query", r#"{"QueryString": "SELECT count(*) FROM ruuvi.sensors"}"#)
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains(&*file.file_name().unwrap().to_string_lossy()) && body.contains("damaged"), "{body}");
+    served.shutdown().await;
 
-    std::fs::remove_file(file).unwrap();
+    // A file cut short or deleted stops the start.
+    let bytes = std::fs::read(&file).unwrap();
+    std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
+    assert!(damage(dir.path()).contains("part-0.parquet"));
+    std::fs::remove_file(&file).unwrap();
     let message = damage(dir.path());
     assert!(message.contains("is missing"), "{message}");
 
-    let report = repair(dir.path(), "us-east-1", "000000000000", Clock::System.now_ns()).unwrap();
-    assert_eq!((report.rows_kept, report.rows_lost), (0, 600), "{report}");
-    let engine = Engine::open(config(dir.path())).unwrap();
+    let report = repair(dir.path(), "us-east-1", "000000000000", NOW).unwrap();
+    assert_eq!((report.rows_kept, report.rows_lost), (0, 300), "{report}");
+    let engine = Engine::open(config()).unwrap();
     assert_eq!(row_count(&engine, "ruuvi", "sensors"), 0);
 }
 
@@ -215,7 +240,7 @@ fn a_missing_log_stops_the_start() {
     let message = damage(dir.path());
     assert!(message.contains("wal-0.log is missing"), "{message}");
     let report = repair(dir.path(), "us-east-1", "000000000000", Clock::System.now_ns()).unwrap();
-    assert!(report.to_string().contains("writes since the last checkpoint are lost"), "{report}");
+    assert!(report.to_string().contains("wal-0.log is missing") && report.to_string().contains("are lost"), "{report}");
     assert!(Engine::open(config(dir.path())).is_ok());
 }
 
@@ -234,41 +259,6 @@ fn an_unfinished_entry_at_the_end_of_the_log_is_dropped_but_kept_aside() {
 }
 
 #[test]
-fn a_directory_written_before_checksums_opens_and_gains_them_at_its_next_checkpoint() {
-    let dir = tempfile::tempdir().unwrap();
-    write_and_stop(dir.path(), 10, true);
-    // As the previous release wrote it: no manifest, and a catalog that does not mention one.
-    let ckpt = current_checkpoint(dir.path());
-    std::fs::remove_file(ckpt.join("MANIFEST.json")).unwrap();
-    let catalog = dir.path().join("catalog.json");
-    let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(&catalog).unwrap()).unwrap();
-    json.as_object_mut().unwrap().remove("manifests");
-    // Its tables kept the settings as the JSON they were given, with two derived fields.
-    let table = &mut json["databases"]["ruuvi"]["tables"]["sensors"];
-    table["magnetic_writes"] = serde_json::json!(false);
-    table["required_dimension"] = serde_json::json!("sensor");
-    table["magnetic_properties"] = serde_json::json!({"EnableMagneticStoreWrites": false,
-        "MagneticStoreRejectedDataLocation": {"S3Configuration": {"BucketName": "rejects", "Other": 1}}});
-    table["schema"] = serde_json::json!({"CompositePartitionKey":
-        [{"Type": "DIMENSION", "Name": "sensor", "EnforcementInRecord": "REQUIRED"}]});
-    std::fs::write(&catalog, serde_json::to_vec(&json).unwrap()).unwrap();
-
-    let engine = Engine::open(config(dir.path())).unwrap();
-    assert_eq!(row_count(&engine, "ruuvi", "sensors"), 200);
-    let described = engine.describe_table("ruuvi", "sensors").unwrap();
-    assert_eq!(described.schema.required_dimension(), Some("sensor"));
-    let location = described.magnetic.magnetic_store_rejected_data_location.and_then(|l| l.s3_configuration);
-    assert_eq!(location.and_then(|s3| s3.bucket_name).as_deref(), Some("rejects"));
-    engine.checkpoint().unwrap();
-    drop(engine);
-    let ckpt = current_checkpoint(dir.path());
-    assert!(ckpt.join("MANIFEST.json").is_file());
-    // From now on a missing manifest is damage.
-    std::fs::remove_file(ckpt.join("MANIFEST.json")).unwrap();
-    assert!(damage(dir.path()).contains("MANIFEST.json is missing"));
-}
-
-#[test]
 fn a_directory_written_by_the_previous_release_opens_with_every_row_and_converts_at_its_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/datadir-0.1");
@@ -279,26 +269,29 @@ fn a_directory_written_by_the_previous_release_opens_with_every_row_and_converts
     }
     let rows = |engine: &Engine| -> Vec<String> {
         let c = engine.catalog();
-        let data = c.table("ruuvi", "sensors").unwrap().data();
-        data.rows().map(|(d, m, t, r)| format!("{d:?} {m} {t} {r:?}")).collect()
+        let mut data = c.table("ruuvi", "sensors").unwrap().data();
+        let mut rows: Vec<String> = data.all_rows().unwrap().iter().map(|r| format!("{r:?}")).collect();
+        rows.sort();
+        rows
     };
     let engine = Engine::open(config(dir.path())).unwrap();
     let before = rows(&engine);
     // Six rows from the checkpoint (two of them in magnetic day files), one from the log.
     assert_eq!(before.len(), 7, "{before:#?}");
-    assert!(before.iter().any(|r| r.contains("battery") && r.contains("version: 3")), "{before:#?}");
+    assert!(before.iter().any(|r| r.contains("battery") && r.contains("version: Some(3)")), "{before:#?}");
     assert!(before.iter().any(|r| r.contains("Varchar(\"x2\")") && r.contains("Timestamp(")), "{before:#?}");
     let table = engine.describe_table("ruuvi", "sensors").unwrap();
     assert_eq!(table.schema.required_dimension(), Some("mac"));
     assert!(table.magnetic.enable_magnetic_store_writes);
     assert_eq!(engine.list_tags("arn:aws:timestream:us-east-1:000000000000:database/ruuvi").unwrap().len(), 1);
 
-    engine.checkpoint().unwrap();
+    // Converted on open: the old checkpoint is gone, its rows are in the log until tiered.
+    assert!(!dir.path().join("checkpoints").exists());
+    let stats = engine.checkpoint().unwrap().unwrap();
+    assert_eq!(stats.tiered_rows, 2, "the rows older than a day went to the magnetic store");
     drop(engine);
-    let files = walk(&dir.path().join("checkpoints"));
-    assert!(files.iter().any(|f| f.ends_with("memory/1.parquet")), "{files:?}");
-    assert!(files.iter().any(|f| f.to_string_lossy().contains("tables/1/date=")), "{files:?}");
-    assert!(!files.iter().any(|f| f.file_name().unwrap().to_string_lossy().starts_with("t1-")), "{files:?}");
+    let files = walk(&dir.path().join("tables"));
+    assert_eq!(files.iter().filter(|f| f.to_string_lossy().contains("tables/1/date=")).count(), 2, "{files:?}");
     let again = Engine::open(config(dir.path())).unwrap();
-    assert_eq!(rows(&again), before, "the converted files hold the same rows");
+    assert_eq!(rows(&again), before, "the same rows, from the log and the files");
 }

@@ -48,12 +48,17 @@ fn setup(addr: &str) {
 }
 
 fn write_body(writer: usize, batch: usize, t0: i64) -> String {
+    spread_body(writer, batch, t0, 1)
+}
+
+/// Twenty records of one writer, `step_ms` apart going back from `t0`.
+fn spread_body(writer: usize, batch: usize, t0: i64, step_ms: i64) -> String {
     let records: Vec<String> = (0..20)
         .map(|i| {
             format!(
                 r#"{{"MeasureName": "seq", "MeasureValue": "{}", "Time": "{}"}}"#,
                 batch * 20 + i,
-                t0 - (batch * 20 + i) as i64
+                t0 - (batch * 20 + i) as i64 * step_ms
             )
         })
         .collect();
@@ -69,14 +74,14 @@ fn write_body(writer: usize, batch: usize, t0: i64) -> String {
 fn rows(engine: &Engine) -> BTreeSet<(String, i64)> {
     let c = engine.catalog();
     let t = c.table("ruuvi", "sensors").expect("table restored");
-    t.data()
-        .rows()
-        .map(|(dims, _, _, r)| {
-            let v = match &r.measure {
-                Measure::Single(ruuvistream::engine::store::ScalarValue::Double(x)) => *x as i64,
+    let rows = t.data().all_rows().expect("readable");
+    rows.into_iter()
+        .map(|r| {
+            let v = match r.measure {
+                Measure::Single(ruuvistream::engine::store::ScalarValue::Double(x)) => x as i64,
                 other => panic!("{other:?}"),
             };
-            (dims[0].1.clone(), v)
+            (r.dimensions[0].1.clone(), v)
         })
         .collect()
 }
@@ -184,53 +189,62 @@ fn rows_age_into_daily_parquet_files_and_out_past_retention() {
         ..Default::default()
     };
     engine.create_table(table).unwrap();
-    let records: Vec<RecordInput<'_>> = [("0", NOW - HOUR / 2), ("1", NOW - 30 * HOUR)]
-        .into_iter()
-        .map(|(value, at)| RecordInput {
-            dimensions: vec![("writer", "w0")],
-            measure_name: "seq",
-            value: MeasureInput::Single("DOUBLE", value),
-            time_ns: at,
-            time_unit_ns: 1,
-            version: None,
-        })
-        .collect();
-    let ingested = engine.write_records("ruuvi", "sensors", &records).unwrap();
-    assert_eq!((ingested.memory, ingested.magnetic), (1, 1));
-    let stats = engine.checkpoint().unwrap().unwrap();
-    assert_eq!((stats.memory_rows, stats.magnetic_rows, stats.magnetic_files), (1, 1, 1));
-    let files = |n: u64| -> Vec<String> {
-        fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) {
-            for e in std::fs::read_dir(dir).unwrap() {
-                let e = e.unwrap();
-                let name = format!("{prefix}{}", e.file_name().to_string_lossy());
-                if e.path().is_dir() { walk(&e.path(), &format!("{name}/"), out) } else { out.push(name) }
-            }
-        }
-        let mut f = Vec::new();
-        walk(&dir.path().join("checkpoints").join(n.to_string()), "", &mut f);
+    let record = |value: &'static str, at: i64| RecordInput {
+        dimensions: vec![("writer", "w0")],
+        measure_name: "seq",
+        value: MeasureInput::Single("DOUBLE", value),
+        time_ns: at,
+        time_unit_ns: 1,
+        version: None,
+    };
+    let ingested =
+        engine.write_records("ruuvi", "sensors", &[record("0", NOW - HOUR / 2), record("1", NOW - 30 * HOUR)]);
+    assert_eq!(ingested.map(|i| (i.memory, i.magnetic)).unwrap(), (1, 1));
+    let files = || -> Vec<String> {
+        let mut f: Vec<String> = walk(&dir.path().join("tables").join("1"))
+            .iter()
+            .map(|p| p.strip_prefix(dir.path().join("tables").join("1")).unwrap().to_string_lossy().into_owned())
+            .collect();
         f.sort();
         f
     };
-    assert_eq!(files(1), ["MANIFEST.json", "memory/1.parquet", "tables/1/date=2026-11-29/part-0.parquet"]);
-    // Two hours on, the memory row has aged into the magnetic store.
+    // The row older than the memory window's hour goes to its day's file; the other stays.
+    let stats = engine.checkpoint().unwrap().unwrap();
+    assert_eq!((stats.tiered_rows, stats.files_written), (1, 1));
+    assert_eq!(files(), ["date=2026-11-29/part-0.parquet", "manifest.json"]);
+    assert_eq!(engine.row_count("ruuvi", "sensors").unwrap(), 2);
+    // A magnetic write into that day: the day is loaded, and written back as one file.
+    engine.write_records("ruuvi", "sensors", &[record("2", NOW - 30 * HOUR + 1)]).unwrap();
+    assert_eq!(engine.row_count("ruuvi", "sensors").unwrap(), 3);
+    // Two hours on, the memory row has aged into the magnetic store too.
     clock.advance(Duration::from_secs(2 * 3600));
     let stats = engine.checkpoint().unwrap().unwrap();
-    assert_eq!((stats.memory_rows, stats.magnetic_rows, stats.magnetic_files), (0, 2, 2));
-    assert_eq!(
-        files(2),
-        ["MANIFEST.json", "tables/1/date=2026-11-29/part-0.parquet", "tables/1/date=2026-11-30/part-0.parquet"]
-    );
-    assert!(!dir.path().join("checkpoints").join("1").exists(), "the previous checkpoint is removed");
+    assert_eq!((stats.tiered_rows, stats.files_written), (1, 2));
+    assert_eq!(files(), ["date=2026-11-29/part-2.parquet", "date=2026-11-30/part-1.parquet", "manifest.json"]);
+    // One more magnetic write, and a crash: the log has it.
+    engine.write_records("ruuvi", "sensors", &[record("3", NOW - 29 * HOUR)]).unwrap();
     drop(engine);
-    assert_eq!(rows(&open()).len(), 2, "restored from the Parquet files");
-    // Past memory + magnetic retention everything goes.
+    let restarted = open();
+    assert_eq!(rows(&restarted).len(), 4, "restored from the files and the log");
+    drop(restarted);
+    // Past memory + magnetic retention everything goes, whole days at a time.
     let engine = open();
     clock.advance(Duration::from_secs(3 * 24 * 3600));
     let stats = engine.checkpoint().unwrap().unwrap();
-    assert_eq!((stats.expired, stats.magnetic_files), (2, 0));
+    assert_eq!(stats.expired_rows, 4);
+    assert_eq!(files(), ["manifest.json"]);
     drop(engine);
     assert!(rows(&open()).is_empty());
+}
+
+/// Every file below `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let path = e.unwrap().path();
+        if path.is_dir() { out.extend(walk(&path)) } else { out.push(path) }
+    }
+    out
 }
 
 #[cfg(all(unix, feature = "cli"))]
@@ -240,7 +254,14 @@ fn kill_9_during_concurrent_writes_loses_no_acknowledged_record() {
     // Frequent checkpoints, so that the kill can land during one.
     let args = ["--checkpoint-interval".as_ref(), "150ms".as_ref(), "--data-dir".as_ref(), dir.path().as_os_str()];
     let (mut child, addr) = crate::serve_process(&args);
-    setup(&addr);
+    // A memory store of one hour and magnetic writes: the writers' records reach four hours
+    // back, so that passes tier rows to day files and write back days taking magnetic writes
+    // while the writes go on.
+    assert_eq!(post(&addr, "CreateDatabase", r#"{"DatabaseName": "ruuvi"}"#).unwrap().0, 200);
+    let table = r#"{"DatabaseName": "ruuvi", "TableName": "sensors",
+        "RetentionProperties": {"MemoryStoreRetentionPeriodInHours": 1, "MagneticStoreRetentionPeriodInDays": 7},
+        "MagneticStoreWriteProperties": {"EnableMagneticStoreWrites": true}}"#;
+    assert_eq!(post(&addr, "CreateTable", table).unwrap().0, 200);
     let t0 = now_ms();
     let acked: Arc<Mutex<BTreeSet<(String, i64)>>> = Arc::default();
     let sent: Arc<Mutex<BTreeSet<(String, i64)>>> = Arc::default();
@@ -252,7 +273,7 @@ fn kill_9_during_concurrent_writes_loses_no_acknowledged_record() {
                     let values: Vec<(String, i64)> =
                         (0..20).map(|i| (format!("w{w}"), (batch * 20 + i) as i64)).collect();
                     sent.lock().unwrap().extend(values.iter().cloned());
-                    match post(&addr, "WriteRecords", &write_body(w, batch, t0)) {
+                    match post(&addr, "WriteRecords", &spread_body(w, batch, t0, 41_000)) {
                         Ok((200, _)) => acked.lock().unwrap().extend(values),
                         _ => return, // the engine is gone
                     }
@@ -277,8 +298,9 @@ fn kill_9_during_concurrent_writes_loses_no_acknowledged_record() {
     let sent = sent.lock().unwrap().clone();
     assert!(acked.len() >= 2000, "{} acknowledged", acked.len());
 
-    let checkpoints = std::fs::read_dir(dir.path().join("checkpoints")).map(|d| d.count()).unwrap_or(0);
-    assert!(checkpoints >= 1, "the engine checkpointed while it was being written to");
+    let tiered =
+        walk(&dir.path().join("tables")).iter().filter(|p| p.extension().is_some_and(|e| e == "parquet")).count();
+    assert!(tiered >= 1, "the engine tiered rows to files while it was being written to");
     let restored = Engine::open(config(dir.path())).unwrap();
     let rows = rows(&restored);
     let lost: Vec<_> = acked.difference(&rows).take(5).collect();

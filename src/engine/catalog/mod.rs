@@ -19,7 +19,7 @@ pub use settings::{
 };
 
 use crate::engine::error::{ApiError, ApiErrorKind, ApiResult, shown};
-use crate::engine::store::TableData;
+use crate::engine::store::TableStore;
 
 /// How far in the future a record may be.
 pub const FUTURE_NS: i64 = 15 * 60 * 1_000_000_000;
@@ -49,7 +49,7 @@ pub struct Table {
     pub memory_floor_ns: Option<i64>,
     /// The rows (kept by the write-ahead log and snapshots, not in the catalog file).
     #[serde(skip)]
-    data: Arc<Mutex<TableData>>,
+    data: Arc<Mutex<TableStore>>,
 }
 
 /// What a write needs of a table, copied out of the catalog so that its lock is not held.
@@ -68,7 +68,7 @@ pub struct WriteTarget {
     /// The dimension every record must carry.
     pub required_dimension: Option<String>,
     /// The rows.
-    pub data: Arc<Mutex<TableData>>,
+    pub data: Arc<Mutex<TableStore>>,
 }
 
 impl Table {
@@ -89,12 +89,12 @@ impl Table {
 
     /// The rows, locked. A panic while they were held cannot leave a row half-written (every
     /// change is checked first), so a poisoned lock is taken over.
-    pub fn data(&self) -> MutexGuard<'_, TableData> {
+    pub fn data(&self) -> MutexGuard<'_, TableStore> {
         self.data.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The rows' lock itself, to hold after the catalog's lock is released.
-    pub fn data_handle(&self) -> Arc<Mutex<TableData>> {
+    pub fn data_handle(&self) -> Arc<Mutex<TableStore>> {
         self.data.clone()
     }
 
@@ -178,9 +178,15 @@ pub struct Catalog {
     /// Persistent mode: the last completed checkpoint (0: none yet).
     #[serde(default)]
     pub checkpoint: u64,
-    /// Persistent mode: the write-ahead log generation written since that checkpoint.
+    /// Persistent mode: the write-ahead log generation being written.
     #[serde(default)]
     pub wal_generation: u64,
+    /// Persistent mode: the oldest log generation that holds rows not yet in the data files.
+    #[serde(default)]
+    pub first_wal_generation: u64,
+    /// Persistent mode: the data directory's format (absent in earlier releases' catalogs).
+    #[serde(default)]
+    pub format: u32,
     /// Persistent mode: whether the checkpoint lists its files' checksums in a manifest (false
     /// only for directories written before manifests existed, until their next checkpoint).
     #[serde(default)]
@@ -198,6 +204,8 @@ impl Catalog {
             next_table_id: 1,
             checkpoint: 0,
             wal_generation: 0,
+            first_wal_generation: 0,
+            format: crate::engine::store::CURRENT_FORMAT,
             manifests: true,
         }
     }
@@ -245,6 +253,11 @@ impl Catalog {
             .tables
             .get_mut(table)
             .ok_or_else(|| ApiError::not_found(format!("The table {} does not exist.", shown(table))))
+    }
+
+    /// Finds a table by id.
+    pub fn table_by_id(&self, id: u64) -> Option<&Table> {
+        self.databases.values().flat_map(|d| d.tables.values()).find(|t| t.id == id)
     }
 
     /// Finds a table by id (for replaying the write-ahead log).

@@ -10,11 +10,17 @@ use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::{Result, ScalarValue};
 use datafusion::datasource::TableType;
+use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::datasource::object_store::ObjectStoreUrl;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
+use datafusion::datasource::source::DataSourceExec;
 use datafusion::logical_expr::{Between, BinaryExpr, Expr, Operator, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::union::UnionExec;
 
 use super::tables::TableView;
+use crate::engine::store::verify_file;
 
 /// One table in one query.
 #[derive(Debug)]
@@ -76,7 +82,42 @@ impl TableProvider for TimeTable {
         let partitions: Vec<Vec<_>> =
             chunks.chunks(per).map(|run| run.iter().map(|b| b.as_ref().clone()).collect()).collect();
         let partitions = if partitions.is_empty() { vec![Vec::new()] } else { partitions };
-        Ok(MemorySourceConfig::try_new_exec(&partitions, self.schema(), projection.cloned())?)
+        let memory: Arc<dyn ExecutionPlan> =
+            MemorySourceConfig::try_new_exec(&partitions, self.schema(), projection.cloned())?;
+        // The magnetic store's files that the time range reaches, streamed by DataFusion's
+        // Parquet reader (only the projected columns; columns a file lacks read as NULL).
+        let files: Vec<_> = self.view.files.iter().filter(|f| f.min_time < to && f.max_time >= from).collect();
+        if files.is_empty() {
+            return Ok(memory);
+        }
+        // Checksums, once per file and engine run, outside the table's lock.
+        for f in &files {
+            verify_file(&self.view.verified, &f.key, &f.path, &f.sum)
+                .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+        }
+        self.scanned.fetch_add(files.iter().map(|f| f.bytes).sum::<u64>(), Ordering::Relaxed);
+        let groups = state.config().target_partitions().clamp(1, files.len());
+        let per = files.len().div_ceil(groups);
+        let file_groups: Vec<FileGroup> = files
+            .chunks(per)
+            .map(|run| {
+                FileGroup::new(
+                    run.iter()
+                        .map(|f| {
+                            let path = f.path.to_string_lossy();
+                            PartitionedFile::new(path.trim_start_matches('/'), f.bytes)
+                        })
+                        .collect(),
+                )
+            })
+            .collect();
+        let source = Arc::new(ParquetSource::new(self.schema()));
+        let config = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), source)
+            .with_file_groups(file_groups)
+            .with_projection_indices(projection.cloned())?
+            .build();
+        let parquet: Arc<dyn ExecutionPlan> = DataSourceExec::from_data_source(config);
+        UnionExec::try_new(vec![memory, parquet])
     }
 }
 

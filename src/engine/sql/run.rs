@@ -28,7 +28,7 @@ use super::provider::TimeTable;
 use super::tables::TableView;
 use crate::engine::error::{ApiError, ApiErrorKind, ApiResult, shorten, shown};
 use crate::engine::query::MAX_GENERATED_BYTES;
-use crate::engine::store::TableData;
+use crate::engine::store::TableStore;
 
 /// What a query returned, and how many bytes of table data it read.
 #[derive(Debug)]
@@ -245,13 +245,21 @@ fn internal(msg: &str) -> ApiError {
 
 /// A DataFusion error as the API reports it: planning failures are ValidationException (in
 /// Timestream's words where it has them), failures while running QueryExecutionException, and
-/// running out of the query's memory says which limit it hit. All are the query's doing, so
-/// none is an InternalServerException, which SDKs would retry.
+/// running out of the query's memory says which limit it hit. Those are the query's doing, so
+/// none is an InternalServerException, which SDKs would retry; a data file that cannot be read
+/// (damaged, or gone) is the engine's, and is one.
 fn failure(e: &DataFusionError, sql: &str, memory_limit: usize, planning: bool) -> ApiError {
     let root = e.find_root();
     let message = root.message();
     let message = message.split(DataFusionError::BACK_TRACE_SEP).next().unwrap_or_default().trim();
     match root {
+        // The engine's own files could not be read: not the query's doing.
+        DataFusionError::External(inner) if inner.downcast_ref::<std::io::Error>().is_some() => {
+            internal(&format!("The engine could not read its data: {}", shorten(message, 1000)))
+        }
+        DataFusionError::ParquetError(_) | DataFusionError::ObjectStore(_) | DataFusionError::IoError(_) => {
+            internal(&format!("The engine could not read its data files: {}", shorten(message, 1000)))
+        }
         DataFusionError::ResourcesExhausted(_) => ApiError::query_execution(format!(
             "The query needs more memory than its limit of {} MiB. Narrow its time range, aggregate, or raise the \
              engine's query memory limit (--query-memory-limit). ({})",
@@ -324,7 +332,7 @@ pub fn referenced_tables(statement: &Statement) -> BTreeSet<(String, String)> {
 /// The named tables that exist, as of now: (database, table, view). Views share the tables'
 /// columnar chunks (only chunks changed since the last query are rebuilt); unknown names are
 /// left for the planner to report.
-pub fn snapshot(tables: Vec<(String, String, Arc<Mutex<TableData>>)>) -> ApiResult<Vec<(String, String, TableView)>> {
+pub fn snapshot(tables: Vec<(String, String, Arc<Mutex<TableStore>>)>) -> ApiResult<Vec<(String, String, TableView)>> {
     let mut out = Vec::new();
     for (db, table, data) in tables {
         let mut data = data.lock().unwrap_or_else(PoisonError::into_inner);

@@ -1,7 +1,7 @@
 //! The metadata statements: `SHOW DATABASES`, `SHOW TABLES [FROM db] [LIKE 'p']`,
 //! `SHOW MEASURES FROM db.t [LIKE 'p']` and `DESCRIBE db.t`, answered from the catalog.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use arrow_array::builder::{ListBuilder, StringBuilder, StructBuilder};
@@ -10,7 +10,7 @@ use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef};
 
 use crate::engine::catalog::{Catalog, Table};
 use crate::engine::error::{ApiError, ApiResult, shown};
-use crate::engine::store::{Measure, TableData};
+use crate::engine::store::{TableData, TableStore};
 
 /// A metadata statement, read from the query text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,7 +48,7 @@ pub enum Gathered {
     /// Database or table names.
     Names(Vec<String>),
     /// A table's rows, for its measures (SHOW MEASURES) or its columns (DESCRIBE).
-    Table(Arc<Mutex<TableData>>),
+    Table(Arc<Mutex<TableStore>>),
 }
 
 impl Show {
@@ -124,8 +124,8 @@ impl Show {
             Gathered::Table(data) => {
                 let data = data.lock().unwrap_or_else(PoisonError::into_inner);
                 match self {
-                    Self::Describe { .. } => describe(&data),
-                    _ => measures_batch(measures(&data).into_iter().filter(|(n, _, _)| matches_like(n, like))),
+                    Self::Describe { .. } => describe(&data.memory),
+                    _ => measures_batch(measures(&data.memory).into_iter().filter(|(n, _, _)| matches_like(n, like))),
                 }
             }
         }
@@ -207,22 +207,7 @@ fn describe(t: &TableData) -> (SchemaRef, Vec<RecordBatch>) {
 }
 
 fn measures(t: &TableData) -> Vec<(String, String, BTreeSet<String>)> {
-    let mut found: BTreeMap<&str, (String, BTreeSet<String>)> = BTreeMap::new();
-    for (dims, name, _, r) in t.rows() {
-        let entry = found.entry(name).or_insert_with(|| {
-            let kind = match &r.measure {
-                Measure::Single(v) => v.kind().name().to_lowercase(),
-                Measure::Multi(_) => "multi".into(),
-            };
-            (kind, BTreeSet::new())
-        });
-        for (d, _) in dims.iter() {
-            if !entry.1.contains(d.as_str()) {
-                entry.1.insert(d.to_string());
-            }
-        }
-    }
-    found.into_iter().map(|(name, (kind, dims))| (name.to_string(), kind, dims)).collect()
+    t.measures().iter().map(|(name, (kind, dims))| (name.clone(), kind.clone(), dims.clone())).collect()
 }
 
 fn measures_batch(found: impl Iterator<Item = (String, String, BTreeSet<String>)>) -> (SchemaRef, Vec<RecordBatch>) {

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use arrow_array::RecordBatch;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
+use crate::engine::catalog::DAY_NS;
 use crate::engine::store::layout::{arrow_type, columns};
-use crate::engine::store::{CHUNK_NS, MeasureType, TableData};
+use crate::engine::store::{CHUNK_NS, FileSum, MeasureType, TableData, TableStore, Verified};
 use crate::types::timestamp_type;
 
 /// The table's columns as SQL sees them.
@@ -27,33 +28,86 @@ pub fn table_schema(data: &TableData) -> SchemaRef {
 
 /// The table's rows with `from <= time < to` as one record batch in the SQL column layout.
 pub fn rows_batch(data: &TableData, from: i64, to: i64) -> datafusion::error::Result<RecordBatch> {
-    let schema = table_schema(data);
-    let dims: Vec<&str> = data.dimension_names().collect();
-    let singles: Vec<MeasureType> = data.single_types().collect();
-    let attrs: Vec<(&str, MeasureType)> = data.attributes().collect();
+    rows_batch_as(data, data, from, to)
+}
 
-    let rows: Vec<_> = data.rows_between(from, to).collect();
+/// The rows of `rows` with `from <= time < to` in the column layout of `table` (a magnetic day
+/// loaded in memory, in its table's columns).
+pub fn rows_batch_as(
+    table: &TableData,
+    rows: &TableData,
+    from: i64,
+    to: i64,
+) -> datafusion::error::Result<RecordBatch> {
+    let schema = table_schema(table);
+    let dims: Vec<&str> = table.dimension_names().collect();
+    let singles: Vec<MeasureType> = table.single_types().collect();
+    let attrs: Vec<(&str, MeasureType)> = table.attributes().collect();
+
+    let rows: Vec<_> = rows.rows_between(from, to).collect();
     let (columns, _) = columns(&rows, &dims, &singles, &attrs);
     Ok(RecordBatch::try_new(schema, columns)?)
 }
 
-/// One table as a query reads it: its columns and its rows in hour chunks, with the time range
-/// each covers, so that `time` predicates skip whole chunks.
+/// A magnetic store file as a query reads it.
+#[derive(Debug, Clone)]
+pub struct ViewFile {
+    /// Its path.
+    pub path: std::path::PathBuf,
+    /// Its path below the table's directory (its key in the set of verified files).
+    pub key: String,
+    /// Its length, checksum and rows, as its manifest lists them.
+    pub sum: FileSum,
+    /// Its length, bytes.
+    pub bytes: u64,
+    /// Its oldest row time, ns.
+    pub min_time: i64,
+    /// Its newest row time, ns.
+    pub max_time: i64,
+}
+
+/// One table as a query reads it: its columns, its rows in memory in chunks (the memory
+/// store's hours, and magnetic days loaded for writes) and its magnetic store's files, each with
+/// the time range it covers, so that `time` predicates skip whole chunks and files.
 #[derive(Debug, Clone)]
 pub struct TableView {
     /// The columns.
     pub schema: SchemaRef,
     /// (first ns, end ns exclusive, rows), in time order.
     pub chunks: Vec<(i64, i64, Arc<RecordBatch>)>,
+    /// The magnetic store's files.
+    pub files: Vec<ViewFile>,
+    /// The files whose checksums were verified (a scan verifies the others it reaches).
+    pub verified: Verified,
 }
 
 impl TableView {
     /// The table's current rows (building the chunks that changed since the last query).
-    pub fn of(data: &mut TableData) -> datafusion::error::Result<Self> {
-        let chunks = data.chunks(rows_batch)?;
-        Ok(Self {
-            schema: table_schema(data),
-            chunks: chunks.into_iter().map(|(start, b)| (start, start.saturating_add(CHUNK_NS), b)).collect(),
-        })
+    pub fn of(store: &mut TableStore) -> datafusion::error::Result<Self> {
+        let mut chunks: Vec<(i64, i64, Arc<RecordBatch>)> = store
+            .memory
+            .chunks(rows_batch)?
+            .into_iter()
+            .map(|(start, b)| (start, start.saturating_add(CHUNK_NS), b))
+            .collect();
+        for (day, overlay) in &store.magnetic.overlays {
+            let batch = rows_batch_as(&store.memory, &overlay.rows, i64::MIN, i64::MAX)?;
+            chunks.push((day.saturating_mul(DAY_NS), (day + 1).saturating_mul(DAY_NS), Arc::new(batch)));
+        }
+        chunks.sort_by_key(|c| c.0);
+        let files = store
+            .magnetic
+            .files_between(i64::MIN, i64::MAX)
+            .into_iter()
+            .map(|f| ViewFile {
+                path: store.magnetic.path_of(&f),
+                key: f.path.clone(),
+                sum: f.sum,
+                bytes: f.sum.bytes,
+                min_time: f.min_time,
+                max_time: f.max_time,
+            })
+            .collect();
+        Ok(Self { schema: table_schema(&store.memory), chunks, files, verified: store.magnetic.verified() })
     }
 }

@@ -107,6 +107,8 @@ pub struct Undo {
     dimensions: Vec<String>,
     attributes: Vec<String>,
     single_types: Vec<MeasureType>,
+    measures: Vec<String>,
+    measure_dimensions: Vec<(String, String)>,
 }
 
 /// The rows of one table, and what the table's columns are.
@@ -125,6 +127,9 @@ pub struct TableData {
     attribute_names: BTreeSet<String>,
     /// The types single-measure records were written with (a `measure_value::<type>` column each).
     single_types: BTreeSet<MeasureType>,
+    /// Every measure name written, with its kind (a type's name in lower case, or `multi`) and
+    /// the dimensions it was written with (what SHOW MEASURES lists).
+    measures: BTreeMap<String, (String, BTreeSet<String>)>,
     /// Columnar chunks by hour (the start of the hour, ns), all in the current column layout.
     chunks: BTreeMap<i64, Arc<RecordBatch>>,
 }
@@ -220,8 +225,40 @@ impl TableData {
         self.types.get(name).copied()
     }
 
+    /// The columns and types written so far.
+    pub fn columns(&self) -> super::magnetic::Columns {
+        super::magnetic::Columns {
+            dimensions: self.dimension_names.clone(),
+            attributes: self.attribute_names.clone(),
+            singles: self.single_types.clone(),
+            types: self.types.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            measures: self.measures.clone(),
+        }
+    }
+
+    /// Every measure name written: its kind (`double`, …, or `multi`) and its dimensions.
+    pub fn measures(&self) -> &BTreeMap<String, (String, BTreeSet<String>)> {
+        &self.measures
+    }
+
+    /// Starts from the columns and types a table had (after a restart, or for a day loaded
+    /// from the magnetic store).
+    pub fn seed_columns(&mut self, columns: &super::magnetic::Columns) {
+        self.dimension_names.extend(columns.dimensions.iter().cloned());
+        self.attribute_names.extend(columns.attributes.iter().cloned());
+        self.single_types.extend(columns.singles.iter().copied());
+        for (k, v) in &columns.types {
+            self.types.entry(k.clone()).or_insert(*v);
+        }
+        for (name, (kind, dims)) in &columns.measures {
+            let entry = self.measures.entry(name.clone()).or_insert_with(|| (kind.clone(), BTreeSet::new()));
+            entry.1.extend(dims.iter().cloned());
+        }
+        self.chunks.clear();
+    }
+
     /// Checks `r` against the table's columns and types without changing anything.
-    fn check_columns(&self, r: &NewRecord) -> Result<(), String> {
+    pub fn check_columns(&self, r: &NewRecord) -> Result<(), String> {
         let check_type = |name: &str, t: MeasureType| match self.types.get(name) {
             Some(&existing) if existing != t => {
                 Err(format!("Measure {name} was written as {}; it cannot be written as {}.", existing.name(), t.name()))
@@ -325,6 +362,14 @@ impl TableData {
         for t in &undo.single_types {
             self.single_types.remove(t);
         }
+        for (m, d) in &undo.measure_dimensions {
+            if let Some(entry) = self.measures.get_mut(m) {
+                entry.1.remove(d);
+            }
+        }
+        for m in &undo.measures {
+            self.measures.remove(m);
+        }
         if columns > 0 {
             self.chunks.clear();
         }
@@ -368,8 +413,29 @@ impl TableData {
         n
     }
 
-    fn remember_columns(&mut self, r: &NewRecord, mut undo: Option<&mut Undo>) {
+    /// Adds the columns `r` brings (noted in `undo` to take back).
+    pub fn remember_columns(&mut self, r: &NewRecord, mut undo: Option<&mut Undo>) {
         let mut new_column = false;
+        if !self.measures.contains_key(&r.measure_name) {
+            let kind = match &r.measure {
+                Measure::Single(v) => v.kind().name().to_lowercase(),
+                Measure::Multi(_) => "multi".to_string(),
+            };
+            self.measures.insert(r.measure_name.clone(), (kind, BTreeSet::new()));
+            if let Some(u) = undo.as_mut() {
+                u.measures.push(r.measure_name.clone());
+            }
+        }
+        if let Some((_, dims)) = self.measures.get_mut(&r.measure_name) {
+            for (name, _) in &r.dimensions {
+                if !dims.contains(name) {
+                    dims.insert(name.clone());
+                    if let Some(u) = undo.as_mut() {
+                        u.measure_dimensions.push((r.measure_name.clone(), name.clone()));
+                    }
+                }
+            }
+        }
         for (name, _) in &r.dimensions {
             if !self.dimension_names.contains(name) {
                 self.dimension_names.insert(name.clone());

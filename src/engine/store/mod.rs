@@ -1,15 +1,22 @@
-//! Table data: rows keyed by record identity, with versions, measure types and the column set;
-//! and persistent mode (catalog file, write-ahead log, checksummed checkpoints, repair).
+//! Table data: the memory store (rows keyed by record identity, with versions, measure types
+//! and the column set), the magnetic store (Parquet files by day) and tiering between them;
+//! and persistent mode (catalog file, write-ahead log, checksums, repair).
 
 pub mod layout;
+mod magnetic;
 mod manifest;
 mod memory;
 mod persist;
 mod repair;
 mod snapshot;
+mod table;
 mod wal;
 
+pub use magnetic::Magnetic;
+pub use magnetic::{Columns, MagneticFile, TableManifest, Verified, date_of, day_of, verify_file};
+pub use manifest::FileSum;
 pub use memory::{Apply, CHUNK_NS, Measure, MeasureType, NewRecord, ScalarValue, StoredRecord, TableData, Undo};
-pub use persist::{CheckpointStats, Damage, Logged, Persistence};
+pub use persist::{CURRENT_FORMAT, CheckpointStats, Damage, Logged, Persistence};
 pub use repair::{RECOVERED_DATABASE, RepairReport, repair};
+pub use table::{StoreUndo, TableStore, TierStats};
 pub use wal::{LogDamage, WalEntry};

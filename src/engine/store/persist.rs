@@ -20,17 +20,18 @@
 //! entry at the end of the log (a crash mid-append, never acknowledged), and even that is
 //! kept aside in `damaged/`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use super::magnetic::Magnetic;
 use super::manifest::{Manifest, mismatch};
 use super::memory::NewRecord;
 use super::wal::{Wal, WalEntry};
 use super::{layout, snapshot};
-use crate::engine::catalog::{Catalog, DAY_NS};
+use crate::engine::catalog::Catalog;
 
 /// A data directory that is damaged or incomplete: what is wrong, with the file it concerns.
 /// Opening stopped and changed nothing.
@@ -72,7 +73,12 @@ impl Damage {
 #[derive(Debug)]
 pub struct Persistence {
     dir: PathBuf,
-    wal: Mutex<Arc<Wal>>,
+    /// The current log generation, its log, and when it started.
+    wal: Mutex<(u64, Arc<Wal>)>,
+    /// When the current generation started.
+    started: Mutex<std::time::Instant>,
+    /// What each live generation holds, to know when it can go.
+    summaries: Mutex<Summaries>,
     // Held for the engine's lifetime: a second engine on the same directory is refused.
     _lock: File,
 }
@@ -128,10 +134,12 @@ pub(super) fn data_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
             found.push(entry.path());
         }
     }
-    let root = dir.join("checkpoints");
-    if root.is_dir() {
-        for entry in fs::read_dir(&root)? {
-            found.push(entry?.path());
+    for sub in ["checkpoints", "tables"] {
+        let root = dir.join(sub);
+        if root.is_dir() {
+            for entry in fs::read_dir(&root)? {
+                found.push(entry?.path());
+            }
         }
     }
     found.sort();
@@ -208,10 +216,47 @@ pub(super) fn read_checkpoint(
     Ok(out)
 }
 
+/// What one log generation holds for one table: the newest memory-store row time, and whether
+/// it has magnetic writes (to know when the generation is no longer needed).
+#[derive(Debug, Clone, Copy)]
+struct Summary {
+    newest_memory: i64,
+    magnetic: bool,
+}
+
+impl Default for Summary {
+    fn default() -> Self {
+        Self { newest_memory: i64::MIN, magnetic: false }
+    }
+}
+
+/// Per generation, per table id.
+type Summaries = BTreeMap<u64, HashMap<u64, Summary>>;
+
+fn note(summaries: &mut Summaries, generation: u64, entry: &WalEntry) {
+    let s = summaries.entry(generation).or_default().entry(entry.table).or_default();
+    if let Some(newest) = entry.records.iter().map(|r| r.time_ns).max() {
+        s.newest_memory = s.newest_memory.max(newest);
+    }
+    s.magnetic |= !entry.magnetic.is_empty();
+}
+
+/// The log generations in `dir`, sorted.
+fn log_generations(dir: &Path) -> io::Result<Vec<u64>> {
+    let mut found: Vec<u64> = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        found.extend(log_generation(&entry?.file_name()));
+    }
+    found.sort_unstable();
+    Ok(found)
+}
+
 impl Persistence {
-    /// Opens `dir` (creating it), locks it, and returns the stored catalog with its rows; a new
-    /// directory gets a new catalog for `region` and `account`. Damage is an error whose inner
-    /// error is a [`Damage`].
+    /// Opens `dir` (creating it), locks it, and returns the stored catalog with every table's
+    /// rows: the memory store replayed from the log, the magnetic store's files listed (read
+    /// when queried). A new directory gets a new catalog for `region` and `account`; one written
+    /// by an earlier release is converted (its checkpoint's rows go into a new log, and tiering
+    /// writes the old ones to files). Damage is an error whose inner error is a [`Damage`].
     pub fn open(dir: &Path, region: &str, account: &str) -> io::Result<(Self, Catalog)> {
         let lock = lock(dir)?;
         let (mut catalog, stored) = match read_catalog(dir)? {
@@ -233,36 +278,87 @@ impl Persistence {
                 (Catalog::new(region, account), false)
             }
         };
-        for (id, rows) in read_checkpoint(dir, &catalog, None)? {
-            if let Some(table) = catalog.table_by_id_mut(id) {
-                rows.into_iter().for_each(|r| table.data().restore(r));
+        for table in catalog.databases.values().flat_map(|d| d.tables.values()) {
+            let magnetic = Magnetic::open(dir, table_dir(dir, table.id))?;
+            let mut store = table.data();
+            store.memory.seed_columns(&magnetic.manifest.columns);
+            store.magnetic = magnetic;
+        }
+        let mut summaries = Summaries::new();
+        if catalog.checkpoint > 0 || (stored && catalog.format < CURRENT_FORMAT) {
+            let wal = convert(dir, &mut catalog, &mut summaries)?;
+            let p = Self {
+                dir: dir.to_path_buf(),
+                wal: Mutex::new((catalog.wal_generation, Arc::new(wal))),
+                summaries: Mutex::new(summaries),
+                started: Mutex::new(std::time::Instant::now()),
+                _lock: lock,
+            };
+            return Ok((p, catalog));
+        }
+        let mut generations: Vec<u64> =
+            log_generations(dir)?.into_iter().filter(|g| *g >= catalog.first_wal_generation).collect();
+        if stored {
+            let expected =
+                catalog.first_wal_generation..=generations.last().copied().unwrap_or(catalog.first_wal_generation);
+            if let Some(missing) = expected.clone().find(|g| !generations.contains(g)) {
+                return Err(Damage::into_io(
+                    dir,
+                    format!(
+                        "{} is missing: it holds writes that are not in the data files yet",
+                        wal_path(dir, missing).display()
+                    ),
+                ));
             }
         }
-        let log = wal_path(dir, catalog.wal_generation);
-        if stored && !log.exists() {
-            return Err(Damage::into_io(
-                dir,
-                format!(
-                    "{} is missing, but catalog.json names it as the current write-ahead log: it holds every write \
-                     since the last checkpoint",
-                    log.display()
-                ),
-            ));
+        if generations.is_empty() {
+            generations.push(catalog.first_wal_generation);
         }
-        let aside = dir.join("damaged").join(format!("wal-{}.unfinished-entry", catalog.wal_generation));
-        let (wal, entries) = Wal::open(&log, Some(&aside)).map_err(|e| match e.kind() {
-            io::ErrorKind::InvalidData => Damage::into_io(dir, e.to_string()),
-            _ => e,
-        })?;
-        for entry in entries {
-            // Entries of tables deleted since are skipped (ids are never reused).
-            if let Some(table) = catalog.table_by_id_mut(entry.table) {
-                entry.records.into_iter().for_each(|r| table.data().restore(r));
+        let current = *generations.last().expect("one generation at least");
+        let mut open_wal = None;
+        for &g in &generations {
+            let aside = dir.join("damaged").join(format!("wal-{g}.unfinished-entry"));
+            let (wal, entries) = Wal::open(&wal_path(dir, g), Some(&aside)).map_err(|e| match e.kind() {
+                io::ErrorKind::InvalidData => Damage::into_io(dir, e.to_string()),
+                _ => e,
+            })?;
+            for entry in entries {
+                note(&mut summaries, g, &entry);
+                // Entries of tables deleted since are skipped (ids are never reused).
+                let Some(table) = catalog.table_by_id(entry.table) else { continue };
+                let mut store = table.data();
+                let flushed_before = store.magnetic.manifest.flushed_before;
+                for r in entry.records {
+                    store.restore(r, false)?;
+                }
+                if g >= flushed_before {
+                    for r in entry.magnetic {
+                        store.restore(r, true)?;
+                    }
+                }
+            }
+            if g == current {
+                open_wal = Some(wal);
             }
         }
-        let p = Self { dir: dir.to_path_buf(), wal: Mutex::new(Arc::new(wal)), _lock: lock };
-        // Leftovers of a checkpoint interrupted after its catalog was written.
-        p.remove_stale(&catalog)?;
+        catalog.wal_generation = current;
+        let p = Self {
+            dir: dir.to_path_buf(),
+            wal: Mutex::new((current, Arc::new(open_wal.expect("the current generation was opened")))),
+            summaries: Mutex::new(summaries),
+            started: Mutex::new(std::time::Instant::now()),
+            _lock: lock,
+        };
+        // Leftovers of an interrupted conversion or retirement.
+        let stale = dir.join("checkpoints");
+        if stale.exists() {
+            fs::remove_dir_all(&stale)?;
+        }
+        for g in log_generations(dir)? {
+            if g < catalog.first_wal_generation {
+                fs::remove_file(wal_path(dir, g))?;
+            }
+        }
         Ok((p, catalog))
     }
 
@@ -272,11 +368,21 @@ impl Persistence {
         save_catalog(&self.dir, catalog)
     }
 
-    /// Logs records written to a table (call with the catalog locked, in apply order). On
-    /// failure nothing was logged.
-    pub fn log(&self, table: u64, records: Vec<NewRecord>) -> io::Result<Logged> {
-        let wal = self.wal.lock().unwrap_or_else(PoisonError::into_inner).clone();
-        let offset = wal.append(&WalEntry { table, records })?;
+    /// The directory of a table's magnetic store.
+    pub fn table_dir(&self, id: u64) -> PathBuf {
+        table_dir(&self.dir, id)
+    }
+
+    /// Logs records written to a table, those for the memory store and those for the magnetic
+    /// store (call with the table locked, in apply order). On failure nothing was logged.
+    pub fn log(&self, table: u64, records: Vec<NewRecord>, magnetic: Vec<NewRecord>) -> io::Result<Logged> {
+        let (generation, wal) = {
+            let current = self.wal.lock().unwrap_or_else(PoisonError::into_inner);
+            (current.0, current.1.clone())
+        };
+        let entry = WalEntry { table, records, magnetic };
+        let offset = wal.append(&entry)?;
+        note(&mut self.summaries.lock().unwrap_or_else(PoisonError::into_inner), generation, &entry);
         Ok(Logged(wal, offset))
     }
 
@@ -285,21 +391,157 @@ impl Persistence {
         logged.0.sync_to(logged.1)
     }
 
-    /// Writes every table's rows as of `now` into a new checkpoint, starts a new log
-    /// generation, and removes the previous checkpoint and log. Call with the catalog locked
-    /// (no write may slip between the snapshot and the log switch).
-    pub fn checkpoint(&self, catalog: &mut Catalog, now: i64) -> io::Result<CheckpointStats> {
-        let stats = write_checkpoint(&self.dir, catalog, now, |new_wal| {
-            *self.wal.lock().unwrap_or_else(PoisonError::into_inner) = Arc::new(new_wal);
-        })?;
-        self.remove_stale(catalog)?;
-        Ok(stats)
+    /// Whether the current log generation is worth ending: it holds 4 MiB, or it started ten
+    /// minutes ago and holds anything (a generation can only be deleted once it has ended).
+    pub fn should_rotate(&self) -> bool {
+        let len = self.wal.lock().unwrap_or_else(PoisonError::into_inner).1.written();
+        let age = self.started.lock().unwrap_or_else(PoisonError::into_inner).elapsed();
+        len >= 4 << 20 || (len > 0 && age >= std::time::Duration::from_secs(600))
     }
 
-    /// Removes checkpoints and logs other than the current ones.
-    fn remove_stale(&self, catalog: &Catalog) -> io::Result<()> {
-        remove_stale(&self.dir, catalog)
+    /// The generation being written.
+    pub fn current_generation(&self) -> u64 {
+        self.wal.lock().unwrap_or_else(PoisonError::into_inner).0
     }
+
+    /// Starts a new log generation and returns the one that ended. Call with every table's rows
+    /// locked, so that everything logged before is in generations up to the one returned.
+    pub fn rotate(&self) -> io::Result<u64> {
+        let mut current = self.wal.lock().unwrap_or_else(PoisonError::into_inner);
+        *self.started.lock().unwrap_or_else(PoisonError::into_inner) = std::time::Instant::now();
+        let next = current.0 + 1;
+        let (wal, _) = Wal::open(&wal_path(&self.dir, next), None)?;
+        sync_dir(&self.dir)?;
+        let ended = current.0;
+        *current = (next, Arc::new(wal));
+        Ok(ended)
+    }
+
+    /// Deletes the log generations whose rows are all in the data files, given each table's
+    /// `(tiered_before, flushed_before)`; the catalog records the oldest one still needed.
+    pub fn retire(&self, tables: &HashMap<u64, (i64, u64)>, catalog: &mut Catalog) -> io::Result<()> {
+        let current = self.wal.lock().unwrap_or_else(PoisonError::into_inner).0;
+        let mut summaries = self.summaries.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut first = current;
+        for g in catalog.first_wal_generation..current {
+            let needed = summaries.get(&g).is_some_and(|per_table| {
+                per_table.iter().any(|(id, s)| match tables.get(id) {
+                    None => false,
+                    Some(&(tiered_before, flushed_before)) => {
+                        s.newest_memory >= tiered_before || (s.magnetic && g >= flushed_before)
+                    }
+                })
+            });
+            if needed {
+                first = g;
+                break;
+            }
+        }
+        if first <= catalog.first_wal_generation {
+            return Ok(());
+        }
+        let previous = catalog.first_wal_generation;
+        catalog.first_wal_generation = first;
+        if let Err(e) = save_catalog(&self.dir, catalog) {
+            catalog.first_wal_generation = previous;
+            return Err(e);
+        }
+        for g in previous..first {
+            match fs::remove_file(wal_path(&self.dir, g)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+            summaries.remove(&g);
+        }
+        Ok(())
+    }
+}
+
+/// The data directory's format: 2 is the tiered one (memory store in the log, magnetic store
+/// in `tables/`); 0 is the checkpoint format of earlier releases.
+pub const CURRENT_FORMAT: u32 = 2;
+
+/// `<data dir>/tables/<id>`.
+pub(super) fn table_dir(dir: &Path, id: u64) -> PathBuf {
+    dir.join("tables").join(id.to_string())
+}
+
+/// Converts a directory in an earlier release's checkpoint format: its checkpoint and log are
+/// read into the memory stores, every row is logged into a new generation (synced), the
+/// catalog is saved in the current format, and the old files are removed. The next tiering
+/// pass writes the old rows to the magnetic store. Interrupted, it starts over on the next
+/// open (the old files stay until the new catalog is saved).
+fn convert(dir: &Path, catalog: &mut Catalog, summaries: &mut Summaries) -> io::Result<Wal> {
+    for (id, rows) in read_checkpoint(dir, catalog, None)? {
+        if let Some(table) = catalog.table_by_id(id) {
+            let mut store = table.data();
+            rows.into_iter().for_each(|r| store.memory.restore(r));
+        }
+    }
+    let old = wal_path(dir, catalog.wal_generation);
+    if (catalog.checkpoint > 0 || catalog.databases.values().any(|d| !d.tables.is_empty())) && !old.exists() {
+        return Err(Damage::into_io(
+            dir,
+            format!("{} is missing, but catalog.json names it as the current write-ahead log", old.display()),
+        ));
+    }
+    let aside = dir.join("damaged").join(format!("wal-{}.unfinished-entry", catalog.wal_generation));
+    let (_, entries) = Wal::open(&old, Some(&aside)).map_err(|e| match e.kind() {
+        io::ErrorKind::InvalidData => Damage::into_io(dir, e.to_string()),
+        _ => e,
+    })?;
+    for entry in entries {
+        if let Some(table) = catalog.table_by_id(entry.table) {
+            let mut store = table.data();
+            entry.records.into_iter().chain(entry.magnetic).for_each(|r| store.memory.restore(r));
+        }
+    }
+    let generation = catalog.wal_generation + 1;
+    let path = wal_path(dir, generation);
+    if path.exists() {
+        fs::remove_file(&path)?; // a conversion interrupted before
+    }
+    let (wal, _) = Wal::open(&path, None)?;
+    let mut end = 0;
+    for table in catalog.databases.values().flat_map(|d| d.tables.values()) {
+        let store = table.data();
+        let rows: Vec<NewRecord> = store
+            .memory
+            .rows()
+            .map(|(d, m, t, r)| NewRecord {
+                dimensions: d.to_vec(),
+                measure_name: m.to_string(),
+                time_ns: t,
+                version: Some(r.version),
+                measure: r.measure.clone(),
+            })
+            .collect();
+        for chunk in rows.chunks(1000) {
+            let entry = WalEntry { table: table.id, records: chunk.to_vec(), magnetic: Vec::new() };
+            end = wal.append(&entry)?;
+            note(summaries, generation, &entry);
+        }
+    }
+    wal.sync_to(end)?;
+    sync_dir(dir)?;
+    let before = (catalog.checkpoint, catalog.wal_generation, catalog.first_wal_generation, catalog.format);
+    (catalog.checkpoint, catalog.wal_generation, catalog.first_wal_generation, catalog.format) =
+        (0, generation, generation, CURRENT_FORMAT);
+    if let Err(e) = save_catalog(dir, catalog) {
+        (catalog.checkpoint, catalog.wal_generation, catalog.first_wal_generation, catalog.format) = before;
+        return Err(e);
+    }
+    let checkpoints = dir.join("checkpoints");
+    if checkpoints.exists() {
+        fs::remove_dir_all(&checkpoints)?;
+    }
+    for g in log_generations(dir)? {
+        if g < generation {
+            fs::remove_file(wal_path(dir, g))?;
+        }
+    }
+    Ok(wal)
 }
 
 /// Replaces `dir/catalog.json` atomically.
@@ -313,99 +555,8 @@ pub(super) fn save_catalog(dir: &Path, catalog: &Catalog) -> io::Result<()> {
     sync_dir(dir)
 }
 
-/// Writes checkpoint `catalog.checkpoint + 1` with every table's rows as of `now`, opens the
-/// next log generation, saves the catalog naming both, and hands the new log to `install`.
-/// Every table's rows stay locked until `install` has run, so that no write can be logged in
-/// the old log after its table was written to the checkpoint.
-pub(super) fn write_checkpoint(
-    dir: &Path,
-    catalog: &mut Catalog,
-    now: i64,
-    install: impl FnOnce(Wal),
-) -> io::Result<CheckpointStats> {
-    let n = catalog.checkpoint + 1;
-    let root = dir.join("checkpoints");
-    let ckpt = checkpoint_dir(dir, n);
-    if ckpt.exists() {
-        fs::remove_dir_all(&ckpt)?;
-    }
-    fs::create_dir_all(&ckpt)?;
-    let mut stats = CheckpointStats::default();
-    let mut manifest = Manifest::default();
-    let handles: Vec<_> = catalog.databases.values().flat_map(|d| d.tables.values()).map(|t| t.data_handle()).collect();
-    let mut guards: Vec<_> = handles.iter().map(|h| h.lock().unwrap_or_else(PoisonError::into_inner)).collect();
-    for (table, data) in catalog.databases.values().flat_map(|d| d.tables.values()).zip(guards.iter_mut()) {
-        stats.expired += data.expire_before(table.oldest_kept(now));
-        let floor = table.memory_floor(now);
-        if data.rows().any(|r| r.2 >= floor) {
-            let name = format!("memory/{}.parquet", table.id);
-            let sum = layout::write_file(&ckpt.join(&name), data.rows().filter(|r| r.2 >= floor))?;
-            stats.memory_rows += sum.rows as usize;
-            manifest.files.insert(name, sum);
-        }
-        // Magnetic rows by UTC day: time-partitioned files.
-        let mut days: BTreeMap<i64, Vec<_>> = BTreeMap::new();
-        for r in data.rows().filter(|r| r.2 < floor) {
-            days.entry(r.2.div_euclid(DAY_NS)).or_default().push(r);
-        }
-        for (day, rows) in days {
-            let date = chrono::DateTime::from_timestamp_nanos(day * DAY_NS).format("%Y-%m-%d");
-            let name = format!("tables/{}/date={date}/part-0.parquet", table.id);
-            let sum = layout::write_file(&ckpt.join(&name), rows.into_iter())?;
-            stats.magnetic_rows += sum.rows as usize;
-            stats.magnetic_files += 1;
-            manifest.files.insert(name, sum);
-        }
-    }
-    manifest.write(&ckpt)?;
-    sync_dir(&ckpt)?;
-    sync_dir(&root)?;
-    let generation = catalog.wal_generation + 1;
-    let (new_wal, _) = Wal::open(&wal_path(dir, generation), None)?;
-    sync_dir(dir)?;
-    let old = (catalog.checkpoint, catalog.wal_generation, catalog.manifests);
-    (catalog.checkpoint, catalog.wal_generation, catalog.manifests) = (n, generation, true);
-    if let Err(e) = save_catalog(dir, catalog) {
-        (catalog.checkpoint, catalog.wal_generation, catalog.manifests) = old;
-        return Err(e);
-    }
-    install(new_wal);
-    drop(guards);
-    Ok(stats)
-}
-
-/// Removes checkpoints and logs other than the ones `catalog` names (superseded by them).
-pub(super) fn remove_stale(dir: &Path, catalog: &Catalog) -> io::Result<()> {
-    let root = dir.join("checkpoints");
-    if root.exists() {
-        for entry in fs::read_dir(&root)? {
-            let entry = entry?;
-            if entry.file_name().to_str() != Some(&catalog.checkpoint.to_string()) {
-                fs::remove_dir_all(entry.path())?;
-            }
-        }
-    }
-    for entry in fs::read_dir(dir)? {
-        let name = entry?.file_name();
-        if log_generation(&name).is_some_and(|g| g != catalog.wal_generation) {
-            fs::remove_file(dir.join(&name))?;
-        }
-    }
-    Ok(())
-}
-
-/// What a checkpoint wrote.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CheckpointStats {
-    /// Rows in memory-store files.
-    pub memory_rows: usize,
-    /// Rows in magnetic-store files.
-    pub magnetic_rows: usize,
-    /// Magnetic-store files (one per table and UTC day).
-    pub magnetic_files: usize,
-    /// Rows dropped as past retention.
-    pub expired: usize,
-}
+/// What a tiering pass did, over every table.
+pub type CheckpointStats = super::table::TierStats;
 
 /// The table id in the path of a checkpoint file (relative to the checkpoint, with `/`):
 /// `memory/<id>.parquet`, `tables/<id>/date=<day>/part-<n>.parquet`, or an older release's

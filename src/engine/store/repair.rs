@@ -1,23 +1,28 @@
 //! `ruuvistream repair DIR`: salvages a damaged data directory when the user asks for it.
 //!
-//! Every readable row is kept: the current checkpoint's files that pass their checksums, and
-//! every intact entry of the write-ahead log, before and after damaged stretches. A missing or
-//! unreadable catalog is rebuilt from the table ids found in the data (database `recovered`,
-//! tables `table-<id>`, default settings), since table names live only in the catalog. The
-//! salvaged rows are written as a new checkpoint with a new, empty log; every file that was
-//! damaged (and the log that was replaced) is first copied to `damaged/repair-<time>/`, and
-//! the report says what was lost.
+//! Every readable row is kept: every intact entry of the write-ahead log (before and after
+//! damaged stretches), and every magnetic store file that passes its checksum. A log with
+//! damage is rewritten with its intact entries; a damaged or missing data file leaves its
+//! table's manifest (its rows are reported lost); an unreadable manifest is rebuilt from the
+//! files that are there. A missing or unreadable catalog is rebuilt from the table ids found in
+//! the data (database `recovered`, tables `table-<id>`, default settings), since table names
+//! live only in the catalog. Every file that was damaged or replaced is first copied to
+//! `damaged/repair-<time>/`, and the report says what was lost.
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use super::layout;
+use super::magnetic::{self, MagneticFile, TableManifest};
+use super::manifest::{FileSum, Manifest, mismatch};
+use super::memory::TableData;
 use super::persist::{
-    Damage, checkpoint_dir, data_files, files_below, lock, log_generation, read_catalog, read_checkpoint, remove_stale,
-    table_id_of, wal_path, write_checkpoint,
+    CURRENT_FORMAT, Damage, Persistence, checkpoint_dir, data_files, files_below, lock, log_generation, read_catalog,
+    read_checkpoint, save_catalog, table_dir, table_id_of, wal_path,
 };
-use super::wal::read_entries;
+use super::wal::{frame, read_entries};
 use crate::engine::catalog::{Catalog, Database, Table};
 
 /// The database that a rebuilt catalog puts recovered tables in.
@@ -28,7 +33,7 @@ pub const RECOVERED_DATABASE: &str = "recovered";
 pub struct RepairReport {
     /// Each problem found, with the file it concerns and what was lost.
     pub problems: Vec<String>,
-    /// Rows in the repaired directory.
+    /// Rows in the directory after the repair.
     pub rows_kept: usize,
     /// Rows known to be lost (files whose manifest gave their row count); damaged stretches of
     /// a log hold an unknown number more.
@@ -65,78 +70,163 @@ impl std::fmt::Display for RepairReport {
             write!(
                 f,
                 "; the catalog was rebuilt: tables are in database {RECOVERED_DATABASE} as table-<id>, with default \
-                 settings (rename them with a query into new tables, or set their retention with UpdateTable)"
+                 settings (set their retention with UpdateTable)"
             )?;
         }
         Ok(())
     }
 }
 
-/// Salvages `dir` (see the module docs) at time `now` (ns, for retention); `region` and
-/// `account` name a rebuilt catalog's ARNs. A sound directory is left unchanged. The directory
-/// must not be in use by an engine.
+/// Copies files into the repair's folder before they are changed.
+struct Aside {
+    root: PathBuf,
+    dir: PathBuf,
+    used: bool,
+}
+
+impl Aside {
+    fn keep(&mut self, path: &Path) -> io::Result<()> {
+        let Ok(relative) = path.strip_prefix(&self.root) else { return Ok(()) };
+        if !path.is_file() {
+            return Ok(());
+        }
+        let target = self.dir.join(relative);
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        fs::copy(path, &target)?;
+        self.used = true;
+        Ok(())
+    }
+}
+
+/// Writes `bytes` to `path` atomically (a temporary file, synced, renamed over it).
+fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = path.with_extension("repair-tmp");
+    let mut f = fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    fs::rename(&tmp, path)?;
+    if let Some(parent) = path.parent() {
+        fs::File::open(parent)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// Salvages `dir` (see the module docs) at time `now` (ns); `region` and `account` name a
+/// rebuilt catalog's ARNs. A sound directory is left unchanged. The directory must not be in
+/// use by an engine.
 pub fn repair(dir: &Path, region: &str, account: &str, now: i64) -> io::Result<RepairReport> {
     if !dir.is_dir() {
         return Err(io::Error::new(io::ErrorKind::NotFound, format!("no data directory at {}", dir.display())));
     }
-    let _lock = lock(dir)?;
     let mut report = RepairReport::default();
-    let aside = dir.join("damaged").join(format!("repair-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ")));
-    let mut to_keep: Vec<PathBuf> = Vec::new();
+    {
+        let _lock = lock(dir)?;
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
+        let mut aside =
+            Aside { root: dir.to_path_buf(), dir: dir.join("damaged").join(format!("repair-{stamp}")), used: false };
+        let catalog = match read_catalog(dir) {
+            Ok(Some(c)) => c,
+            Ok(None) if data_files(dir)?.is_empty() => return Ok(report),
+            Ok(None) => {
+                report.problems.push(format!("{} is missing", dir.join("catalog.json").display()));
+                rebuild(dir, region, account, now)?
+            }
+            Err(e) if Damage::of(&e).is_some() => {
+                report.problems.push(Damage::of(&e).map(|d| d.problem.clone()).unwrap_or_default());
+                aside.keep(&dir.join("catalog.json"))?;
+                rebuild(dir, region, account, now)?
+            }
+            Err(e) => return Err(e),
+        };
+        report.catalog_rebuilt = !report.problems.is_empty();
+        repair_checkpoint(dir, &catalog, &mut aside, &mut report)?;
+        repair_logs(dir, &catalog, &mut aside, &mut report)?;
+        let ids: Vec<u64> = catalog.databases.values().flat_map(|d| d.tables.values()).map(|t| t.id).collect();
+        for id in ids {
+            repair_table(&table_dir(dir, id), &mut aside, &mut report)?;
+        }
+        if report.catalog_rebuilt {
+            save_catalog(dir, &catalog)?;
+        }
+        if aside.used {
+            report.aside = Some(aside.dir);
+        }
+    }
+    // Open it as the engine would, to count what is there (and to prove that it opens).
+    let (_, catalog) = Persistence::open(dir, region, account).map_err(|e| match Damage::of(&e) {
+        Some(d) => io::Error::other(format!("the directory is still damaged after the repair: {}", d.problem)),
+        None => e,
+    })?;
+    report.rows_kept = catalog.databases.values().flat_map(|d| d.tables.values()).map(|t| t.data().len()).sum();
+    Ok(report)
+}
 
-    let (mut catalog, logs) = match read_catalog(dir) {
-        Ok(Some(c)) => {
-            let g = c.wal_generation;
-            (c, vec![g])
-        }
-        Ok(None) if data_files(dir)?.is_empty() => return Ok(report),
-        Ok(None) => {
-            report.problems.push(format!("{} is missing", dir.join("catalog.json").display()));
-            rebuild(dir, region, account, now)?
-        }
-        Err(e) if Damage::of(&e).is_some() => {
-            report.problems.push(Damage::of(&e).map(|d| d.problem.clone()).unwrap_or_default());
-            to_keep.push(dir.join("catalog.json"));
-            rebuild(dir, region, account, now)?
-        }
-        Err(e) => return Err(e),
-    };
-    report.catalog_rebuilt = !report.problems.is_empty();
-
+/// An earlier release's checkpoint: files that are missing or damaged leave its manifest (or,
+/// without one, the directory), their rows reported lost.
+fn repair_checkpoint(dir: &Path, catalog: &Catalog, aside: &mut Aside, report: &mut RepairReport) -> io::Result<()> {
+    if catalog.checkpoint == 0 {
+        return Ok(());
+    }
     let mut lost = Vec::new();
-    let rows = read_checkpoint(dir, &catalog, Some(&mut |path, why, rows| lost.push((path, why, rows))))?;
+    read_checkpoint(dir, catalog, Some(&mut |path, why, rows| lost.push((path, why, rows))))?;
+    if lost.is_empty() {
+        return Ok(());
+    }
+    let ckpt = checkpoint_dir(dir, catalog.checkpoint);
+    let mut manifest = Manifest::read(&ckpt).ok().flatten();
     for (path, why, rows) in lost {
         let held = rows.map_or_else(|| "an unknown number of rows".to_string(), |n| format!("{n} rows"));
         report.problems.push(format!("{} {why}: its {held} are lost", path.display()));
         report.rows_lost += rows.unwrap_or(0);
-        if path.exists() {
-            to_keep.push(path);
+        aside.keep(&path)?;
+        if let (Some(m), Ok(relative)) = (manifest.as_mut(), path.strip_prefix(&ckpt)) {
+            m.files.remove(&relative.to_string_lossy().replace('\\', "/"));
+        }
+        if path.is_file() {
+            fs::remove_file(&path)?;
         }
     }
-    if catalog.checkpoint > 0 {
-        to_keep.push(checkpoint_dir(dir, catalog.checkpoint).join(super::manifest::MANIFEST));
+    if !ckpt.is_dir() {
+        fs::create_dir_all(&ckpt)?;
     }
-    for (id, records) in rows {
-        if let Some(table) = catalog.table_by_id_mut(id) {
-            records.into_iter().for_each(|r| table.data().restore(r));
-        }
-    }
+    manifest.unwrap_or_default().write(&ckpt)
+}
 
-    for &g in &logs {
+/// Every log generation from the first the catalog needs: damaged ones are rewritten with their
+/// intact entries, missing ones are created empty.
+fn repair_logs(dir: &Path, catalog: &Catalog, aside: &mut Aside, report: &mut RepairReport) -> io::Result<()> {
+    let mut generations: Vec<u64> = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        generations.extend(log_generation(&entry?.file_name()));
+    }
+    let first = if catalog.checkpoint > 0 || catalog.format < CURRENT_FORMAT {
+        catalog.wal_generation
+    } else {
+        catalog.first_wal_generation
+    };
+    let last = generations.iter().copied().filter(|g| *g >= first).max().unwrap_or(first);
+    for g in first..=last {
         let path = wal_path(dir, g);
         let bytes = match fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                if g == catalog.wal_generation && !report.catalog_rebuilt {
-                    report
-                        .problems
-                        .push(format!("{} is missing: the writes since the last checkpoint are lost", path.display()));
+                if g == first && !report.catalog_rebuilt || g > first {
+                    report.problems.push(format!(
+                        "{} is missing: the writes it held since the last tiering are lost",
+                        path.display()
+                    ));
                 }
+                replace(&path, &[])?;
                 continue;
             }
             Err(e) => return Err(e),
         };
         let contents = read_entries(&bytes);
+        if contents.damaged.is_empty() && contents.torn_tail() == 0 {
+            continue;
+        }
         for (from, to) in &contents.damaged {
             report.problems.push(format!(
                 "{}: bytes {from}..{to} cannot be read; the writes they held are lost, every intact entry around them \
@@ -144,68 +234,165 @@ pub fn repair(dir: &Path, region: &str, account: &str, now: i64) -> io::Result<R
                 path.display()
             ));
         }
-        let torn = contents.torn_tail();
-        if !contents.damaged.is_empty() || torn > 0 {
-            if contents.damaged.is_empty() {
-                report.problems.push(format!(
-                    "{}: its last {torn} bytes are an unfinished entry (a write interrupted before it was acknowledged)",
-                    path.display()
-                ));
-            }
-            to_keep.push(path.clone());
+        if contents.damaged.is_empty() {
+            report.problems.push(format!(
+                "{}: its last {} bytes are an unfinished entry (a write interrupted before it was acknowledged)",
+                path.display(),
+                contents.torn_tail()
+            ));
         }
-        for entry in contents.entries {
-            if let Some(table) = catalog.table_by_id_mut(entry.table) {
-                entry.records.into_iter().for_each(|r| table.data().restore(r));
-            }
+        aside.keep(&path)?;
+        let mut intact = Vec::new();
+        for entry in &contents.entries {
+            intact.extend(frame(&serde_json::to_vec(entry).map_err(io::Error::other)?)?);
         }
+        replace(&path, &intact)?;
     }
-
-    if report.problems.is_empty() {
-        report.rows_kept = catalog.databases.values().flat_map(|d| d.tables.values()).map(|t| t.data().len()).sum();
-        return Ok(report);
-    }
-    for path in to_keep {
-        let Ok(relative) = path.strip_prefix(dir) else { continue };
-        let target = aside.join(relative);
-        if let Some(parent) = target.parent() {
-            fs::create_dir_all(parent)?;
-        }
-        if path.is_file() {
-            fs::copy(&path, &target)?;
-        }
-    }
-    report.aside = aside.is_dir().then_some(aside);
-    // Past every generation that exists, so that the new log starts empty.
-    catalog.wal_generation = catalog.wal_generation.max(logs.iter().copied().max().unwrap_or(0));
-    let stats = write_checkpoint(dir, &mut catalog, now, drop)?;
-    remove_stale(dir, &catalog)?;
-    report.rows_kept = stats.memory_rows + stats.magnetic_rows;
-    Ok(report)
+    Ok(())
 }
 
-/// A catalog for a directory that lost its own: the newest checkpoint, every log from its
-/// generation on, and a table for every id their data names.
-fn rebuild(dir: &Path, region: &str, account: &str, now: i64) -> io::Result<(Catalog, Vec<u64>)> {
+/// One table's magnetic store: files missing or failing their checksums leave the manifest
+/// (their rows reported lost); an unreadable or missing manifest is rebuilt from the files.
+fn repair_table(dir: &Path, aside: &mut Aside, report: &mut RepairReport) -> io::Result<()> {
+    let path = dir.join(magnetic::MANIFEST);
+    let parquet: Vec<String> = if dir.is_dir() {
+        files_below(dir)?.into_iter().filter(|f| f.ends_with(".parquet")).collect()
+    } else {
+        Vec::new()
+    };
+    let manifest: Option<TableManifest> = match fs::read(&path) {
+        Ok(bytes) => match serde_json::from_slice(&bytes) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                report.problems.push(format!("{} cannot be read ({e}); it was rebuilt from the files", path.display()));
+                aside.keep(&path)?;
+                None
+            }
+        },
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            if parquet.is_empty() {
+                return Ok(());
+            }
+            report.problems.push(format!("{} is missing; it was rebuilt from the files", path.display()));
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    let mut changed = manifest.is_none();
+    let mut manifest = match manifest {
+        Some(m) => m,
+        None => rebuild_manifest(dir, &parquet, aside, report)?,
+    };
+    let mut kept = Vec::new();
+    for f in std::mem::take(&mut manifest.files) {
+        let file = dir.join(&f.path);
+        let why = match fs::read(&file) {
+            Ok(bytes) => mismatch(&bytes, &f.sum).map(|w| format!("is damaged: {w}")),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Some("is missing".to_string()),
+            Err(e) => return Err(e),
+        };
+        match why {
+            None => kept.push(f),
+            Some(why) => {
+                changed = true;
+                report.problems.push(format!("{} {why}: its {} rows are lost", file.display(), f.sum.rows));
+                report.rows_lost += f.sum.rows;
+                aside.keep(&file)?;
+                if file.is_file() {
+                    fs::remove_file(&file)?;
+                }
+            }
+        }
+    }
+    if !changed {
+        return Ok(());
+    }
+    manifest.files = kept;
+    fs::create_dir_all(dir)?;
+    replace(&path, &serde_json::to_vec_pretty(&manifest).map_err(io::Error::other)?)
+}
+
+/// A manifest for the Parquet files in `dir` that can be read (the others are put aside).
+fn rebuild_manifest(
+    dir: &Path,
+    files: &[String],
+    aside: &mut Aside,
+    report: &mut RepairReport,
+) -> io::Result<TableManifest> {
+    let mut manifest = TableManifest::default();
+    let mut columns = TableData::default();
+    let mut newest = i64::MIN;
+    for name in files {
+        let path = dir.join(name);
+        let bytes = fs::read(&path)?;
+        let sum = FileSum { bytes: bytes.len() as u64, crc32: crc32fast::hash(&bytes), rows: 0 };
+        let rows = match layout::read_file(&path, bytes) {
+            Ok(rows) if !rows.is_empty() => rows,
+            Ok(_) => continue,
+            Err(e) => {
+                report.problems.push(format!("{} cannot be read ({e}): its rows are lost", path.display()));
+                aside.keep(&path)?;
+                fs::remove_file(&path)?;
+                continue;
+            }
+        };
+        let (min_time, max_time) =
+            rows.iter().fold((i64::MAX, i64::MIN), |(a, b), r| (a.min(r.time_ns), b.max(r.time_ns)));
+        newest = newest.max(max_time);
+        let n =
+            name.rsplit("part-").next().and_then(|p| p.strip_suffix(".parquet")).and_then(|p| p.parse::<u64>().ok());
+        manifest.next_part = manifest.next_part.max(n.map_or(0, |n| n + 1));
+        let count = rows.len() as u64;
+        rows.into_iter().for_each(|r| columns.remember_columns(&r, None));
+        manifest.files.push(MagneticFile {
+            path: name.clone(),
+            day: magnetic::day_of(min_time),
+            min_time,
+            max_time,
+            sum: FileSum { rows: count, ..sum },
+        });
+    }
+    // Every row older than the newest file row is in the files (tiering moves whole hours).
+    manifest.tiered_before = if newest == i64::MIN { i64::MIN } else { newest.saturating_add(1) };
+    manifest.columns = columns.columns();
+    Ok(manifest)
+}
+
+/// A catalog for a directory that lost its own: a table for every id its data names, and the
+/// log generations that are there.
+fn rebuild(dir: &Path, region: &str, account: &str, now: i64) -> io::Result<Catalog> {
     let mut catalog = Catalog::new(region, account);
-    let root = dir.join("checkpoints");
     let mut ids = BTreeSet::new();
+    let tables = dir.join("tables");
+    if tables.is_dir() {
+        for entry in fs::read_dir(&tables)? {
+            ids.extend(entry?.file_name().to_str().and_then(|n| n.parse::<u64>().ok()));
+        }
+    }
+    let root = dir.join("checkpoints");
     if root.is_dir() {
         let newest =
             fs::read_dir(&root)?.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u64>().ok()).max().unwrap_or(0);
-        catalog.checkpoint = newest;
-        // A checkpoint written before manifests existed has none to check.
-        catalog.manifests = checkpoint_dir(dir, newest).join(super::manifest::MANIFEST).exists();
         if newest > 0 {
+            // An earlier release's checkpoint: converted when the engine opens the directory.
+            catalog.checkpoint = newest;
+            catalog.format = 0;
+            catalog.manifests = checkpoint_dir(dir, newest).join(super::manifest::MANIFEST).exists();
             ids.extend(files_below(&checkpoint_dir(dir, newest))?.iter().filter_map(|n| table_id_of(n)));
         }
     }
-    let mut logs: Vec<u64> = fs::read_dir(dir)?
-        .filter_map(|e| log_generation(&e.ok()?.file_name()))
-        .filter(|g| *g >= catalog.checkpoint)
-        .collect();
+    let mut logs: Vec<u64> = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        logs.extend(log_generation(&entry?.file_name()));
+    }
     logs.sort_unstable();
-    catalog.wal_generation = logs.first().copied().unwrap_or(catalog.checkpoint);
+    if catalog.checkpoint > 0 {
+        logs.retain(|g| *g >= catalog.checkpoint);
+        catalog.wal_generation = logs.first().copied().unwrap_or(catalog.checkpoint);
+    } else {
+        catalog.first_wal_generation = logs.first().copied().unwrap_or(0);
+        catalog.wal_generation = logs.last().copied().unwrap_or(0);
+    }
     for &g in &logs {
         let bytes = fs::read(wal_path(dir, g))?;
         ids.extend(read_entries(&bytes).entries.iter().map(|e| e.table));
@@ -223,5 +410,5 @@ fn rebuild(dir: &Path, region: &str, account: &str, now: i64) -> io::Result<(Cat
     }
     catalog.next_table_id = ids.last().map_or(1, |m| m + 1);
     catalog.databases.insert(RECOVERED_DATABASE.into(), db);
-    Ok((catalog, logs))
+    Ok(catalog)
 }

@@ -28,8 +28,11 @@ use super::memory::NewRecord;
 pub struct WalEntry {
     /// The table's id.
     pub table: u64,
-    /// The records, in the order they were applied.
+    /// The records written to the memory store, in the order they were applied.
     pub records: Vec<NewRecord>,
+    /// The records written to the magnetic store (tables with magnetic store writes on).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub magnetic: Vec<NewRecord>,
 }
 
 /// A log with a damaged entry followed by intact ones: opening it would drop acknowledged
@@ -168,6 +171,11 @@ impl Wal {
         Ok(())
     }
 
+    /// Bytes written to the log.
+    pub fn written(&self) -> u64 {
+        self.written.load(Ordering::SeqCst)
+    }
+
     fn check_usable(&self) -> io::Result<()> {
         match &*self.broken.lock().unwrap_or_else(PoisonError::into_inner) {
             None => Ok(()),
@@ -253,7 +261,8 @@ mod tests {
             version: None,
             measure: Measure::Single(ScalarValue::Bigint(i)),
         };
-        frame(&serde_json::to_vec(&WalEntry { table: 1, records: vec![record] }).unwrap()).unwrap()
+        frame(&serde_json::to_vec(&WalEntry { table: 1, records: vec![record], magnetic: Vec::new() }).unwrap())
+            .unwrap()
     }
 
     #[test]

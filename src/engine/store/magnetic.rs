@@ -1,0 +1,312 @@
+//! The magnetic store of one table: immutable Parquet files in the wide layout
+//! ([`super::layout`]), partitioned by UTC day in Hive style
+//! (`<data dir>/tables/<id>/date=YYYY-MM-DD/part-<n>.parquet`), listed with their checksums, row
+//! counts and time ranges in `manifest.json` next to them.
+//!
+//! Rows older than `tiered_before` live here; newer ones in the memory store. A day's files
+//! never overlap in identity (tiering appends whole hours; a rewritten day replaces all of its
+//! files), so reading needs no merge. A day that takes magnetic writes is loaded into memory
+//! (an overlay, the whole day with its identity index) until the next tiering pass writes it
+//! back as one file.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::layout;
+use super::manifest::{FileSum, mismatch};
+use super::memory::{MeasureType, NewRecord, TableData};
+use super::persist::Damage;
+use crate::engine::catalog::DAY_NS;
+
+/// The name of a table's magnetic manifest.
+pub const MANIFEST: &str = "manifest.json";
+
+/// One data file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MagneticFile {
+    /// Its path below the table's directory (`date=YYYY-MM-DD/part-<n>.parquet`).
+    pub path: String,
+    /// Its UTC day (days since the epoch).
+    pub day: i64,
+    /// Its oldest and newest row times, ns.
+    pub min_time: i64,
+    /// Its newest row time, ns.
+    pub max_time: i64,
+    /// Length, checksum, rows.
+    #[serde(flatten)]
+    pub sum: FileSum,
+}
+
+/// The columns a table has had, with the types its measures are locked to (kept here so that
+/// a restart knows them without reading the files).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Columns {
+    /// Dimension names.
+    pub dimensions: BTreeSet<String>,
+    /// MULTI attribute names.
+    pub attributes: BTreeSet<String>,
+    /// Single-measure types written.
+    pub singles: BTreeSet<MeasureType>,
+    /// The type of every measure and attribute name.
+    pub types: BTreeMap<String, MeasureType>,
+    /// Every measure name: its kind and the dimensions written with it.
+    #[serde(default)]
+    pub measures: BTreeMap<String, (String, BTreeSet<String>)>,
+}
+
+/// What `manifest.json` holds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TableManifest {
+    /// Rows older than this are in the files.
+    pub tiered_before: i64,
+    /// Magnetic writes logged in generations before this one are in the files.
+    pub flushed_before: u64,
+    /// The number the next file gets.
+    pub next_part: u64,
+    /// The files, by day.
+    pub files: Vec<MagneticFile>,
+    /// The table's columns.
+    pub columns: Columns,
+}
+
+impl Default for TableManifest {
+    fn default() -> Self {
+        Self {
+            tiered_before: i64::MIN,
+            flushed_before: 0,
+            next_part: 0,
+            files: Vec::new(),
+            columns: Columns::default(),
+        }
+    }
+}
+
+/// A day loaded for magnetic writes.
+#[derive(Debug, Default)]
+pub struct Overlay {
+    /// Every row of the day.
+    pub rows: TableData,
+    /// Whether it changed since it was loaded (and must be written back).
+    pub dirty: bool,
+}
+
+/// The magnetic store of one table.
+#[derive(Debug, Default)]
+pub struct Magnetic {
+    /// `<data dir>/tables/<id>`; `None` in memory mode (nothing is tiered).
+    dir: Option<PathBuf>,
+    /// The manifest as saved.
+    pub manifest: TableManifest,
+    /// Days loaded for magnetic writes.
+    pub overlays: BTreeMap<i64, Overlay>,
+    /// Files whose checksums were verified since the engine started (shared with queries,
+    /// which verify the files they reach outside the table's lock).
+    verified: Verified,
+}
+
+/// The set of files (by path below the table's directory) whose checksums were verified.
+pub type Verified = std::sync::Arc<std::sync::Mutex<HashSet<String>>>;
+
+/// Verifies `path` against `sum` unless `key` is in `verified` already (then adds it).
+pub fn verify_file(verified: &Verified, key: &str, path: &Path, sum: &FileSum) -> io::Result<()> {
+    let done = |v: &Verified| v.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(key);
+    if done(verified) {
+        return Ok(());
+    }
+    let bytes = fs::read(path)?;
+    if let Some(why) = mismatch(&bytes, sum) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{} is damaged: {why}; run `ruuvistream repair` on the data directory", path.display()),
+        ));
+    }
+    verified.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key.to_string());
+    Ok(())
+}
+
+/// The UTC day of a time.
+pub fn day_of(time_ns: i64) -> i64 {
+    time_ns.div_euclid(DAY_NS)
+}
+
+/// `YYYY-MM-DD` of a day.
+pub fn date_of(day: i64) -> String {
+    chrono::DateTime::from_timestamp_nanos(day.saturating_mul(DAY_NS)).format("%Y-%m-%d").to_string()
+}
+
+impl Magnetic {
+    /// The magnetic store in `dir` (`<data dir>/tables/<id>`), as its manifest lists it; every
+    /// listed file must exist. A directory with data files but no manifest is damage.
+    pub fn open(data_dir: &Path, dir: PathBuf) -> io::Result<Self> {
+        let path = dir.join(MANIFEST);
+        let manifest = match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| Damage::into_io(data_dir, format!("{} cannot be read ({e})", path.display())))?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                if dir.is_dir() && super::persist::files_below(&dir)?.iter().any(|f| f.ends_with(".parquet")) {
+                    return Err(Damage::into_io(
+                        data_dir,
+                        format!("{} is missing, but the directory holds data files", path.display()),
+                    ));
+                }
+                TableManifest::default()
+            }
+            Err(e) => return Err(e),
+        };
+        // Cheap checks at start (a file's metadata); checksums are verified when a file is
+        // first read.
+        for f in &manifest.files {
+            let file = dir.join(&f.path);
+            match fs::metadata(&file) {
+                Ok(m) if m.len() == f.sum.bytes => {}
+                Ok(m) => {
+                    return Err(Damage::into_io(
+                        data_dir,
+                        format!(
+                            "{} is damaged: it is {} bytes long, but {} were written",
+                            file.display(),
+                            m.len(),
+                            f.sum.bytes
+                        ),
+                    ));
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    return Err(Damage::into_io(
+                        data_dir,
+                        format!("{} is missing, but {} lists it", file.display(), path.display()),
+                    ));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Self { dir: Some(dir), manifest, overlays: BTreeMap::new(), verified: Verified::default() })
+    }
+
+    /// An empty magnetic store in `dir` (`<data dir>/tables/<id>`, created when rows first go
+    /// there).
+    pub fn new(dir: PathBuf) -> Self {
+        Self { dir: Some(dir), ..Self::default() }
+    }
+
+    /// Whether rows are tiered to files (persistent mode).
+    pub fn is_persistent(&self) -> bool {
+        self.dir.is_some()
+    }
+
+    /// Rows older than this are in the magnetic store.
+    pub fn tiered_before(&self) -> i64 {
+        self.manifest.tiered_before
+    }
+
+    /// The absolute path of a file.
+    pub fn path_of(&self, file: &MagneticFile) -> PathBuf {
+        self.dir.as_deref().unwrap_or(Path::new("")).join(&file.path)
+    }
+
+    /// The set of verified files, for queries.
+    pub fn verified(&self) -> Verified {
+        self.verified.clone()
+    }
+
+    /// Reads a file's rows, verifying its checksum.
+    pub fn read(&mut self, file: &MagneticFile) -> io::Result<Vec<NewRecord>> {
+        let path = self.path_of(file);
+        let bytes = fs::read(&path)?;
+        if let Some(why) = mismatch(&bytes, &file.sum) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{} is damaged: {why}; run `ruuvistream repair` on the data directory", path.display()),
+            ));
+        }
+        self.verified.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(file.path.clone());
+        layout::read_file(&path, bytes)
+    }
+
+    /// The day's rows for magnetic writes: loaded from its files the first time.
+    pub fn overlay(&mut self, day: i64, columns: &Columns) -> io::Result<&mut Overlay> {
+        if !self.overlays.contains_key(&day) {
+            let mut rows = TableData::default();
+            rows.seed_columns(columns);
+            let files: Vec<MagneticFile> = self.manifest.files.iter().filter(|f| f.day == day).cloned().collect();
+            for f in &files {
+                self.read(f)?.into_iter().for_each(|r| rows.restore(r));
+            }
+            self.overlays.insert(day, Overlay { rows, dirty: false });
+        }
+        Ok(self.overlays.get_mut(&day).expect("just inserted"))
+    }
+
+    /// Files with rows in `[from, to)`, except days loaded as overlays (read from memory).
+    pub fn files_between(&self, from: i64, to: i64) -> Vec<MagneticFile> {
+        self.manifest
+            .files
+            .iter()
+            .filter(|f| f.min_time < to && f.max_time >= from && !self.overlays.contains_key(&f.day))
+            .cloned()
+            .collect()
+    }
+
+    /// Writes `rows` (one day's) as a new file and returns its entry (not yet in the manifest).
+    pub fn write_part<'a>(
+        &mut self,
+        day: i64,
+        rows: impl Iterator<Item = layout::Row<'a>>,
+    ) -> io::Result<Option<MagneticFile>> {
+        let Some(dir) = self.dir.clone() else { return Ok(None) };
+        let rows: Vec<layout::Row<'a>> = rows.collect();
+        let (Some(min_time), Some(max_time)) = (rows.iter().map(|r| r.2).min(), rows.iter().map(|r| r.2).max()) else {
+            return Ok(None);
+        };
+        let path = format!("date={}/part-{}.parquet", date_of(day), self.manifest.next_part);
+        self.manifest.next_part += 1;
+        let sum = layout::write_file(&dir.join(&path), rows.into_iter())?;
+        sync_dir(&dir.join(format!("date={}", date_of(day))))?;
+        self.verified.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(path.clone());
+        Ok(Some(MagneticFile { path, day, min_time, max_time, sum }))
+    }
+
+    /// Saves `manifest` atomically as the table's manifest and makes it current.
+    pub fn save(&mut self, manifest: TableManifest) -> io::Result<()> {
+        if let Some(dir) = &self.dir {
+            fs::create_dir_all(dir)?;
+            let tmp = dir.join("manifest.json.tmp");
+            let bytes = serde_json::to_vec_pretty(&manifest).map_err(io::Error::other)?;
+            let mut f = fs::File::create(&tmp)?;
+            io::Write::write_all(&mut f, &bytes)?;
+            f.sync_all()?;
+            fs::rename(&tmp, dir.join(MANIFEST))?;
+            sync_dir(dir)?;
+        }
+        self.manifest = manifest;
+        Ok(())
+    }
+
+    /// Deletes files the manifest no longer lists (after a save), and empty day directories.
+    pub fn remove_unlisted(&self, old: &[MagneticFile]) -> io::Result<()> {
+        let Some(dir) = &self.dir else { return Ok(()) };
+        let listed: HashSet<&str> = self.manifest.files.iter().map(|f| f.path.as_str()).collect();
+        for f in old.iter().filter(|f| !listed.contains(f.path.as_str())) {
+            match fs::remove_file(dir.join(&f.path)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+            let day_dir = dir.join(format!("date={}", date_of(f.day)));
+            if fs::read_dir(&day_dir).map(|mut d| d.next().is_none()).unwrap_or(false) {
+                let _ = fs::remove_dir(&day_dir);
+            }
+        }
+        Ok(())
+    }
+
+    /// Total bytes of the files.
+    pub fn bytes(&self) -> u64 {
+        self.manifest.files.iter().map(|f| f.sum.bytes).sum()
+    }
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    fs::File::open(dir)?.sync_all()
+}
