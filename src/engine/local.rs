@@ -195,9 +195,21 @@ impl Engine {
         let mut stats = CheckpointStats::default();
         let mut marks = std::collections::HashMap::new();
         for (id, floor, kept, data) in &tables {
-            let mut store = data.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            stats += store.tier(*floor, *kept, ended)?;
-            marks.insert(*id, (store.magnetic.tiered_before(), store.magnetic.manifest.flushed_before));
+            let lock = || data.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let job = {
+                let mut store = lock();
+                stats += store.tier(*floor, *kept, ended)?;
+                marks.insert(*id, (store.magnetic.tiered_before(), store.magnetic.manifest.flushed_before));
+                let finished = store.magnetic.tiered_before().div_euclid(super::catalog::DAY_NS);
+                store.magnetic.compaction(finished)
+            };
+            // A finished day's files merged with the table unlocked, swapped in under its lock.
+            if let Some(job) = job
+                && let Some(merged) = job.run()?
+                && lock().magnetic.finish_compaction(job, merged)?
+            {
+                stats.days_compacted += 1;
+            }
         }
         p.retire(&marks, &mut self.catalog())?;
         Ok(Some(stats))

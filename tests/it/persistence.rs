@@ -189,14 +189,6 @@ fn rows_age_into_daily_parquet_files_and_out_past_retention() {
         ..Default::default()
     };
     engine.create_table(table).unwrap();
-    let record = |value: &'static str, at: i64| RecordInput {
-        dimensions: vec![("writer", "w0")],
-        measure_name: "seq",
-        value: MeasureInput::Single("DOUBLE", value),
-        time_ns: at,
-        time_unit_ns: 1,
-        version: None,
-    };
     let ingested =
         engine.write_records("ruuvi", "sensors", &[record("0", NOW - HOUR / 2), record("1", NOW - 30 * HOUR)]);
     assert_eq!(ingested.map(|i| (i.memory, i.magnetic)).unwrap(), (1, 1));
@@ -235,6 +227,18 @@ fn rows_age_into_daily_parquet_files_and_out_past_retention() {
     assert_eq!(files(), ["manifest.json"]);
     drop(engine);
     assert!(rows(&open()).is_empty());
+}
+
+/// A one-value record of writer w0 at `at` (ns).
+fn record(value: &'static str, at: i64) -> RecordInput<'static> {
+    RecordInput {
+        dimensions: vec![("writer", "w0")],
+        measure_name: "seq",
+        value: MeasureInput::Single("DOUBLE", value),
+        time_ns: at,
+        time_unit_ns: 1,
+        version: None,
+    }
 }
 
 /// Every file below `dir`.
@@ -329,4 +333,47 @@ fn an_engine_thread_releases_its_directory_when_shut_down() {
     let second = EngineThread::start(config(dir.path())).unwrap();
     let catalog = second.engine().unwrap().catalog();
     assert!(catalog.databases.contains_key("kept"));
+}
+
+#[test]
+fn a_finished_days_hourly_files_are_merged_into_one() {
+    const DAY: i64 = 1_795_996_800_000_000_000; // 2026-11-30T00:00:00Z
+    const HOUR: i64 = 3_600_000_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Clock::manual(DAY + 2 * HOUR);
+    let engine = Engine::open(EngineConfig { clock: clock.clone(), ..config(dir.path()) }).unwrap();
+    engine.create_database(CreateDatabase { name: "ruuvi".into(), ..Default::default() }).unwrap();
+    let table = CreateTable {
+        database: "ruuvi".into(),
+        name: "sensors".into(),
+        retention: Some(Retention { memory_hours: 1, magnetic_days: 10 }),
+        ..Default::default()
+    };
+    engine.create_table(table).unwrap();
+    let day_files = || -> Vec<String> {
+        let mut f: Vec<String> = walk(&dir.path().join("tables").join("1"))
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        f.sort();
+        f
+    };
+    // Three passes an hour apart, each tiering the hour that left the memory window.
+    for (i, value) in ["1", "2", "3"].into_iter().enumerate() {
+        engine.write_records("ruuvi", "sensors", &[record(value, clock.now_ns() - HOUR / 2)]).unwrap();
+        clock.advance(Duration::from_secs(3600));
+        let stats = engine.checkpoint().unwrap().unwrap();
+        assert_eq!(stats.tiered_rows, 1, "pass {i}");
+    }
+    assert_eq!(day_files(), ["part-0.parquet", "part-1.parquet", "part-2.parquet"]);
+    // The next day the finished day's files become one, with every row.
+    clock.advance(Duration::from_secs(24 * 3600));
+    let stats = engine.checkpoint().unwrap().unwrap();
+    assert_eq!(stats.days_compacted, 1);
+    assert_eq!(day_files(), ["part-3.parquet"]);
+    assert_eq!(rows(&engine).len(), 3);
+    drop(engine);
+    let again = Engine::open(EngineConfig { clock: clock.clone(), ..config(dir.path()) }).unwrap();
+    assert_eq!(rows(&again).len(), 3);
 }

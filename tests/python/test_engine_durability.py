@@ -195,3 +195,6 @@ def test_polars_reads_the_magnetic_store_as_the_engine_answers(tmp_path):
         assert (
             client.query(last).to_polars()["n"][0] == got.filter(pl.col("time") > now - dt.timedelta(hours=40)).height
         )
+        one = "SELECT count(*) AS n FROM ruuvi.sensors WHERE mac = 'AA:1' AND movement >= 2"
+        want = got.filter((pl.col("mac") == "AA:1") & (pl.col("movement") >= 2)).height
+        assert client.query(one).to_polars()["n"][0] == want

@@ -8,7 +8,7 @@ use arrow_array::Array;
 use arrow_schema::SchemaRef;
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::common::{Result, ScalarValue};
+use datafusion::common::{DFSchema, Result, ScalarValue};
 use datafusion::datasource::TableType;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::memory::MemorySourceConfig;
@@ -47,12 +47,13 @@ impl TableProvider for TimeTable {
     }
 
     fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
-        // Pruning is by whole chunks, so DataFusion still applies the filter to the rows.
+        // Pruning is by whole chunks, files and row groups, so DataFusion still applies the
+        // filter to the rows.
         Ok(filters
             .iter()
-            .map(|f| match time_range(f) {
-                Some(_) => TableProviderFilterPushDown::Inexact,
-                None => TableProviderFilterPushDown::Unsupported,
+            .map(|f| match time_range(f).is_some() || prunable(f) {
+                true => TableProviderFilterPushDown::Inexact,
+                false => TableProviderFilterPushDown::Unsupported,
             })
             .collect())
     }
@@ -111,7 +112,17 @@ impl TableProvider for TimeTable {
                 )
             })
             .collect();
-        let source = Arc::new(ParquetSource::new(self.schema()));
+        // Row groups whose statistics rule the filters out are skipped (the files are sorted by
+        // series and time, so dimension and time statistics are tight).
+        let mut source = ParquetSource::new(self.schema());
+        let pushed = filters.iter().filter(|f| time_range(f).is_some() || prunable(f)).cloned().reduce(Expr::and);
+        if let Some(predicate) = pushed {
+            let schema = DFSchema::try_from(self.schema().as_ref().clone())?;
+            if let Ok(physical) = state.create_physical_expr(predicate, &schema) {
+                source = source.with_predicate(physical);
+            }
+        }
+        let source = Arc::new(source);
         let config = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), source)
             .with_file_groups(file_groups)
             .with_projection_indices(projection.cloned())?
@@ -154,6 +165,24 @@ fn time_range(e: &Expr) -> Option<(i64, i64)> {
             Some((literal_ns(low)?, literal_ns(high)?.saturating_add(1)))
         }
         _ => None,
+    }
+}
+
+/// Whether a filter can prune files and row groups by their statistics: comparisons of a column
+/// with a constant, IN lists of constants, and AND/OR of those (nothing volatile).
+fn prunable(e: &Expr) -> bool {
+    let literal = |e: &Expr| matches!(e, Expr::Literal(..));
+    let column = |e: &Expr| matches!(e, Expr::Column(_));
+    match e {
+        Expr::BinaryExpr(BinaryExpr { left, op: Operator::And | Operator::Or, right }) => {
+            prunable(left) && prunable(right)
+        }
+        Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
+            matches!(op, Operator::Eq | Operator::NotEq | Operator::Lt | Operator::LtEq | Operator::Gt | Operator::GtEq)
+                && ((column(left) && literal(right)) || (literal(left) && column(right)))
+        }
+        Expr::InList(list) => column(&list.expr) && list.list.iter().all(literal),
+        _ => false,
     }
 }
 

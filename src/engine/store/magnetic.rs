@@ -255,16 +255,48 @@ impl Magnetic {
         rows: impl Iterator<Item = layout::Row<'a>>,
     ) -> io::Result<Option<MagneticFile>> {
         let Some(dir) = self.dir.clone() else { return Ok(None) };
-        let rows: Vec<layout::Row<'a>> = rows.collect();
-        let (Some(min_time), Some(max_time)) = (rows.iter().map(|r| r.2).min(), rows.iter().map(|r| r.2).max()) else {
-            return Ok(None);
-        };
-        let path = format!("date={}/part-{}.parquet", date_of(day), self.manifest.next_part);
+        let part = self.manifest.next_part;
         self.manifest.next_part += 1;
-        let sum = layout::write_file(&dir.join(&path), rows.into_iter())?;
-        sync_dir(&dir.join(format!("date={}", date_of(day))))?;
-        self.verified.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(path.clone());
-        Ok(Some(MagneticFile { path, day, min_time, max_time, sum }))
+        write_part(&dir, &self.verified, day, part, rows)
+    }
+
+    /// What merging a finished day's files needs, with the table unlocked: the oldest such day
+    /// (before `finished`, not loaded for writes) and its files; a part number is taken for it.
+    pub fn compaction(&mut self, finished: i64) -> Option<Compaction> {
+        let dir = self.dir.clone()?;
+        let mut per_day: BTreeMap<i64, Vec<MagneticFile>> = BTreeMap::new();
+        for f in &self.manifest.files {
+            per_day.entry(f.day).or_default().push(f.clone());
+        }
+        let (day, files) = per_day
+            .into_iter()
+            .find(|(d, files)| files.len() > 1 && *d < finished && !self.overlays.contains_key(d))?;
+        let part = self.manifest.next_part;
+        self.manifest.next_part += 1;
+        Some(Compaction { dir, day, files, part, verified: self.verified.clone() })
+    }
+
+    /// Puts a merged day in place of the files it merged, if they are still the day's files
+    /// and the day was not loaded for writes meanwhile; otherwise the merged file is deleted.
+    /// Returns whether it was put in place.
+    pub fn finish_compaction(&mut self, job: Compaction, merged: MagneticFile) -> io::Result<bool> {
+        let now: Vec<&str> = self.manifest.files.iter().filter(|f| f.day == job.day).map(|f| f.path.as_str()).collect();
+        let then: Vec<&str> = job.files.iter().map(|f| f.path.as_str()).collect();
+        if now != then || self.overlays.contains_key(&job.day) {
+            let _ = fs::remove_file(job.dir.join(&merged.path));
+            return Ok(false);
+        }
+        let previous = self.manifest.clone();
+        let mut manifest = previous.clone();
+        manifest.files.retain(|f| f.day != job.day);
+        manifest.files.push(merged);
+        manifest.files.sort_by(|a, b| (a.day, &a.path).cmp(&(b.day, &b.path)));
+        if let Err(e) = self.save(manifest) {
+            self.manifest = previous;
+            return Err(e);
+        }
+        self.remove_unlisted(&previous.files)?;
+        Ok(true)
     }
 
     /// Saves `manifest` atomically as the table's manifest and makes it current.
@@ -305,6 +337,50 @@ impl Magnetic {
     pub fn bytes(&self) -> u64 {
         self.manifest.files.iter().map(|f| f.sum.bytes).sum()
     }
+}
+
+/// A finished day's files to merge into one, with the table unlocked.
+#[derive(Debug)]
+pub struct Compaction {
+    dir: PathBuf,
+    day: i64,
+    files: Vec<MagneticFile>,
+    part: u64,
+    verified: Verified,
+}
+
+impl Compaction {
+    /// Reads the day's files (verifying them) and writes their rows as one file, sorted by
+    /// series and time.
+    pub fn run(&self) -> io::Result<Option<MagneticFile>> {
+        let mut rows = TableData::default();
+        for f in &self.files {
+            let path = self.dir.join(&f.path);
+            verify_file(&self.verified, &f.path, &path, &f.sum)?;
+            let bytes = fs::read(&path)?;
+            layout::read_file(&path, bytes)?.into_iter().for_each(|r| rows.restore(r));
+        }
+        write_part(&self.dir, &self.verified, self.day, self.part, rows.rows())
+    }
+}
+
+/// Writes `rows` as `date=<day>/part-<part>.parquet` below `dir`, synced with its directory.
+fn write_part<'a>(
+    dir: &Path,
+    verified: &Verified,
+    day: i64,
+    part: u64,
+    rows: impl Iterator<Item = layout::Row<'a>>,
+) -> io::Result<Option<MagneticFile>> {
+    let rows: Vec<layout::Row<'a>> = rows.collect();
+    let (Some(min_time), Some(max_time)) = (rows.iter().map(|r| r.2).min(), rows.iter().map(|r| r.2).max()) else {
+        return Ok(None);
+    };
+    let path = format!("date={}/part-{part}.parquet", date_of(day));
+    let sum = layout::write_file(&dir.join(&path), rows.into_iter())?;
+    sync_dir(&dir.join(format!("date={}", date_of(day))))?;
+    verified.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(path.clone());
+    Ok(Some(MagneticFile { path, day, min_time, max_time, sum }))
 }
 
 fn sync_dir(dir: &Path) -> io::Result<()> {

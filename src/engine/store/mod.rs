@@ -13,7 +13,7 @@ mod table;
 mod wal;
 
 pub use magnetic::Magnetic;
-pub use magnetic::{Columns, MagneticFile, TableManifest, Verified, date_of, day_of, verify_file};
+pub use magnetic::{Columns, Compaction, MagneticFile, TableManifest, Verified, date_of, day_of, verify_file};
 pub use manifest::FileSum;
 pub use memory::{Apply, CHUNK_NS, Measure, MeasureType, NewRecord, ScalarValue, StoredRecord, TableData, Undo};
 pub use persist::{CURRENT_FORMAT, CheckpointStats, Damage, Logged, Persistence};

@@ -153,8 +153,7 @@ impl TableStore {
     /// One tiering pass at a time where the memory store starts at `memory_floor` and rows older
     /// than `oldest_kept` are past retention: rows older than the memory floor's hour are
     /// written to the day files and leave the memory store; days with magnetic writes are
-    /// written back as one file; one finished day with several files is merged; days past
-    /// retention are dropped whole. Magnetic writes logged in generations up to `ended` (the
+    /// written back as one file; days past retention are dropped whole. Magnetic writes logged in generations up to `ended` (the
     /// log generation that ended before the pass) are then in the files. Without a data directory, only memory rows past retention go.
     pub fn tier(&mut self, memory_floor: i64, oldest_kept: i64, ended: Option<u64>) -> io::Result<TierStats> {
         let mut stats = TierStats { expired_rows: self.memory.expire_before(oldest_kept) as u64, ..Default::default() };
@@ -240,22 +239,9 @@ impl TableStore {
             changed = true;
         }
 
-        // Days with magnetic writes, and one finished day in several files: one file each.
-        let mut rewrite: Vec<i64> = self.magnetic.overlays.iter().filter(|(_, o)| o.dirty).map(|(d, _)| *d).collect();
-        let finished = until.div_euclid(DAY_NS);
-        let mut per_day: BTreeMap<i64, usize> = BTreeMap::new();
-        for f in &files {
-            *per_day.entry(f.day).or_default() += 1;
-        }
-        if let Some((&day, _)) = per_day.iter().find(|(d, n)| **n > 1 && **d < finished && !rewrite.contains(d)) {
-            // Loaded from the files as they are after this pass's writes.
-            let columns = self.memory.columns();
-            self.magnetic.manifest.files = files.clone();
-            self.magnetic.overlays.remove(&day);
-            self.magnetic.overlay(day, &columns)?;
-            rewrite.push(day);
-            stats.days_compacted += 1;
-        }
+        // Days with magnetic writes: one file each. (A finished day's hourly files are merged
+        // with the table unlocked: see `Magnetic::compaction`.)
+        let rewrite: Vec<i64> = self.magnetic.overlays.iter().filter(|(_, o)| o.dirty).map(|(d, _)| *d).collect();
         for &day in &rewrite {
             let Some(overlay) = self.magnetic.overlays.remove(&day) else { continue };
             let written = self.magnetic.write_part(day, overlay.rows.rows());
