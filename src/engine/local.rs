@@ -99,6 +99,8 @@ pub struct Engine {
     pub(super) results: Arc<Results>,
     /// Where queries run.
     pub(super) queries: QueryRunner,
+    /// Held by a tiering pass.
+    tiering: Mutex<()>,
 }
 
 /// A storage failure as the API reports it.
@@ -136,7 +138,15 @@ impl Engine {
                 sweep.sweep(abandon_after);
             }
         });
-        Ok(Self { clock: config.clock.clone(), catalog: Mutex::new(catalog), persistence, results, queries, config })
+        Ok(Self {
+            clock: config.clock.clone(),
+            catalog: Mutex::new(catalog),
+            persistence,
+            results,
+            queries,
+            tiering: Mutex::new(()),
+            config,
+        })
     }
 
     /// Writes the catalog to the data directory (persistent mode) before a change is
@@ -173,6 +183,8 @@ impl Engine {
     /// dropped as writes arrive).
     pub fn checkpoint(&self) -> Result<Option<CheckpointStats>> {
         let Some(p) = &self.persistence else { return Ok(None) };
+        // One pass at a time (the periodic one may still run when shutdown starts its own).
+        let _pass = self.tiering.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = self.clock.now_ns();
         let tables: Vec<_> = {
             let c = self.catalog();
@@ -204,11 +216,16 @@ impl Engine {
                 store.magnetic.compaction(finished)
             };
             // A finished day's files merged with the table unlocked, swapped in under its lock.
-            if let Some(job) = job
-                && let Some(merged) = job.run()?
-                && lock().magnetic.finish_compaction(job, merged)?
-            {
-                stats.days_compacted += 1;
+            // A merge that fails leaves the day as it is: the pass goes on.
+            if let Some(job) = job {
+                match job.run().and_then(|merged| match merged {
+                    Some(merged) => lock().magnetic.finish_compaction(job, merged),
+                    None => Ok(false),
+                }) {
+                    Ok(true) => stats.days_compacted += 1,
+                    Ok(false) => {}
+                    Err(e) => eprintln!("ruuvistream engine: merging a day's files of table {id} failed: {e}"),
+                }
             }
         }
         p.retire(&marks, &mut self.catalog())?;

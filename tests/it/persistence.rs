@@ -216,8 +216,14 @@ fn rows_age_into_daily_parquet_files_and_out_past_retention() {
     // One more magnetic write, and a crash: the log has it.
     engine.write_records("ruuvi", "sensors", &[record("3", NOW - 29 * HOUR)]).unwrap();
     drop(engine);
+    // What a pass cut short leaves (a file never listed, a manifest never put in place) is
+    // not data: the next start removes it.
+    let stray = dir.path().join("tables/1/date=2026-11-30/part-99.parquet");
+    std::fs::write(&stray, b"PAR1 half a file").unwrap();
+    std::fs::write(dir.path().join("tables/1/manifest.json.tmp"), b"{").unwrap();
     let restarted = open();
     assert_eq!(rows(&restarted).len(), 4, "restored from the files and the log");
+    assert!(!stray.exists() && !dir.path().join("tables/1/manifest.json.tmp").exists());
     drop(restarted);
     // Past memory + magnetic retention everything goes, whole days at a time.
     let engine = open();

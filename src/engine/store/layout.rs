@@ -119,6 +119,17 @@ fn role(field: Field, role: &str) -> Field {
 /// One row as the store holds it: (dimensions, measure name, time, record).
 pub type Row<'a> = (&'a [(String, String)], &'a str, i64, &'a StoredRecord);
 
+/// A row as a record to apply again (its version kept).
+pub fn to_record((dimensions, measure_name, time_ns, r): Row<'_>) -> NewRecord {
+    NewRecord {
+        dimensions: dimensions.to_vec(),
+        measure_name: measure_name.to_string(),
+        time_ns,
+        version: Some(r.version),
+        measure: r.measure.clone(),
+    }
+}
+
 /// The rows in the wide layout, sorted by series, measure name and time; only the columns these
 /// rows use.
 pub fn wide_batch<'a>(rows: impl Iterator<Item = Row<'a>>) -> Result<RecordBatch, arrow_schema::ArrowError> {

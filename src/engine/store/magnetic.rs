@@ -104,6 +104,11 @@ pub struct Magnetic {
     /// Files whose checksums were verified since the engine started (shared with queries,
     /// which verify the files they reach outside the table's lock).
     verified: Verified,
+    /// How many manifests were put in place (to tell whether a failed save got that far).
+    pub renames: u64,
+    /// Why tiering is refused until the engine restarts: a manifest was put in place but its
+    /// directory could not be synced, so what a crash would leave is unknown.
+    broken: Option<String>,
 }
 
 /// The set of files (by path below the table's directory) whose checksums were verified.
@@ -181,7 +186,17 @@ impl Magnetic {
                 Err(e) => return Err(e),
             }
         }
-        Ok(Self { dir: Some(dir), manifest, overlays: BTreeMap::new(), verified: Verified::default() })
+        // Files a pass wrote but never listed (it failed or was cut short), and files a pass
+        // replaced: not data.
+        if dir.is_dir() && path.is_file() {
+            let listed: HashSet<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
+            for name in super::persist::files_below(&dir)? {
+                if (name.ends_with(".parquet") && !listed.contains(name.as_str())) || name.ends_with(".tmp") {
+                    fs::remove_file(dir.join(&name))?;
+                }
+            }
+        }
+        Ok(Self { dir: Some(dir), manifest, ..Self::default() })
     }
 
     /// An empty magnetic store in `dir` (`<data dir>/tables/<id>`, created when rows first go
@@ -255,6 +270,10 @@ impl Magnetic {
         rows: impl Iterator<Item = layout::Row<'a>>,
     ) -> io::Result<Option<MagneticFile>> {
         let Some(dir) = self.dir.clone() else { return Ok(None) };
+        if !dir.join(MANIFEST).is_file() {
+            // Listed before any file exists, so that files without a manifest are damage.
+            self.save(self.manifest.clone())?;
+        }
         let part = self.manifest.next_part;
         self.manifest.next_part += 1;
         write_part(&dir, &self.verified, day, part, rows)
@@ -291,25 +310,38 @@ impl Magnetic {
         manifest.files.retain(|f| f.day != job.day);
         manifest.files.push(merged);
         manifest.files.sort_by(|a, b| (a.day, &a.path).cmp(&(b.day, &b.path)));
-        if let Err(e) = self.save(manifest) {
-            self.manifest = previous;
-            return Err(e);
-        }
+        self.save(manifest)?;
         self.remove_unlisted(&previous.files)?;
         Ok(true)
     }
 
-    /// Saves `manifest` atomically as the table's manifest and makes it current.
+    /// Saves `manifest` atomically as the table's manifest and makes it current. Once the new
+    /// manifest is in place it is current even if syncing its directory then fails (`renames`
+    /// counts that it got there); such a failure also refuses later tiering until a restart.
     pub fn save(&mut self, manifest: TableManifest) -> io::Result<()> {
-        if let Some(dir) = &self.dir {
-            fs::create_dir_all(dir)?;
+        if let Some(why) = &self.broken {
+            return Err(io::Error::other(why.clone()));
+        }
+        if let Some(dir) = self.dir.clone() {
+            fs::create_dir_all(&dir)?;
             let tmp = dir.join("manifest.json.tmp");
             let bytes = serde_json::to_vec_pretty(&manifest).map_err(io::Error::other)?;
             let mut f = fs::File::create(&tmp)?;
             io::Write::write_all(&mut f, &bytes)?;
             f.sync_all()?;
             fs::rename(&tmp, dir.join(MANIFEST))?;
-            sync_dir(dir)?;
+            self.manifest = manifest;
+            self.renames += 1;
+            if let Err(e) = sync_dir(&dir) {
+                let why = format!(
+                    "syncing {} failed ({e}); tiering is refused until the engine restarts, which reads what reached \
+                     the disk",
+                    dir.display()
+                );
+                self.broken = Some(why.clone());
+                return Err(io::Error::other(why));
+            }
+            return Ok(());
         }
         self.manifest = manifest;
         Ok(())

@@ -426,7 +426,9 @@ impl Persistence {
         for g in catalog.first_wal_generation..current {
             let needed = summaries.get(&g).is_some_and(|per_table| {
                 per_table.iter().any(|(id, s)| match tables.get(id) {
-                    None => false,
+                    // A table the pass did not see (created since) keeps its rows here; one
+                    // deleted since needs nothing.
+                    None => catalog.table_by_id(*id).is_some(),
                     Some(&(tiered_before, flushed_before)) => {
                         s.newest_memory >= tiered_before || (s.magnetic && g >= flushed_before)
                     }
@@ -506,17 +508,7 @@ fn convert(dir: &Path, catalog: &mut Catalog, summaries: &mut Summaries) -> io::
     let mut end = 0;
     for table in catalog.databases.values().flat_map(|d| d.tables.values()) {
         let store = table.data();
-        let rows: Vec<NewRecord> = store
-            .memory
-            .rows()
-            .map(|(d, m, t, r)| NewRecord {
-                dimensions: d.to_vec(),
-                measure_name: m.to_string(),
-                time_ns: t,
-                version: Some(r.version),
-                measure: r.measure.clone(),
-            })
-            .collect();
+        let rows: Vec<NewRecord> = store.memory.rows().map(layout::to_record).collect();
         for chunk in rows.chunks(1000) {
             let entry = WalEntry { table: table.id, records: chunk.to_vec(), magnetic: Vec::new() };
             end = wal.append(&entry)?;

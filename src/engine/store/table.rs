@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::io;
 
+use super::layout::to_record;
 use super::magnetic::{Magnetic, day_of};
 use super::memory::{Apply, NewRecord, TableData, Undo};
 use crate::engine::catalog::{DAY_NS, HOUR_NS};
@@ -69,16 +70,9 @@ impl TableStore {
 
     /// Every row of both stores (reading the magnetic store's files), in no particular order.
     pub fn all_rows(&mut self) -> io::Result<Vec<NewRecord>> {
-        let own = |(d, m, t, r): super::layout::Row<'_>| NewRecord {
-            dimensions: d.to_vec(),
-            measure_name: m.to_string(),
-            time_ns: t,
-            version: Some(r.version),
-            measure: r.measure.clone(),
-        };
-        let mut out: Vec<NewRecord> = self.memory.rows().map(own).collect();
+        let mut out: Vec<NewRecord> = self.memory.rows().map(to_record).collect();
         for o in self.magnetic.overlays.values() {
-            out.extend(o.rows.rows().map(own));
+            out.extend(o.rows.rows().map(to_record));
         }
         for f in self.magnetic.files_between(i64::MIN, i64::MAX) {
             out.extend(self.magnetic.read(&f)?);
@@ -153,44 +147,50 @@ impl TableStore {
     /// One tiering pass at a time where the memory store starts at `memory_floor` and rows older
     /// than `oldest_kept` are past retention: rows older than the memory floor's hour are
     /// written to the day files and leave the memory store; days with magnetic writes are
-    /// written back as one file; days past retention are dropped whole. Magnetic writes logged in generations up to `ended` (the
-    /// log generation that ended before the pass) are then in the files. Without a data directory, only memory rows past retention go.
+    /// written back as one file; days past retention are dropped whole. Magnetic writes logged
+    /// in generations up to `ended` (the log generation that ended before the pass) are then in
+    /// the files. Without a data directory, only memory rows past retention go. On failure
+    /// memory is as it was (unless the new manifest was already in place: then memory follows
+    /// it, and the error still stops the pass).
     pub fn tier(&mut self, memory_floor: i64, oldest_kept: i64, ended: Option<u64>) -> io::Result<TierStats> {
         let mut stats = TierStats { expired_rows: self.memory.expire_before(oldest_kept) as u64, ..Default::default() };
         if !self.magnetic.is_persistent() {
             return Ok(stats);
         }
         let previous = self.magnetic.manifest.clone();
-        match self.tier_files(memory_floor, oldest_kept, ended, &mut stats) {
-            Ok(Some(rewritten)) => {
-                // The files are saved: the rows they took leave memory.
-                self.memory.expire_before(self.magnetic.tiered_before());
-                for day in rewritten {
-                    self.magnetic.overlays.remove(&day);
-                }
-                self.magnetic.overlays.retain(|day, _| (day + 1).saturating_mul(DAY_NS) > oldest_kept);
-                self.magnetic.remove_unlisted(&previous.files)?;
-                Ok(stats)
-            }
-            Ok(None) => Ok(stats),
-            Err(e) => {
-                // Files written so far are not listed, so they are not data; the next pass
-                // writes over them.
-                self.magnetic.manifest = previous;
-                Err(e)
-            }
+        let renames = self.magnetic.renames;
+        let mut rewritten = Vec::new();
+        let outcome = self.tier_files(memory_floor, oldest_kept, ended, &mut stats, &mut rewritten);
+        if self.magnetic.renames == renames {
+            // Nothing was put in place: files written so far are not listed, so not data (the
+            // next open removes them). Part numbers handed out are not handed out again.
+            let next_part = self.magnetic.manifest.next_part;
+            self.magnetic.manifest = previous;
+            self.magnetic.manifest.next_part = next_part;
+            return outcome.map(|_| stats);
         }
+        // The new manifest is in place: the rows it lists leave memory.
+        self.memory.expire_before(self.magnetic.tiered_before());
+        for day in rewritten {
+            self.magnetic.overlays.remove(&day);
+        }
+        self.magnetic.overlays.retain(|day, _| (day + 1).saturating_mul(DAY_NS) > oldest_kept);
+        outcome?;
+        self.magnetic.remove_unlisted(&previous.files)?;
+        Ok(stats)
     }
 
-    /// Writes the pass's files and saves the manifest that lists them; returns the days whose
-    /// overlays were written back (`None` when there was nothing to do).
+    /// Writes the pass's files and saves the manifest that lists them; `rewrite` gets the days
+    /// whose overlays are written back. Overlays are not changed (a failed pass leaves them
+    /// as they were).
     fn tier_files(
         &mut self,
         memory_floor: i64,
         oldest_kept: i64,
         ended: Option<u64>,
         stats: &mut TierStats,
-    ) -> io::Result<Option<Vec<i64>>> {
+        rewrite: &mut Vec<i64>,
+    ) -> io::Result<()> {
         let before = self.magnetic.tiered_before();
         let until = before.max(memory_floor.div_euclid(HOUR_NS).saturating_mul(HOUR_NS));
         let mut files = self.magnetic.manifest.files.clone();
@@ -206,11 +206,12 @@ impl TableStore {
             stats.expired_rows +=
                 overlays.iter().filter(|(d, _)| gone(**d)).map(|(_, o)| o.rows.len() as u64).sum::<u64>();
             files.retain(|f| !gone(f.day));
-            self.magnetic.overlays.retain(|d, _| !gone(*d));
             changed = true;
         }
 
-        // Rows that left the memory window, by day: a new file each, or into the day's overlay.
+        // Rows that left the memory window, by day: a new file each; a day loaded for writes
+        // is written whole, with them.
+        let mut into_overlays: BTreeMap<i64, Vec<NewRecord>> = BTreeMap::new();
         if until > before {
             let mut days: BTreeMap<i64, Vec<super::layout::Row<'_>>> = BTreeMap::new();
             for row in self.memory.rows_between(i64::MIN, until) {
@@ -218,17 +219,8 @@ impl TableStore {
             }
             for (day, rows) in days {
                 stats.tiered_rows += rows.len() as u64;
-                if let Some(o) = self.magnetic.overlays.get_mut(&day) {
-                    for (d, m, t, r) in rows {
-                        o.rows.restore(NewRecord {
-                            dimensions: d.to_vec(),
-                            measure_name: m.to_string(),
-                            time_ns: t,
-                            version: Some(r.version),
-                            measure: r.measure.clone(),
-                        });
-                    }
-                    o.dirty = true;
+                if self.magnetic.overlays.contains_key(&day) && !gone(day) {
+                    into_overlays.entry(day).or_default().extend(rows.into_iter().map(to_record));
                     continue;
                 }
                 if let Some(file) = self.magnetic.write_part(day, rows.into_iter())? {
@@ -239,12 +231,27 @@ impl TableStore {
             changed = true;
         }
 
-        // Days with magnetic writes: one file each. (A finished day's hourly files are merged
-        // with the table unlocked: see `Magnetic::compaction`.)
-        let rewrite: Vec<i64> = self.magnetic.overlays.iter().filter(|(_, o)| o.dirty).map(|(d, _)| *d).collect();
-        for &day in &rewrite {
+        // Days with magnetic writes (or tiered rows for them): one file each.
+        // (A finished day's hourly files are merged with the table unlocked: see
+        // `Magnetic::compaction`.)
+        rewrite.extend(
+            self.magnetic
+                .overlays
+                .iter()
+                .filter(|(d, o)| (o.dirty || into_overlays.contains_key(d)) && !gone(**d))
+                .map(|(d, _)| *d),
+        );
+        for &day in rewrite.iter() {
             let Some(overlay) = self.magnetic.overlays.remove(&day) else { continue };
-            let written = self.magnetic.write_part(day, overlay.rows.rows());
+            let written = match into_overlays.remove(&day) {
+                None => self.magnetic.write_part(day, overlay.rows.rows()),
+                Some(extra) => {
+                    let mut whole = TableData::default();
+                    overlay.rows.rows().for_each(|row| whole.restore(to_record(row)));
+                    extra.into_iter().for_each(|r| whole.restore(r));
+                    self.magnetic.write_part(day, whole.rows())
+                }
+            };
             self.magnetic.overlays.insert(day, overlay);
             let file = written?;
             files.retain(|f| f.day != day);
@@ -253,7 +260,7 @@ impl TableStore {
             changed = true;
         }
         if !changed {
-            return Ok(None);
+            return Ok(());
         }
         files.sort_by(|a, b| (a.day, &a.path).cmp(&(b.day, &b.path)));
         let mut manifest = self.magnetic.manifest.clone();
@@ -263,7 +270,6 @@ impl TableStore {
             manifest.flushed_before = manifest.flushed_before.max(ended + 1);
         }
         manifest.columns = self.memory.columns();
-        self.magnetic.save(manifest)?;
-        Ok(Some(rewrite))
+        self.magnetic.save(manifest)
     }
 }
