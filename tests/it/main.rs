@@ -17,6 +17,8 @@ mod limits;
 #[cfg(feature = "engine")]
 mod persistence;
 mod properties;
+#[cfg(all(feature = "client", feature = "engine"))]
+mod scale;
 mod shapes;
 mod simulator;
 mod vectors;
