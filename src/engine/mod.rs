@@ -39,12 +39,14 @@
 pub mod auth;
 pub mod catalog;
 mod clock;
+mod config;
 mod error;
 mod local;
 mod operations;
 pub mod query;
 mod server;
 pub mod sql;
+mod state;
 pub mod store;
 pub mod write;
 
@@ -52,8 +54,9 @@ pub use auth::{AcceptAll, Authenticator};
 /// Request headers, as an [`Authenticator`] sees them.
 pub use axum::http::HeaderMap;
 pub use clock::Clock;
+pub use config::{ConnectionLimits, EngineConfig, TlsFiles};
 pub use error::{ApiError, ApiErrorKind, ApiResult, RejectedRecord};
-pub use local::{Engine, EngineConfig, EngineThread, LocalTimestream, TlsFiles};
+pub use local::{EngineThread, LocalTimestream};
 pub use query::QueryLimits;
-pub use server::ConnectionLimits;
 pub use server::router;
+pub use state::Engine;

@@ -5,7 +5,7 @@
 use crate::engine::Engine;
 use crate::engine::catalog::{FUTURE_NS, reserved_column};
 use crate::engine::error::{ApiError, ApiErrorKind, ApiResult, RejectedRecord};
-use crate::engine::local::storage_error;
+use crate::engine::state::storage_error;
 use crate::engine::store::{Apply, Measure, MeasureType, NewRecord, ScalarValue, StoreUndo};
 
 /// What a record measures, as sent: a value with its type, or MULTI values.

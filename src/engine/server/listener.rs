@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::engine::config::ConnectionLimits;
 use axum::Router;
 use axum::body::Body;
 use hyper::body::Incoming;
@@ -28,33 +29,6 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, Semaphore, oneshot};
 use tokio::task::JoinSet;
 use tower::ServiceExt;
-
-/// Limits on the engine's connections.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnectionLimits {
-    /// How long a client may take to send a request's headers, counted from when its
-    /// connection opens or falls idle after a response; also how long an idle keep-alive
-    /// connection stays open. Default 30 s.
-    pub header_timeout: Duration,
-    /// How long a request's body may take to arrive once its headers are in. Default 60 s.
-    pub body_timeout: Duration,
-    /// Connections open at once. Default 512.
-    pub max_connections: usize,
-    /// On shutdown, how long requests in flight may take to finish before their connections
-    /// are cut. Default 10 s.
-    pub shutdown_grace: Duration,
-}
-
-impl Default for ConnectionLimits {
-    fn default() -> Self {
-        Self {
-            header_timeout: Duration::from_secs(30),
-            body_timeout: Duration::from_secs(60),
-            max_connections: 512,
-            shutdown_grace: Duration::from_secs(10),
-        }
-    }
-}
 
 /// The address a request's connection was accepted on (its local side), for DescribeEndpoints
 /// when the request names no host.

@@ -10,7 +10,6 @@ mod router;
 mod write_api;
 mod write_records;
 
-pub use listener::ConnectionLimits;
 pub(crate) use listener::serve;
 pub(crate) use listener::tokio_rustls_acceptor::load as load_tls;
 pub use router::router;

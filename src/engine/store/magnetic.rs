@@ -9,15 +9,15 @@
 //! (an overlay, the whole day with its identity index) until the next tiering pass writes it
 //! back as one file.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::dir::{Damage, files_below};
 use super::layout;
 use super::manifest::{FileSum, mismatch};
-use super::memory::{MeasureType, NewRecord, TableData};
-use super::persist::Damage;
+use super::memory::{Columns, NewRecord, TableData};
 use crate::engine::catalog::DAY_NS;
 
 /// The name of a table's magnetic manifest.
@@ -37,23 +37,6 @@ pub struct MagneticFile {
     /// Length, checksum, rows.
     #[serde(flatten)]
     pub sum: FileSum,
-}
-
-/// The columns a table has had, with the types its measures are locked to (kept here so that
-/// a restart knows them without reading the files).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Columns {
-    /// Dimension names.
-    pub dimensions: BTreeSet<String>,
-    /// MULTI attribute names.
-    pub attributes: BTreeSet<String>,
-    /// Single-measure types written.
-    pub singles: BTreeSet<MeasureType>,
-    /// The type of every measure and attribute name.
-    pub types: BTreeMap<String, MeasureType>,
-    /// Every measure name: its kind and the dimensions written with it.
-    #[serde(default)]
-    pub measures: BTreeMap<String, (String, BTreeSet<String>)>,
 }
 
 /// What `manifest.json` holds.
@@ -150,7 +133,7 @@ impl Magnetic {
             Ok(bytes) => serde_json::from_slice(&bytes)
                 .map_err(|e| Damage::into_io(data_dir, format!("{} cannot be read ({e})", path.display())))?,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                if dir.is_dir() && super::persist::files_below(&dir)?.iter().any(|f| f.ends_with(".parquet")) {
+                if dir.is_dir() && files_below(&dir)?.iter().any(|f| f.ends_with(".parquet")) {
                     return Err(Damage::into_io(
                         data_dir,
                         format!("{} is missing, but the directory holds data files", path.display()),
@@ -190,7 +173,7 @@ impl Magnetic {
         // replaced: not data.
         if dir.is_dir() && path.is_file() {
             let listed: HashSet<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
-            for name in super::persist::files_below(&dir)? {
+            for name in files_below(&dir)? {
                 if (name.ends_with(".parquet") && !listed.contains(name.as_str())) || name.ends_with(".tmp") {
                     fs::remove_file(dir.join(&name))?;
                 }

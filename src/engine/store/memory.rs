@@ -17,6 +17,23 @@ use arrow_array::RecordBatch;
 /// write-ahead log stores them by variant name).
 pub use crate::records::ValueType as MeasureType;
 
+/// The columns a table has had, with the types its measures are locked to (kept here so that
+/// a restart knows them without reading the files).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Columns {
+    /// Dimension names.
+    pub dimensions: BTreeSet<String>,
+    /// MULTI attribute names.
+    pub attributes: BTreeSet<String>,
+    /// Single-measure types written.
+    pub singles: BTreeSet<MeasureType>,
+    /// The type of every measure and attribute name.
+    pub types: BTreeMap<String, MeasureType>,
+    /// Every measure name: its kind and the dimensions written with it.
+    #[serde(default)]
+    pub measures: BTreeMap<String, (String, BTreeSet<String>)>,
+}
+
 /// One typed value.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum ScalarValue {
@@ -226,8 +243,8 @@ impl TableData {
     }
 
     /// The columns and types written so far.
-    pub fn columns(&self) -> super::magnetic::Columns {
-        super::magnetic::Columns {
+    pub fn columns(&self) -> Columns {
+        Columns {
             dimensions: self.dimension_names.clone(),
             attributes: self.attribute_names.clone(),
             singles: self.single_types.clone(),
@@ -243,7 +260,7 @@ impl TableData {
 
     /// Starts from the columns and types a table had (after a restart, or for a day loaded
     /// from the magnetic store).
-    pub fn seed_columns(&mut self, columns: &super::magnetic::Columns) {
+    pub fn seed_columns(&mut self, columns: &Columns) {
         self.dimension_names.extend(columns.dimensions.iter().cloned());
         self.attribute_names.extend(columns.attributes.iter().cloned());
         self.single_types.extend(columns.singles.iter().copied());

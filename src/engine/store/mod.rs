@@ -2,6 +2,7 @@
 //! and the column set), the magnetic store (Parquet files by day) and tiering between them;
 //! and persistent mode (catalog file, write-ahead log, checksums, repair).
 
+mod dir;
 pub mod layout;
 mod magnetic;
 mod manifest;
@@ -13,9 +14,11 @@ mod table;
 mod wal;
 
 pub use magnetic::Magnetic;
-pub use magnetic::{Columns, Compaction, MagneticFile, TableManifest, Verified, date_of, day_of, verify_file};
+pub use magnetic::{Compaction, MagneticFile, TableManifest, Verified, date_of, day_of, verify_file};
 pub use manifest::FileSum;
-pub use memory::{Apply, CHUNK_NS, Measure, MeasureType, NewRecord, ScalarValue, StoredRecord, TableData, Undo};
+pub use memory::{
+    Apply, CHUNK_NS, Columns, Measure, MeasureType, NewRecord, ScalarValue, StoredRecord, TableData, Undo,
+};
 pub use persist::{CURRENT_FORMAT, CheckpointStats, Damage, Logged, Persistence};
 pub use repair::{RECOVERED_DATABASE, RepairReport, repair};
 pub use table::{StoreUndo, TableStore, TierStats};

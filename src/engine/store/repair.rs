@@ -14,12 +14,13 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use super::dir::files_below;
 use super::layout;
 use super::magnetic::{self, MagneticFile, TableManifest};
 use super::manifest::{FileSum, Manifest, mismatch};
 use super::memory::TableData;
 use super::persist::{
-    CURRENT_FORMAT, Damage, Persistence, checkpoint_dir, data_files, files_below, lock, log_generation, read_catalog,
+    CURRENT_FORMAT, Damage, Persistence, checkpoint_dir, data_files, lock, log_generation, read_catalog,
     read_checkpoint, save_catalog, table_dir, table_id_of, wal_path,
 };
 use super::wal::{frame, read_entries};
