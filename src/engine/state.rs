@@ -132,9 +132,20 @@ impl Engine {
         let mut marks = std::collections::HashMap::new();
         for (id, floor, kept, data) in &tables {
             let lock = || data.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            // The pass's files are written with the table unlocked; writes go on meanwhile.
+            let planned = lock().plan_tier(*floor, *kept, ended)?;
+            if let Some(plan) = planned {
+                let written = plan.write();
+                let finished = lock().finish_tier(plan, written)?;
+                stats += match finished {
+                    Some(done) => done,
+                    // Writes below the pass's time landed meanwhile (magnetic store writes on
+                    // old data): this table tiers with its lock held, so that none is missed.
+                    None => lock().tier(*floor, *kept, ended)?,
+                };
+            }
             let job = {
                 let mut store = lock();
-                stats += store.tier(*floor, *kept, ended)?;
                 marks.insert(*id, (store.magnetic.tiered_before(), store.magnetic.manifest.flushed_before));
                 let finished = store.magnetic.tiered_before().div_euclid(super::catalog::DAY_NS);
                 store.magnetic.compaction(finished)

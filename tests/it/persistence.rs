@@ -212,7 +212,7 @@ fn rows_age_into_daily_parquet_files_and_out_past_retention() {
     clock.advance(Duration::from_secs(2 * 3600));
     let stats = engine.checkpoint().unwrap().unwrap();
     assert_eq!((stats.tiered_rows, stats.files_written), (1, 2));
-    assert_eq!(files(), ["date=2026-11-29/part-2.parquet", "date=2026-11-30/part-1.parquet", "manifest.json"]);
+    assert_eq!(files(), ["date=2026-11-29/part-1.parquet", "date=2026-11-30/part-2.parquet", "manifest.json"]);
     // One more magnetic write, and a crash: the log has it.
     engine.write_records("ruuvi", "sensors", &[record("3", NOW - 29 * HOUR)]).unwrap();
     drop(engine);

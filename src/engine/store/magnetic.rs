@@ -73,6 +73,8 @@ pub struct Overlay {
     pub rows: TableData,
     /// Whether it changed since it was loaded (and must be written back).
     pub dirty: bool,
+    /// How many writes it took (a pass that wrote it back while it took more keeps it).
+    pub version: u64,
 }
 
 /// The magnetic store of one table.
@@ -203,6 +205,26 @@ impl Magnetic {
         self.dir.as_deref().unwrap_or(Path::new("")).join(&file.path)
     }
 
+    /// The table's directory (persistent mode).
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
+    /// Saves the manifest if the table has none on disk yet, so that data files never exist
+    /// without one.
+    pub fn ensure_manifest(&mut self) -> io::Result<()> {
+        match &self.dir {
+            Some(dir) if !dir.join(MANIFEST).is_file() => self.save(self.manifest.clone()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Takes the next part number.
+    pub fn take_part(&mut self) -> u64 {
+        self.manifest.next_part += 1;
+        self.manifest.next_part - 1
+    }
+
     /// The set of verified files, for queries.
     pub fn verified(&self) -> Verified {
         self.verified.clone()
@@ -231,7 +253,7 @@ impl Magnetic {
             for f in &files {
                 self.read(f)?.into_iter().for_each(|r| rows.restore(r));
             }
-            self.overlays.insert(day, Overlay { rows, dirty: false });
+            self.overlays.insert(day, Overlay { rows, dirty: false, version: 0 });
         }
         Ok(self.overlays.get_mut(&day).expect("just inserted"))
     }
@@ -253,10 +275,8 @@ impl Magnetic {
         rows: impl Iterator<Item = layout::Row<'a>>,
     ) -> io::Result<Option<MagneticFile>> {
         let Some(dir) = self.dir.clone() else { return Ok(None) };
-        if !dir.join(MANIFEST).is_file() {
-            // Listed before any file exists, so that files without a manifest are damage.
-            self.save(self.manifest.clone())?;
-        }
+        // Listed before any file exists, so that files without a manifest are damage.
+        self.ensure_manifest()?;
         let part = self.manifest.next_part;
         self.manifest.next_part += 1;
         write_part(&dir, &self.verified, day, part, rows)
@@ -380,7 +400,7 @@ impl Compaction {
 }
 
 /// Writes `rows` as `date=<day>/part-<part>.parquet` below `dir`, synced with its directory.
-fn write_part<'a>(
+pub(super) fn write_part<'a>(
     dir: &Path,
     verified: &Verified,
     day: i64,

@@ -4,9 +4,10 @@
 
 use std::collections::BTreeMap;
 use std::io;
+use std::path::Path;
 
 use super::layout::to_record;
-use super::magnetic::{Magnetic, day_of};
+use super::magnetic::{Magnetic, MagneticFile, day_of};
 use super::memory::{Apply, NewRecord, TableData, Undo};
 use crate::engine::catalog::{DAY_NS, HOUR_NS};
 
@@ -17,6 +18,31 @@ pub struct TableStore {
     pub memory: TableData,
     /// Older rows.
     pub magnetic: Magnetic,
+    /// While a pass writes its files with the table unlocked: the time below which it moves
+    /// rows, and how many memory writes landed below it meanwhile (the pass then starts over).
+    tiering: Option<(i64, u64)>,
+}
+
+/// A tiering pass's files to write with the table unlocked (see [`TableStore::plan_tier`]).
+#[derive(Debug)]
+pub struct TierJob {
+    dir: std::path::PathBuf,
+    verified: super::magnetic::Verified,
+    until: i64,
+    ended: Option<u64>,
+    oldest_kept: i64,
+    parts: Vec<PartJob>,
+    stats: TierStats,
+}
+
+/// One file of a pass: a day's rows leaving memory, or a whole day loaded for writes.
+#[derive(Debug)]
+struct PartJob {
+    day: i64,
+    part: u64,
+    rows: Vec<NewRecord>,
+    /// For a whole day: the overlay's version when it was copied (the day's files are replaced).
+    whole_day: Option<u64>,
 }
 
 /// How to take back what [`TableStore::apply_undoable`] calls did.
@@ -37,6 +63,21 @@ pub struct TierStats {
     pub days_compacted: u64,
     /// Rows past retention deleted (memory rows, and the rows of whole expired days).
     pub expired_rows: u64,
+}
+
+impl TierJob {
+    /// Writes the pass's files (with the table unlocked), one per planned part; `None` for a
+    /// part with no rows.
+    pub fn write(&self) -> io::Result<Vec<Option<MagneticFile>>> {
+        self.parts
+            .iter()
+            .map(|p| {
+                let mut rows = TableData::default();
+                p.rows.iter().cloned().for_each(|r| rows.restore(r));
+                super::magnetic::write_part(&self.dir, &self.verified, p.day, p.part, rows.rows())
+            })
+            .collect()
+    }
 }
 
 impl std::ops::AddAssign for TierStats {
@@ -101,6 +142,11 @@ impl TableStore {
     /// `undo` notes how to take it back. Reading a magnetic day can fail.
     pub fn apply_undoable(&mut self, r: NewRecord, undo: &mut StoreUndo) -> io::Result<Apply> {
         if !self.is_magnetic(r.time_ns) {
+            if let Some((until, late)) = &mut self.tiering
+                && r.time_ns < *until
+            {
+                *late += 1;
+            }
             return Ok(self.memory.apply_undoable(r, &mut undo.memory));
         }
         // Column types are the table's, whichever store the row is in.
@@ -113,6 +159,7 @@ impl TableStore {
         let applied = overlay.rows.apply_undoable(r.clone(), undo.overlays.entry(day).or_default());
         if applied == Apply::Written {
             overlay.dirty = true;
+            overlay.version += 1;
             self.memory.remember_columns(&r, Some(&mut undo.memory));
         }
         Ok(applied)
@@ -153,123 +200,149 @@ impl TableStore {
     /// memory is as it was (unless the new manifest was already in place: then memory follows
     /// it, and the error still stops the pass).
     pub fn tier(&mut self, memory_floor: i64, oldest_kept: i64, ended: Option<u64>) -> io::Result<TierStats> {
-        let mut stats = TierStats { expired_rows: self.memory.expire_before(oldest_kept) as u64, ..Default::default() };
         if !self.magnetic.is_persistent() {
-            return Ok(stats);
+            return Ok(TierStats { expired_rows: self.memory.expire_before(oldest_kept) as u64, ..Default::default() });
         }
-        let previous = self.magnetic.manifest.clone();
-        let renames = self.magnetic.renames;
-        let mut rewritten = Vec::new();
-        let outcome = self.tier_files(memory_floor, oldest_kept, ended, &mut stats, &mut rewritten);
-        if self.magnetic.renames == renames {
-            // Nothing was put in place: files written so far are not listed, so not data (the
-            // next open removes them). Part numbers handed out are not handed out again.
-            let next_part = self.magnetic.manifest.next_part;
-            self.magnetic.manifest = previous;
-            self.magnetic.manifest.next_part = next_part;
-            return outcome.map(|_| stats);
+        match self.plan_tier(memory_floor, oldest_kept, ended)? {
+            None => Ok(TierStats::default()),
+            Some(job) => {
+                let written = job.write();
+                // Locked throughout, no write can land meanwhile.
+                Ok(self.finish_tier(job, written)?.unwrap_or_default())
+            }
         }
-        // The new manifest is in place: the rows it lists leave memory.
-        self.memory.expire_before(self.magnetic.tiered_before());
-        for day in rewritten {
-            self.magnetic.overlays.remove(&day);
-        }
-        self.magnetic.overlays.retain(|day, _| (day + 1).saturating_mul(DAY_NS) > oldest_kept);
-        outcome?;
-        self.magnetic.remove_unlisted(&previous.files)?;
-        Ok(stats)
     }
 
-    /// Writes the pass's files and saves the manifest that lists them; `rewrite` gets the days
-    /// whose overlays are written back. Overlays are not changed (a failed pass leaves them
-    /// as they were).
-    fn tier_files(
+    /// A tiering pass in three steps, so that the files are written with the table unlocked:
+    /// [`TableStore::plan_tier`] (locked) copies what goes to files and takes part numbers,
+    /// [`TierJob::write`] (unlocked) writes them, [`TableStore::finish_tier`] (locked) lists
+    /// them and drops the rows from memory. The rules are those of [`TableStore::tier`].
+    /// `None` when there is nothing to do (or no data directory).
+    pub fn plan_tier(
         &mut self,
         memory_floor: i64,
         oldest_kept: i64,
         ended: Option<u64>,
-        stats: &mut TierStats,
-        rewrite: &mut Vec<i64>,
-    ) -> io::Result<()> {
+    ) -> io::Result<Option<TierJob>> {
+        let mut stats = TierStats { expired_rows: self.memory.expire_before(oldest_kept) as u64, ..Default::default() };
+        let Some(dir) = self.magnetic.dir().map(Path::to_path_buf) else { return Ok(None) };
         let before = self.magnetic.tiered_before();
         let until = before.max(memory_floor.div_euclid(HOUR_NS).saturating_mul(HOUR_NS));
-        let mut files = self.magnetic.manifest.files.clone();
-        let mut changed = false;
-
-        // Whole days past retention.
         let gone = |day: i64| (day + 1).saturating_mul(DAY_NS) <= oldest_kept;
-        let overlays = &self.magnetic.overlays;
-        if files.iter().any(|f| gone(f.day)) || overlays.keys().any(|d| gone(*d)) {
-            // A day loaded for writes counts as its overlay has it.
-            stats.expired_rows +=
-                files.iter().filter(|f| gone(f.day) && !overlays.contains_key(&f.day)).map(|f| f.sum.rows).sum::<u64>();
-            stats.expired_rows +=
-                overlays.iter().filter(|(d, _)| gone(**d)).map(|(_, o)| o.rows.len() as u64).sum::<u64>();
-            files.retain(|f| !gone(f.day));
-            changed = true;
-        }
-
-        // Rows that left the memory window, by day: a new file each; a day loaded for writes
-        // is written whole, with them.
-        let mut into_overlays: BTreeMap<i64, Vec<NewRecord>> = BTreeMap::new();
+        let expiring =
+            self.magnetic.manifest.files.iter().any(|f| gone(f.day)) || self.magnetic.overlays.keys().any(|d| gone(*d));
+        let mut days: BTreeMap<i64, Vec<NewRecord>> = BTreeMap::new();
         if until > before {
-            let mut days: BTreeMap<i64, Vec<super::layout::Row<'_>>> = BTreeMap::new();
             for row in self.memory.rows_between(i64::MIN, until) {
-                days.entry(day_of(row.2)).or_default().push(row);
+                days.entry(day_of(row.2)).or_default().push(to_record(row));
             }
-            for (day, rows) in days {
-                stats.tiered_rows += rows.len() as u64;
-                if self.magnetic.overlays.contains_key(&day) && !gone(day) {
-                    into_overlays.entry(day).or_default().extend(rows.into_iter().map(to_record));
-                    continue;
-                }
-                if let Some(file) = self.magnetic.write_part(day, rows.into_iter())? {
-                    files.push(file);
-                    stats.files_written += 1;
-                }
-            }
-            changed = true;
         }
+        let mut parts = Vec::new();
+        // Days loaded for writes (dirty, or taking rows that leave memory) are written whole.
+        let whole: Vec<i64> = self
+            .magnetic
+            .overlays
+            .iter()
+            .filter(|(d, o)| (o.dirty || days.contains_key(d)) && !gone(**d))
+            .map(|(d, _)| *d)
+            .collect();
+        for day in whole {
+            let part = self.magnetic.take_part();
+            let overlay = &self.magnetic.overlays[&day];
+            let mut rows: Vec<NewRecord> = overlay.rows.rows().map(to_record).collect();
+            let version = overlay.version;
+            if let Some(extra) = days.remove(&day) {
+                stats.tiered_rows += extra.len() as u64;
+                rows.extend(extra);
+            }
+            parts.push(PartJob { day, part, rows, whole_day: Some(version) });
+        }
+        for (day, rows) in days {
+            stats.tiered_rows += rows.len() as u64;
+            let part = self.magnetic.take_part();
+            parts.push(PartJob { day, part, rows, whole_day: None });
+        }
+        if parts.is_empty() && !expiring && until == before {
+            return Ok(None);
+        }
+        self.magnetic.ensure_manifest()?;
+        self.tiering = Some((until, 0));
+        Ok(Some(TierJob { dir, verified: self.magnetic.verified(), until, ended, oldest_kept, parts, stats }))
+    }
 
-        // Days with magnetic writes (or tiered rows for them): one file each.
-        // (A finished day's hourly files are merged with the table unlocked: see
-        // `Magnetic::compaction`.)
-        rewrite.extend(
-            self.magnetic
-                .overlays
-                .iter()
-                .filter(|(d, o)| (o.dirty || into_overlays.contains_key(d)) && !gone(**d))
-                .map(|(d, _)| *d),
-        );
-        for &day in rewrite.iter() {
-            let Some(overlay) = self.magnetic.overlays.remove(&day) else { continue };
-            let written = match into_overlays.remove(&day) {
-                None => self.magnetic.write_part(day, overlay.rows.rows()),
-                Some(extra) => {
-                    let mut whole = TableData::default();
-                    overlay.rows.rows().for_each(|row| whole.restore(to_record(row)));
-                    extra.into_iter().for_each(|r| whole.restore(r));
-                    self.magnetic.write_part(day, whole.rows())
+    /// Lists the files a [`TierJob`] wrote and drops the rows they hold from memory — unless a
+    /// memory write landed below the pass's time while it wrote: then its files are deleted
+    /// and it answers `None` (the caller tiers with the table locked instead).
+    pub fn finish_tier(
+        &mut self,
+        job: TierJob,
+        written: io::Result<Vec<Option<MagneticFile>>>,
+    ) -> io::Result<Option<TierStats>> {
+        let late = self.tiering.take().map_or(0, |(_, late)| late);
+        let written = match written {
+            Ok(files) if late == 0 => files,
+            other => {
+                for f in other.iter().flatten().flatten() {
+                    let _ = std::fs::remove_file(job.dir.join(&f.path));
                 }
-            };
-            self.magnetic.overlays.insert(day, overlay);
-            let file = written?;
-            files.retain(|f| f.day != day);
-            files.extend(file);
+                return other.map(|_| None);
+            }
+        };
+        let gone = |day: i64| (day + 1).saturating_mul(DAY_NS) <= job.oldest_kept;
+        let previous = self.magnetic.manifest.clone();
+        let mut stats = job.stats;
+        let mut manifest = previous.clone();
+        // A day loaded for writes counts as its overlay has it.
+        let overlays = &self.magnetic.overlays;
+        stats.expired_rows += manifest
+            .files
+            .iter()
+            .filter(|f| gone(f.day) && !overlays.contains_key(&f.day))
+            .map(|f| f.sum.rows)
+            .sum::<u64>();
+        stats.expired_rows += overlays.iter().filter(|(d, _)| gone(**d)).map(|(_, o)| o.rows.len() as u64).sum::<u64>();
+        manifest.files.retain(|f| !gone(f.day));
+        let mut rewritten = Vec::new();
+        for (part, file) in job.parts.iter().zip(written) {
+            let Some(file) = file else { continue };
             stats.files_written += 1;
-            changed = true;
+            if part.whole_day.is_some() {
+                manifest.files.retain(|f| f.day != part.day);
+                rewritten.push((part.day, part.whole_day));
+            }
+            manifest.files.push(file);
         }
-        if !changed {
-            return Ok(());
-        }
-        files.sort_by(|a, b| (a.day, &a.path).cmp(&(b.day, &b.path)));
-        let mut manifest = self.magnetic.manifest.clone();
-        manifest.files = files;
-        manifest.tiered_before = until;
-        if let Some(ended) = ended {
+        manifest.files.sort_by(|a, b| (a.day, &a.path).cmp(&(b.day, &b.path)));
+        manifest.tiered_before = job.until;
+        if let Some(ended) = job.ended {
             manifest.flushed_before = manifest.flushed_before.max(ended + 1);
         }
         manifest.columns = self.memory.columns();
-        self.magnetic.save(manifest)
+        let renames = self.magnetic.renames;
+        let saved = self.magnetic.save(manifest);
+        if self.magnetic.renames == renames {
+            self.magnetic.manifest.next_part = self.magnetic.manifest.next_part.max(previous.next_part);
+            return saved.map(|()| Some(TierStats::default()));
+        }
+        // Listed: the rows leave memory; a day written whole leaves memory too unless it took
+        // writes meanwhile (it stays loaded, and is written again by the next pass).
+        self.memory.expire_before(job.until);
+        for (day, version) in rewritten {
+            if self.magnetic.overlays.get(&day).is_some_and(|o| Some(o.version) == version) {
+                self.magnetic.overlays.remove(&day);
+            }
+        }
+        // A day loaded for writes while the pass wrote a new file for it: the loaded day lacks
+        // that file's rows.
+        for part in job.parts.iter().filter(|p| p.whole_day.is_none()) {
+            if let Some(o) = self.magnetic.overlays.get_mut(&part.day) {
+                part.rows.iter().cloned().for_each(|r| o.rows.restore(r));
+                o.dirty = true;
+            }
+        }
+        self.magnetic.overlays.retain(|day, _| !gone(*day));
+        saved?;
+        self.magnetic.remove_unlisted(&previous.files)?;
+        Ok(Some(stats))
     }
 }
