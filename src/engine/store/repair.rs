@@ -309,6 +309,9 @@ fn repair_table(dir: &Path, aside: &mut Aside, report: &mut RepairReport) -> io:
         return Ok(());
     }
     manifest.files = kept;
+    // Magnetic writes still in the log are applied again over what the files hold (replay is
+    // idempotent), so those of a dropped file's day come back.
+    manifest.flushed_before = 0;
     fs::create_dir_all(dir)?;
     replace(&path, &serde_json::to_vec_pretty(&manifest).map_err(io::Error::other)?)
 }
