@@ -96,7 +96,7 @@ impl TableProvider for TimeTable {
             verify_file(&self.view.verified, &f.key, &f.path, &f.sum)
                 .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
         }
-        self.scanned.fetch_add(files.iter().map(|f| f.bytes).sum::<u64>(), Ordering::Relaxed);
+        self.scanned.fetch_add(files.iter().map(|f| f.sum.bytes).sum::<u64>(), Ordering::Relaxed);
         let groups = state.config().target_partitions().clamp(1, files.len());
         let per = files.len().div_ceil(groups);
         let file_groups: Vec<FileGroup> = files
@@ -106,7 +106,7 @@ impl TableProvider for TimeTable {
                     run.iter()
                         .map(|f| {
                             let path = f.path.to_string_lossy();
-                            PartitionedFile::new(path.trim_start_matches('/'), f.bytes)
+                            PartitionedFile::new(path.trim_start_matches('/'), f.sum.bytes)
                         })
                         .collect(),
                 )

@@ -58,8 +58,6 @@ pub struct ViewFile {
     pub key: String,
     /// Its length, checksum and rows, as its manifest lists them.
     pub sum: FileSum,
-    /// Its length, bytes.
-    pub bytes: u64,
     /// Its oldest row time, ns.
     pub min_time: i64,
     /// Its newest row time, ns.
@@ -103,7 +101,6 @@ impl TableView {
                 path: store.magnetic.path_of(&f),
                 key: f.path.clone(),
                 sum: f.sum,
-                bytes: f.sum.bytes,
                 min_time: f.min_time,
                 max_time: f.max_time,
             })

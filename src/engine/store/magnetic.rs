@@ -14,7 +14,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::dir::{Damage, files_below};
+use super::dir::{Damage, files_below, replace_file, sync_dir};
 use super::layout;
 use super::manifest::{FileSum, mismatch};
 use super::memory::{Columns, NewRecord, TableData};
@@ -101,10 +101,14 @@ pub type Verified = std::sync::Arc<std::sync::Mutex<HashSet<String>>>;
 
 /// Verifies `path` against `sum` unless `key` is in `verified` already (then adds it).
 pub fn verify_file(verified: &Verified, key: &str, path: &Path, sum: &FileSum) -> io::Result<()> {
-    let done = |v: &Verified| v.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(key);
-    if done(verified) {
-        return Ok(());
+    if !verified.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(key) {
+        checked_read(verified, key, path, sum)?;
     }
+    Ok(())
+}
+
+/// A file's bytes, its checksum verified (and noted in `verified` under `key`).
+fn checked_read(verified: &Verified, key: &str, path: &Path, sum: &FileSum) -> io::Result<Vec<u8>> {
     let bytes = fs::read(path)?;
     if let Some(why) = mismatch(&bytes, sum) {
         return Err(io::Error::new(
@@ -113,7 +117,7 @@ pub fn verify_file(verified: &Verified, key: &str, path: &Path, sum: &FileSum) -
         ));
     }
     verified.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key.to_string());
-    Ok(())
+    Ok(bytes)
 }
 
 /// The UTC day of a time.
@@ -231,16 +235,9 @@ impl Magnetic {
     }
 
     /// Reads a file's rows, verifying its checksum.
-    pub fn read(&mut self, file: &MagneticFile) -> io::Result<Vec<NewRecord>> {
+    pub fn read(&self, file: &MagneticFile) -> io::Result<Vec<NewRecord>> {
         let path = self.path_of(file);
-        let bytes = fs::read(&path)?;
-        if let Some(why) = mismatch(&bytes, &file.sum) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{} is damaged: {why}; run `ruuvistream repair` on the data directory", path.display()),
-            ));
-        }
-        self.verified.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(file.path.clone());
+        let bytes = checked_read(&self.verified, &file.path, &path, &file.sum)?;
         layout::read_file(&path, bytes)
     }
 
@@ -266,20 +263,6 @@ impl Magnetic {
             .filter(|f| f.min_time < to && f.max_time >= from && !self.overlays.contains_key(&f.day))
             .cloned()
             .collect()
-    }
-
-    /// Writes `rows` (one day's) as a new file and returns its entry (not yet in the manifest).
-    pub fn write_part<'a>(
-        &mut self,
-        day: i64,
-        rows: impl Iterator<Item = layout::Row<'a>>,
-    ) -> io::Result<Option<MagneticFile>> {
-        let Some(dir) = self.dir.clone() else { return Ok(None) };
-        // Listed before any file exists, so that files without a manifest are damage.
-        self.ensure_manifest()?;
-        let part = self.manifest.next_part;
-        self.manifest.next_part += 1;
-        write_part(&dir, &self.verified, day, part, rows)
     }
 
     /// What merging a finished day's files needs, with the table unlocked: the oldest such day
@@ -327,12 +310,8 @@ impl Magnetic {
         }
         if let Some(dir) = self.dir.clone() {
             fs::create_dir_all(&dir)?;
-            let tmp = dir.join("manifest.json.tmp");
             let bytes = serde_json::to_vec_pretty(&manifest).map_err(io::Error::other)?;
-            let mut f = fs::File::create(&tmp)?;
-            io::Write::write_all(&mut f, &bytes)?;
-            f.sync_all()?;
-            fs::rename(&tmp, dir.join(MANIFEST))?;
+            replace_file(&dir.join(MANIFEST), &bytes)?;
             self.manifest = manifest;
             self.renames += 1;
             if let Err(e) = sync_dir(&dir) {
@@ -367,11 +346,6 @@ impl Magnetic {
         }
         Ok(())
     }
-
-    /// Total bytes of the files.
-    pub fn bytes(&self) -> u64 {
-        self.manifest.files.iter().map(|f| f.sum.bytes).sum()
-    }
 }
 
 /// A finished day's files to merge into one, with the table unlocked.
@@ -391,8 +365,7 @@ impl Compaction {
         let mut rows = TableData::default();
         for f in &self.files {
             let path = self.dir.join(&f.path);
-            verify_file(&self.verified, &f.path, &path, &f.sum)?;
-            let bytes = fs::read(&path)?;
+            let bytes = checked_read(&self.verified, &f.path, &path, &f.sum)?;
             layout::read_file(&path, bytes)?.into_iter().for_each(|r| rows.restore(r));
         }
         write_part(&self.dir, &self.verified, self.day, self.part, rows.rows())
@@ -416,8 +389,4 @@ pub(super) fn write_part<'a>(
     sync_dir(&dir.join(format!("date={}", date_of(day))))?;
     verified.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(path.clone());
     Ok(Some(MagneticFile { path, day, min_time, max_time, sum }))
-}
-
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    fs::File::open(dir)?.sync_all()
 }

@@ -462,15 +462,17 @@ impl TableData {
                 new_column = true;
             }
         }
-        let singles = match &r.measure {
-            Measure::Single(v) => vec![(r.measure_name.as_str(), v.kind())],
-            Measure::Multi(_) => Vec::new(),
+        // The names this record types (its measure, or its MULTI attributes), without
+        // allocating: this runs for every record written and replayed.
+        let (single, attrs): (Option<MeasureType>, &[(String, ScalarValue)]) = match &r.measure {
+            Measure::Single(v) => (Some(v.kind()), &[]),
+            Measure::Multi(attrs) => (None, attrs),
         };
-        let attrs: Vec<(&str, MeasureType)> = match &r.measure {
-            Measure::Single(_) => Vec::new(),
-            Measure::Multi(attrs) => attrs.iter().map(|(n, v)| (n.as_str(), v.kind())).collect(),
-        };
-        for &(name, t) in singles.iter().chain(&attrs) {
+        let typed = single
+            .map(|t| (r.measure_name.as_str(), t))
+            .into_iter()
+            .chain(attrs.iter().map(|(n, v)| (n.as_str(), v.kind())));
+        for (name, t) in typed {
             if !self.types.contains_key(name) {
                 self.types.insert(name.to_string(), t);
                 if let Some(u) = undo.as_mut() {
@@ -478,19 +480,19 @@ impl TableData {
                 }
             }
         }
-        for &(_, t) in &singles {
-            if self.single_types.insert(t) {
-                if let Some(u) = undo.as_mut() {
-                    u.single_types.push(t);
-                }
-                new_column = true;
+        if let Some(t) = single
+            && self.single_types.insert(t)
+        {
+            if let Some(u) = undo.as_mut() {
+                u.single_types.push(t);
             }
+            new_column = true;
         }
-        for &(name, _) in &attrs {
+        for (name, _) in attrs {
             if !self.attribute_names.contains(name) {
-                self.attribute_names.insert(name.to_string());
+                self.attribute_names.insert(name.clone());
                 if let Some(u) = undo.as_mut() {
-                    u.attributes.push(name.to_string());
+                    u.attributes.push(name.clone());
                 }
                 new_column = true;
             }

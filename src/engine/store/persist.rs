@@ -22,12 +22,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 pub use super::dir::Damage;
-use super::dir::files_below;
+use super::dir::{files_below, replace_file, sync_dir};
 use super::magnetic::Magnetic;
 use super::manifest::{Manifest, mismatch};
 use super::memory::NewRecord;
@@ -59,10 +59,6 @@ pub(super) fn wal_path(dir: &Path, generation: u64) -> PathBuf {
 
 pub(super) fn checkpoint_dir(dir: &Path, n: u64) -> PathBuf {
     dir.join("checkpoints").join(n.to_string())
-}
-
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
 }
 
 /// Locks `dir` (creating it) for one engine, or says who has it.
@@ -505,11 +501,7 @@ fn convert(dir: &Path, catalog: &mut Catalog, summaries: &mut Summaries) -> io::
 /// Replaces `dir/catalog.json` atomically.
 pub(super) fn save_catalog(dir: &Path, catalog: &Catalog) -> io::Result<()> {
     let bytes = serde_json::to_vec_pretty(catalog).map_err(io::Error::other)?;
-    let tmp = dir.join("catalog.json.tmp");
-    let mut f = File::create(&tmp)?;
-    f.write_all(&bytes)?;
-    f.sync_all()?;
-    fs::rename(&tmp, dir.join("catalog.json"))?;
+    replace_file(&dir.join("catalog.json"), &bytes)?;
     sync_dir(dir)
 }
 

@@ -11,10 +11,10 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
-use super::dir::files_below;
+use super::dir::{files_below, replace_file, sync_dir};
 use super::layout;
 use super::magnetic::{self, MagneticFile, TableManifest};
 use super::manifest::{FileSum, Manifest, mismatch};
@@ -103,15 +103,8 @@ impl Aside {
 
 /// Writes `bytes` to `path` atomically (a temporary file, synced, renamed over it).
 fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let tmp = path.with_extension("repair-tmp");
-    let mut f = fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    fs::rename(&tmp, path)?;
-    if let Some(parent) = path.parent() {
-        fs::File::open(parent)?.sync_all()?;
-    }
-    Ok(())
+    replace_file(path, bytes)?;
+    path.parent().map_or(Ok(()), sync_dir)
 }
 
 /// Salvages `dir` (see the module docs) at time `now` (ns); `region` and `account` name a
