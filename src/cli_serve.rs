@@ -32,6 +32,10 @@ pub struct ServeArgs {
     /// to the magnetic store's Parquet files (and deletes logs and days no longer needed).
     #[arg(long, default_value = "60s")]
     checkpoint_interval: String,
+    /// Let UNLOAD write its exports here: `TO 's3://bucket/folder/'` is DIR/bucket/folder/
+    /// (default: UNLOAD is refused).
+    #[arg(long, value_name = "DIR")]
+    unload_root: Option<PathBuf>,
     /// The region the engine serves: ARNs name it and signatures must be scoped to it.
     #[arg(long, default_value = "us-east-1")]
     region: String,
@@ -138,6 +142,7 @@ impl ServeArgs {
             region: self.region,
             log_requests: self.verbose,
             data_dir: self.data_dir,
+            unload_root: self.unload_root,
             checkpoint_interval: parse_duration(&self.checkpoint_interval)?,
             query,
             connections,
@@ -170,6 +175,10 @@ pub fn serve(args: ServeArgs, out: &mut dyn Write) -> Result<i32> {
         let storage = match &config.data_dir {
             Some(dir) => format!("data in {}", dir.display()),
             None => "in memory".to_string(),
+        };
+        let storage = match &config.unload_root {
+            Some(root) => format!("{storage}; UNLOAD to {}", root.display()),
+            None => storage,
         };
         let access = if config.authenticator.accepts_anyone() {
             "any credentials are accepted".to_string()

@@ -68,6 +68,7 @@ class LocalTimestream:
         query_memory_limit: int | None = None,
         query_timeout: _dt.timedelta | float | None = None,
         tls: tuple[str | os.PathLike[str], str | os.PathLike[str]] | None = None,
+        unload_root: str | os.PathLike[str] | None = None,
     ) -> None:
         """Start the engine; it serves until :meth:`stop` (or the end of a ``with`` block).
 
@@ -76,6 +77,8 @@ class LocalTimestream:
         slots (one per CPU) and one hour.
         ``allow_anonymous`` lets an engine without ``credentials`` listen beyond loopback.
         ``tls`` is a (certificate chain, private key) pair of PEM files to serve HTTPS with.
+        ``unload_root`` is the directory UNLOAD writes to: ``TO 's3://bucket/folder/'`` is
+        ``unload_root/bucket/folder/`` (without it, UNLOAD is refused).
         """
         credentials_file: str | None = None
         keys: list[tuple[str, str, str | None, str | None]] | None = None
@@ -102,6 +105,7 @@ class LocalTimestream:
             timeout,
             None if tls is None else os.fspath(tls[0]),
             None if tls is None else os.fspath(tls[1]),
+            None if unload_root is None else os.fspath(unload_root),
         )
 
     @property

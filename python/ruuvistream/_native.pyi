@@ -44,6 +44,7 @@ class LocalTimestream:
         query_timeout_s: float | None = None,
         tls_cert: str | None = None,
         tls_key: str | None = None,
+        unload_root: str | None = None,
     ) -> LocalTimestream: ...
     @property
     def signing_key(self) -> tuple[str, str] | None: ...

@@ -41,6 +41,9 @@ pub struct EngineConfig {
     /// The `host:port` DescribeEndpoints answers with (default: the host the request was sent
     /// to, so that every client is told the address it used).
     pub advertise: Option<String>,
+    /// Where UNLOAD writes: `s3://bucket/folder/` is `bucket/folder/` under this directory.
+    /// Without it, UNLOAD is refused.
+    pub unload_root: Option<PathBuf>,
     /// Serve beyond the loopback interface even though [`authenticator`](Self::authenticator)
     /// lets anyone in. Without it, such an engine refuses to start.
     pub allow_anonymous: bool,
@@ -72,6 +75,7 @@ impl Default for EngineConfig {
             connections: ConnectionLimits::default(),
             tls: None,
             advertise: None,
+            unload_root: None,
             allow_anonymous: false,
         }
     }

@@ -34,8 +34,14 @@ pub(crate) fn storage_error(e: std::io::Error) -> ApiError {
 
 impl Engine {
     /// An engine: in memory, or restored from `config.data_dir` (every acknowledged write of
-    /// its previous runs applied, rows past retention dropped).
+    /// its previous runs applied, rows past retention dropped). The UNLOAD export root is made
+    /// if it does not exist.
     pub fn open(config: EngineConfig) -> Result<Self> {
+        if let Some(root) = &config.unload_root {
+            std::fs::create_dir_all(root).map_err(|e| {
+                Error::InvalidArgument(format!("the UNLOAD export root {} cannot be made: {e}", root.display()))
+            })?;
+        }
         let (persistence, mut catalog) = match &config.data_dir {
             Some(dir) => {
                 let (p, c) =

@@ -23,7 +23,8 @@ pub struct PyLocalTimestream {
 #[pymethods]
 impl PyLocalTimestream {
     /// Starts the engine on `bind`:`port` (0 = any free port). With `now_ns`, the engine's
-    /// clock is manual and starts there; with `data_dir`, it keeps its data there.
+    /// clock is manual and starts there; with `data_dir`, it keeps its data there; with
+    /// `unload_root`, UNLOAD writes its exports under it.
     ///
     /// `keys` are (access key id, secret, readable databases, writable databases), the
     /// databases as `*` or a comma-separated list (`None`: every database); with keys or a
@@ -31,7 +32,7 @@ impl PyLocalTimestream {
     #[new]
     #[pyo3(signature = (bind = "127.0.0.1", port = 0, now_ns = None, log_requests = false, data_dir = None,
                         credentials_file = None, keys = None, allow_anonymous = false, query_memory_limit = None,
-                        query_timeout_s = None, tls_cert = None, tls_key = None))]
+                        query_timeout_s = None, tls_cert = None, tls_key = None, unload_root = None))]
     #[allow(clippy::too_many_arguments)] // keyword arguments of the Python class
     fn new(
         py: Python<'_>,
@@ -47,6 +48,7 @@ impl PyLocalTimestream {
         query_timeout_s: Option<f64>,
         tls_cert: Option<std::path::PathBuf>,
         tls_key: Option<std::path::PathBuf>,
+        unload_root: Option<std::path::PathBuf>,
     ) -> PyResult<Self> {
         let mut all = match credentials_file {
             Some(path) => Some(Keys::load(&path).map_err(to_py)?),
@@ -78,6 +80,7 @@ impl PyLocalTimestream {
             clock: now_ns.map_or(Clock::System, Clock::manual),
             log_requests,
             data_dir,
+            unload_root,
             allow_anonymous,
             query,
             tls: tls_cert.zip(tls_key).map(|(cert, key)| TlsFiles { cert, key }),

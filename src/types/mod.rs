@@ -33,7 +33,7 @@ pub use datum::{
     BatchBuilder, ColumnBuilder, Datum, parse_boolean, parse_date, parse_double, parse_interval_day_to_second_ns,
     parse_interval_year_to_month, parse_time_ns, parse_timestamp_ns, rows_to_batch,
 };
-pub use render::{format_double, format_timestamp_ns, render_datum, write_datum_json};
+pub use render::{cell_text, format_double, format_timestamp_ns, render_datum, write_datum_json};
 
 /// Field metadata key that marks a list of (time, value) structs as a TIMESERIES.
 pub const TYPE_METADATA_KEY: &str = "timestream.type";

@@ -176,6 +176,64 @@ pub fn write_datum_json(out: &mut String, array: &ArrayRef, i: usize, t: &TsType
     out.push_str(&render_datum(array, i, t).to_string());
 }
 
+/// The text of row `i` of `array` (Timestream type `t`) as a file export writes it: a scalar's
+/// ScalarValue text, a nested value (ARRAY, ROW, TIMESERIES) as JSON; `None` for NULL.
+pub fn cell_text(array: &ArrayRef, i: usize, t: &TsType) -> Option<String> {
+    if array.is_null(i) || matches!(t, TsType::Scalar(ScalarType::Unknown)) {
+        return None;
+    }
+    match t {
+        TsType::Scalar(_) => render_text(array, i),
+        _ => Some(plain_json(array, i, t).to_string()),
+    }
+}
+
+/// Row `i` of `array` as plain JSON: numbers and booleans as themselves (a non-finite double
+/// as its text), other scalars as their ScalarValue text, an ARRAY as a list, a ROW as an
+/// object of its fields, a TIMESERIES as a list of `{"time", "value"}`.
+fn plain_json(array: &ArrayRef, i: usize, t: &TsType) -> Value {
+    if array.is_null(i) {
+        return Value::Null;
+    }
+    match (t, array.data_type()) {
+        (TsType::TimeSeries(value_type), DataType::List(_)) => {
+            let points = array.as_list::<i32>().value(i);
+            let points = points.as_struct();
+            let (times, values) = (points.column(0), points.column(1));
+            (0..points.len())
+                .map(|j| json!({ "time": render_text(times, j), "value": plain_json(values, j, value_type) }))
+                .collect()
+        }
+        (TsType::Array(item), _) => {
+            let values = match array.data_type() {
+                DataType::LargeList(_) => array.as_list::<i64>().value(i),
+                DataType::FixedSizeList(..) => array.as_fixed_size_list().value(i),
+                _ => array.as_list::<i32>().value(i),
+            };
+            (0..values.len()).map(|j| plain_json(&values, j, item)).collect()
+        }
+        (TsType::Row(fields), DataType::Struct(_)) => {
+            let s = array.as_struct();
+            let object: serde_json::Map<String, Value> = fields
+                .iter()
+                .enumerate()
+                .map(|(k, (name, ft))| (name.clone(), plain_json(s.column(k), i, ft)))
+                .collect();
+            Value::Object(object)
+        }
+        (TsType::Scalar(ScalarType::Boolean), DataType::Boolean) => Value::Bool(array.as_boolean().value(i)),
+        (TsType::Scalar(ScalarType::Bigint | ScalarType::Integer), _) => {
+            render_text(array, i).and_then(|s| s.parse::<i64>().ok()).map_or(Value::Null, Value::from)
+        }
+        (TsType::Scalar(ScalarType::Double), DataType::Float64) => {
+            let x = array.as_primitive::<Float64Type>().value(i);
+            serde_json::Number::from_f64(x).map_or_else(|| Value::String(format_double(x)), Value::Number)
+        }
+        (TsType::Scalar(ScalarType::Unknown), _) => Value::Null,
+        _ => render_text(array, i).map_or(Value::Null, Value::String),
+    }
+}
+
 fn push_signed(out: &mut String, v: i64) {
     if v < 0 {
         out.push('-');

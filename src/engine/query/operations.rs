@@ -83,6 +83,16 @@ impl Engine {
     /// Parses, checks, plans and runs one query (on a query thread).
     async fn run(&self, id: &str, sql_text: &str, principal: &Principal) -> ApiResult<(Arc<Columns>, QueryOutput)> {
         let statement = sql::parse(sql_text, self.clock.now_ns())?;
+        let (statement, unload) = super::unload::split(statement)?;
+        let unload_root = match (&unload, &self.config.unload_root) {
+            (Some(_), None) => {
+                return Err(ApiError::validation(
+                    "UNLOAD needs a directory to write to: start the engine with --unload-root DIR (Python: \
+                     LocalTimestream(unload_root=...)); s3://bucket/folder/ is then DIR/bucket/folder/.",
+                ));
+            }
+            (_, root) => root.clone(),
+        };
         let tables = sql::referenced_tables(&statement);
         for (db, _) in &tables {
             if !principal.allows(Access::Read, db) {
@@ -100,6 +110,14 @@ impl Engine {
         let planned = tokio::time::timeout(limits.timeout, sql::plan(sql_text, statement, snapshot, limits.memory))
             .await
             .map_err(|_| too_long(limits.timeout))??;
+        if let (Some(spec), Some(root)) = (unload, unload_root) {
+            let (schema, columns) = (planned.schema.clone(), Arc::new(Columns::of(&super::unload::answer_schema())?));
+            self.results.set_planned(id, columns.clone(), planned.scanned());
+            let _slot = self.queries.slot().await;
+            let written = async { super::unload::unload(spec, &root, id, &schema, planned.stream().await?).await };
+            let out = tokio::time::timeout(limits.timeout, written).await.map_err(|_| too_long(limits.timeout))??;
+            return Ok((columns, out));
+        }
         let columns = Arc::new(Columns::of(&planned.schema)?);
         self.results.set_planned(id, columns.clone(), planned.scanned());
         let _slot = self.queries.slot().await;

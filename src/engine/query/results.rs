@@ -58,6 +58,11 @@ impl Columns {
             Value::Array(schema.fields().iter().zip(&types).map(|(f, t)| column_info_json(f.name(), t)).collect());
         Ok(Self { info: info.to_string(), types })
     }
+
+    /// The Timestream type of each column.
+    pub fn types(&self) -> &[TsType] {
+        &self.types
+    }
 }
 
 /// A page rendered ahead: its first row, the MaxRows it was cut for, its text, and the row after.

@@ -18,8 +18,9 @@ use datafusion::sql::sqlparser::parser::Parser;
 use super::dialect::TimestreamDialect;
 use crate::engine::error::{ApiError, ApiResult};
 
-/// Parses one read-only statement and rewrites it for DataFusion; `now_ns` is the engine's
-/// clock, which `now()`, `current_timestamp` and `ago()` read.
+/// Parses one read-only statement (a query, or an UNLOAD of one) and rewrites it for
+/// DataFusion; `now_ns` is the engine's clock, which `now()`, `current_timestamp` and `ago()`
+/// read.
 pub fn parse(sql: &str, now_ns: i64) -> ApiResult<Statement> {
     let mut statements = DFParserBuilder::new(sql)
         .with_dialect(&TimestreamDialect)
@@ -33,8 +34,14 @@ pub fn parse(sql: &str, now_ns: i64) -> ApiResult<Statement> {
         Some(DFStatement::Statement(s)) => *s,
         _ => return Err(read_only()),
     };
-    if !matches!(statement, Statement::Query(_)) {
-        return Err(read_only());
+    match &statement {
+        Statement::Query(_) | Statement::Unload { query: Some(_), query_text: None, auth: None, .. } => {}
+        Statement::Unload { .. } => {
+            return Err(ApiError::validation(
+                "UNLOAD takes a query in parentheses: UNLOAD (SELECT ...) TO 's3://bucket/folder/' WITH (...).",
+            ));
+        }
+        _ => return Err(read_only()),
     }
     // Before anything else walks the expressions: they could nest deeper than a stack holds.
     super::depth::check_depth(&mut statement)?;
@@ -46,7 +53,7 @@ pub fn parse(sql: &str, now_ns: i64) -> ApiResult<Statement> {
     if let ControlFlow::Break(msg) = flow {
         return Err(ApiError::validation(msg));
     }
-    if let Statement::Query(q) = &mut statement {
+    if let Statement::Query(q) | Statement::Unload { query: Some(q), .. } = &mut statement {
         rewrite_unnest(q).map_err(ApiError::validation)?;
     }
     name_unaliased_columns(&mut statement);
@@ -167,7 +174,9 @@ fn requalify(e: &mut Expr, from: &str, to: &str) {
 }
 
 fn read_only() -> ApiError {
-    ApiError::validation("Only SELECT queries are supported: DDL, DML and other statements are refused.")
+    ApiError::validation(
+        "Only SELECT queries (and UNLOAD of one) are supported: DDL, DML and other statements are refused.",
+    )
 }
 
 /// sqlparser's "sql parser error: Expected: …, found: … at Line: 1, Column: 13" as Timestream's
@@ -413,7 +422,7 @@ fn rewrite_function(name: &str, args: &[String], now: &str) -> Option<String> {
 
 /// Presto names unaliased expressions `_col<i>`; plain column references keep their names.
 fn name_unaliased_columns(statement: &mut Statement) {
-    let Statement::Query(q) = statement else { return };
+    let (Statement::Query(q) | Statement::Unload { query: Some(q), .. }) = statement else { return };
     let SetExpr::Select(select) = q.body.as_mut() else { return };
     for (i, item) in select.projection.iter_mut().enumerate() {
         if let SelectItem::UnnamedExpr(expr) = item

@@ -105,20 +105,53 @@ impl Planned {
     /// its operators' state: a result larger than the limit ends the query, not the engine.
     pub async fn collect(self) -> ApiResult<QueryOutput> {
         let (limit, schema) = (self.memory_limit, self.schema.clone());
-        let fail = |e: &DataFusionError| failure(e, "", limit, false);
         let reservation = MemoryConsumer::new("query result").register(&self.pool);
+        let mut stream = self.stream().await?;
+        let mut batches = Vec::new();
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            reservation.try_grow(result_bytes(&batch)).map_err(|e| failure(&e, "", limit, false))?;
+            batches.push(batch);
+        }
+        Ok(QueryOutput { schema, batches, bytes_scanned: stream.bytes_scanned() })
+    }
+
+    /// Runs the query and hands its result over batch by batch, as it is made: for a caller
+    /// that writes the result out (UNLOAD) rather than holding it.
+    pub async fn stream(self) -> ApiResult<ResultStream> {
+        let limit = self.memory_limit;
+        let fail = |e: &DataFusionError| failure(e, "", limit, false);
         let task = Arc::new(self.frame.task_ctx());
         let plan = self.frame.create_physical_plan().await.map_err(|e| fail(&e))?;
         let plan = yielding(plan).map_err(|e| fail(&e))?;
-        let mut stream = datafusion::physical_plan::execute_stream(plan, task).map_err(|e| fail(&e))?;
-        let mut batches = Vec::new();
-        while let Some(batch) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
-            let batch = batch.map_err(|e| fail(&e))?;
-            reservation.try_grow(result_bytes(&batch)).map_err(|e| fail(&e))?;
-            batches.push(batch);
-        }
-        let bytes_scanned = self.scanned.load(std::sync::atomic::Ordering::Relaxed);
-        Ok(QueryOutput { schema, batches, bytes_scanned })
+        let stream = datafusion::physical_plan::execute_stream(plan, task).map_err(|e| fail(&e))?;
+        Ok(ResultStream { stream, scanned: self.scanned, memory_limit: limit })
+    }
+}
+
+/// A running query's result, batch by batch ([`Planned::stream`]).
+pub struct ResultStream {
+    stream: datafusion::execution::SendableRecordBatchStream,
+    scanned: Arc<AtomicU64>,
+    memory_limit: usize,
+}
+
+impl std::fmt::Debug for ResultStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResultStream").field("memory_limit", &self.memory_limit).finish_non_exhaustive()
+    }
+}
+
+impl ResultStream {
+    /// The next batch of the result, `None` at its end; a failure as the API reports it.
+    pub async fn next(&mut self) -> Option<ApiResult<RecordBatch>> {
+        let batch = std::future::poll_fn(|cx| self.stream.as_mut().poll_next(cx)).await?;
+        Some(batch.map_err(|e| failure(&e, "", self.memory_limit, false)))
+    }
+
+    /// The bytes of table data read so far.
+    pub fn bytes_scanned(&self) -> u64 {
+        self.scanned.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 

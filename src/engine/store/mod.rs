@@ -13,6 +13,7 @@ mod snapshot;
 mod table;
 mod wal;
 
+pub(crate) use dir::sync_dir;
 pub use magnetic::Magnetic;
 pub use magnetic::{Compaction, MagneticFile, TableManifest, Verified, date_of, day_of, verify_file};
 pub use manifest::FileSum;
