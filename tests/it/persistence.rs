@@ -383,3 +383,83 @@ fn a_finished_days_hourly_files_are_merged_into_one() {
     let again = Engine::open(EngineConfig { clock: clock.clone(), ..config(dir.path()) }).unwrap();
     assert_eq!(rows(&again).len(), 3);
 }
+
+/// Queries racing tiering passes that replace the files they planned to read (a magnetic write
+/// makes each pass write its day back as a new file and delete the old one) all answer, with
+/// every row: a query that finds a planned file gone runs again on a fresh snapshot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_racing_passes_that_replace_their_files_all_answer() {
+    use ruuvistream::engine::auth::Principal;
+    use ruuvistream::engine::query::QueryRequest;
+    const NOW: i64 = 1_796_040_000_000_000_000; // 2026-11-30T12:00:00Z
+    const HOUR: i64 = 3_600_000_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Arc::new(Engine::open(EngineConfig { clock: Clock::manual(NOW), ..config(dir.path()) }).unwrap());
+    engine.create_database(CreateDatabase { name: "ruuvi".into(), ..Default::default() }).unwrap();
+    let table = CreateTable {
+        database: "ruuvi".into(),
+        name: "sensors".into(),
+        retention: Some(Retention { memory_hours: 1, magnetic_days: 10 }),
+        magnetic: Some(MagneticStoreWriteProperties { enable_magnetic_store_writes: true, ..Default::default() }),
+        ..Default::default()
+    };
+    engine.create_table(table).unwrap();
+    // Three days of files.
+    for day in 1..=3 {
+        engine.write_records("ruuvi", "sensors", &[record("0", NOW - day * 24 * HOUR)]).unwrap();
+    }
+    engine.checkpoint().unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let passes = {
+        let (engine, stop) = (engine.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut written = 3;
+            let deadline = Instant::now() + Duration::from_secs(4);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && Instant::now() < deadline {
+                // Into each day: every pass writes the three days back as new files.
+                for day in 1..=3 {
+                    let at = NOW - day * 24 * HOUR + written;
+                    engine.write_records("ruuvi", "sensors", &[record("1", at)]).unwrap();
+                    written += 1;
+                }
+                engine.checkpoint().unwrap();
+                // Passes far closer together than the engine's (a minute by default).
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            written
+        })
+    };
+    let me = Principal::anyone();
+    let mut answered = 0;
+    let mut last = 0;
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(3) {
+        let request = QueryRequest {
+            query_string: "SELECT count(*) AS n FROM ruuvi.sensors".into(),
+            max_rows: None,
+            next_token: None,
+        };
+        let mut page: serde_json::Value = match engine.query(request, &me).await {
+            Ok(text) => serde_json::from_str(&text).unwrap(),
+            Err(e) => panic!("query {answered} failed while files were replaced: {e:?}"),
+        };
+        while let Some(token) = page.get("NextToken").and_then(|t| t.as_str()).map(str::to_string) {
+            let next = QueryRequest {
+                query_string: "SELECT count(*) AS n FROM ruuvi.sensors".into(),
+                max_rows: None,
+                next_token: Some(token),
+            };
+            match engine.query(next, &me).await {
+                Ok(text) => page = serde_json::from_str(&text).unwrap(),
+                Err(e) => panic!("query {answered} failed while files were replaced: {e:?}"),
+            }
+        }
+        let n: i64 = page["Rows"][0]["Data"][0]["ScalarValue"].as_str().unwrap().parse().unwrap();
+        assert!(n >= last, "rows never go missing: {n} after {last}");
+        last = n;
+        answered += 1;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written = passes.join().unwrap();
+    assert!(answered > 10 && written > 30, "{answered} queries, {written} rows");
+}

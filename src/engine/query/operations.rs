@@ -4,16 +4,25 @@
 //! call waits a while for it, as the service's does, and otherwise answers with a NextToken to
 //! ask again.
 
+use std::collections::BTreeSet;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+
+use datafusion::sql::sqlparser::ast::Statement;
 
 use serde_json::{Value, json};
 
 use super::results::Columns;
+use super::unload::UnloadSpec;
 use crate::engine::Engine;
 use crate::engine::auth::{Access, Principal};
 use crate::engine::error::{ApiError, ApiErrorKind, ApiResult};
 use crate::engine::sql::{self, QueryOutput, Show};
+
+/// How many times a query runs again after a tiering pass replaced a file it planned to read
+/// (passes run a minute apart by default, so one more run nearly always suffices).
+const MAX_REPLACED: usize = 10;
 
 /// A Query request, its members checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,30 +109,60 @@ impl Engine {
                 return Err(principal.denied("Select", &arn));
             }
         }
+        let unload = unload.zip(unload_root);
+        // A tiering pass may replace a file the query planned to read (merging a day, writing
+        // back a day that took magnetic writes, dropping an expired one) before it reads it;
+        // the query then runs again on a fresh snapshot. Within one time limit overall.
+        let limits = &self.queries.limits;
+        let deadline = tokio::time::Instant::now() + limits.timeout;
+        let mut replaced = 0;
+        loop {
+            let mut files = Vec::new();
+            let attempt = self.attempt(id, sql_text, statement.clone(), &tables, unload.clone(), &mut files);
+            match tokio::time::timeout_at(deadline, attempt).await.map_err(|_| too_long(limits.timeout))? {
+                // The engine could not read its files, and one of them is gone.
+                Err(e)
+                    if e.kind == ApiErrorKind::InternalServer
+                        && replaced < MAX_REPLACED
+                        && files.iter().any(|f| !f.exists()) =>
+                {
+                    replaced += 1;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    /// One run of a query: its tables' snapshot (whose data files it lists in `files`), its
+    /// plan, and its result (or its files, for an UNLOAD to the export root given).
+    async fn attempt(
+        &self,
+        id: &str,
+        sql_text: &str,
+        statement: Statement,
+        tables: &BTreeSet<(String, String)>,
+        unload: Option<(UnloadSpec, PathBuf)>,
+        files: &mut Vec<PathBuf>,
+    ) -> ApiResult<(Arc<Columns>, QueryOutput)> {
         // The catalog's lock only to find the tables; each table's own lock to take its rows.
         let handles: Vec<_> = {
             let c = self.catalog();
             tables.iter().filter_map(|(d, t)| Some((d.clone(), t.clone(), c.table(d, t).ok()?.data_handle()))).collect()
         };
         let snapshot = tokio::task::block_in_place(|| sql::snapshot(handles))?;
-        let limits = &self.queries.limits;
-        let planned = tokio::time::timeout(limits.timeout, sql::plan(sql_text, statement, snapshot, limits.memory))
-            .await
-            .map_err(|_| too_long(limits.timeout))??;
-        if let (Some(spec), Some(root)) = (unload, unload_root) {
+        files.extend(snapshot.iter().flat_map(|(_, _, view)| view.files.iter().map(|f| f.path.clone())));
+        let planned = sql::plan(sql_text, statement, snapshot, self.queries.limits.memory).await?;
+        if let Some((spec, root)) = unload {
             let (schema, columns) = (planned.schema.clone(), Arc::new(Columns::of(&super::unload::answer_schema())?));
             self.results.set_planned(id, columns.clone(), planned.scanned());
             let _slot = self.queries.slot().await;
-            let written = async { super::unload::unload(spec, &root, id, &schema, planned.stream().await?).await };
-            let out = tokio::time::timeout(limits.timeout, written).await.map_err(|_| too_long(limits.timeout))??;
+            let out = super::unload::unload(spec, &root, id, &schema, planned.stream().await?).await?;
             return Ok((columns, out));
         }
         let columns = Arc::new(Columns::of(&planned.schema)?);
         self.results.set_planned(id, columns.clone(), planned.scanned());
         let _slot = self.queries.slot().await;
-        let out =
-            tokio::time::timeout(limits.timeout, planned.collect()).await.map_err(|_| too_long(limits.timeout))??;
-        Ok((columns, out))
+        Ok((columns, planned.collect().await?))
     }
 
     /// A metadata statement's answer, taken from the catalog with its lock held only to copy
