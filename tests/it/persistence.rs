@@ -463,3 +463,41 @@ async fn queries_racing_passes_that_replace_their_files_all_answer() {
     let written = passes.join().unwrap();
     assert!(answered > 10 && written > 30, "{answered} queries, {written} rows");
 }
+
+/// A data directory given as a relative path: queries find the magnetic store's files too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relative_data_directory_serves_its_files() {
+    use ruuvistream::engine::auth::Principal;
+    use ruuvistream::engine::query::QueryRequest;
+    const NOW: i64 = 1_796_040_000_000_000_000; // 2026-11-30T12:00:00Z
+    const HOUR: i64 = 3_600_000_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    // The same directory, relative to the working directory.
+    let cwd = std::env::current_dir().unwrap();
+    let up: std::path::PathBuf = cwd.components().skip(1).map(|_| "..").collect();
+    let relative = up.join(dir.path().strip_prefix("/").unwrap());
+    assert!(relative.is_relative());
+    let engine = Arc::new(
+        Engine::open(EngineConfig { clock: Clock::manual(NOW), data_dir: Some(relative), ..Default::default() })
+            .unwrap(),
+    );
+    engine.create_database(CreateDatabase { name: "ruuvi".into(), ..Default::default() }).unwrap();
+    let table = CreateTable {
+        database: "ruuvi".into(),
+        name: "sensors".into(),
+        retention: Some(Retention { memory_hours: 1, magnetic_days: 10 }),
+        magnetic: Some(MagneticStoreWriteProperties { enable_magnetic_store_writes: true, ..Default::default() }),
+        ..Default::default()
+    };
+    engine.create_table(table).unwrap();
+    engine.write_records("ruuvi", "sensors", &[record("1", NOW - 30 * HOUR), record("2", NOW - HOUR / 2)]).unwrap();
+    assert_eq!(engine.checkpoint().unwrap().unwrap().files_written, 1);
+    let request = QueryRequest {
+        query_string: "SELECT count(*) AS n FROM ruuvi.sensors".into(),
+        max_rows: None,
+        next_token: None,
+    };
+    let page: serde_json::Value =
+        serde_json::from_str(&engine.query(request, &Principal::anyone()).await.unwrap()).unwrap();
+    assert_eq!(page["Rows"][0]["Data"][0]["ScalarValue"], "2");
+}

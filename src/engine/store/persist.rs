@@ -221,6 +221,9 @@ impl Persistence {
     /// writes the old ones to files). Damage is an error whose inner error is a [`Damage`].
     pub fn open(dir: &Path, region: &str, account: &str) -> io::Result<(Self, Catalog)> {
         let lock = lock(dir)?;
+        // Absolute from here on: queries read the files by absolute path, whatever the working
+        // directory was when a relative one was given.
+        let dir = &fs::canonicalize(dir)?;
         let (mut catalog, stored) = match read_catalog(dir)? {
             Some(c) => (c, true),
             None => {
