@@ -88,6 +88,12 @@ bench: venv ## Benchmarks (release build): criterion, ruuvistream vs ruuvitag-se
 	$(PY) benches/compare_awswrangler.py
 	$(PY) benches/write_cost.py
 
+.PHONY: bench-scale
+bench-scale: venv ## A year of 100 sensors through the engine (release build; ~20 minutes, 5 GB free in out/), then DuckDB on its files
+	cargo bench --features engine,mimalloc --bench scale
+	$(PIP) install --quiet 'duckdb>=1.1'
+	$(PY) benches/compare_scale.py out/bench-scale --duckdb-threads 2
+
 .PHONY: clean
 clean: ## Remove build outputs and the virtualenv
 	cargo clean

@@ -1,0 +1,394 @@
+//! A year of sensor data through the engine, as `make bench-scale` runs it: 100 sensors at one
+//! MULTI reading (11 measures, 3 dimensions) a minute, written in time order through the AWS SDK
+//! for Rust into a persistent engine (memory retention 24 h, magnetic 2 years) whose manual clock
+//! advances with the data, while tiering passes run beside the writes.
+//!
+//! It prints and writes to `<dir>/results.json`: the ingest rate per month, WriteRecords
+//! latency (p50/p99) while a pass runs and while none does, resident memory, the directory's
+//! size, the restart time, and query times (one sensor's day, daily averages per sensor over
+//! the year, the walkthrough's three query shapes over the last week, the last against an
+//! engine holding only that week in memory). `benches/compare_scale.py` then runs DuckDB on
+//! the same files.
+//!
+//! Settings (environment): `SCALE_DIR` (default `out/bench-scale`), `SCALE_DAYS` (365),
+//! `SCALE_SENSORS` (100).
+
+#![allow(missing_docs)]
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_sdk_timestreamquery::Client as QueryClient;
+use aws_sdk_timestreamwrite::Client;
+use aws_sdk_timestreamwrite::config::{Credentials, Region};
+use aws_sdk_timestreamwrite::types::{
+    Dimension, MeasureValue, MeasureValueType, Record, RetentionProperties, TimeUnit,
+};
+use ruuvistream::engine::{Clock, EngineConfig, LocalTimestream};
+use serde_json::json;
+
+const MINUTE_MS: i64 = 60_000;
+const DAY_MS: i64 = 86_400_000;
+/// 2025-12-01T00:00:00Z: the year runs to 2026-12-01.
+const START_MS: i64 = 1_764_547_200_000;
+const IN_FLIGHT: usize = 8;
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn mac(sensor: usize) -> String {
+    format!("C2:4A:52:{:02X}:{:02X}:{:02X}", sensor / 65536 % 256, sensor / 256 % 256, sensor % 256)
+}
+
+fn mv(name: &str, value: String, ty: MeasureValueType) -> MeasureValue {
+    MeasureValue::builder().name(name).value(value).r#type(ty).build().expect("complete")
+}
+
+/// One minute's readings: one MULTI record per sensor, its values following a daily cycle.
+fn minute(t_ms: i64, sensors: usize) -> Vec<Record> {
+    let day = (t_ms % DAY_MS) as f64 / DAY_MS as f64 * std::f64::consts::TAU;
+    let n = t_ms / MINUTE_MS;
+    (0..sensors)
+        .map(|s| {
+            let f = s as f64;
+            let temp = 18.0 + f % 7.0 + 3.0 * (day + f).sin();
+            let r = |x: f64| format!("{:.2}", x);
+            Record::builder()
+                .dimensions(Dimension::builder().name("mac").value(mac(s)).build().expect("complete"))
+                .dimensions(
+                    Dimension::builder().name("location").value(format!("room-{}", s % 25)).build().expect("complete"),
+                )
+                .dimensions(
+                    Dimension::builder().name("site").value(format!("site-{}", s / 25)).build().expect("complete"),
+                )
+                .measure_name("ruuvi")
+                .measure_value_type(MeasureValueType::Multi)
+                .measure_values(mv("temperature", r(temp), MeasureValueType::Double))
+                .measure_values(mv("humidity", r(45.0 + 10.0 * (day + f / 3.0).cos()), MeasureValueType::Double))
+                .measure_values(mv("pressure", r(1005.0 + 8.0 * (n as f64 / 4000.0).sin()), MeasureValueType::Double))
+                .measure_values(mv("acceleration_x", r(0.004 * (n % 5) as f64), MeasureValueType::Double))
+                .measure_values(mv("acceleration_y", r(-0.02), MeasureValueType::Double))
+                .measure_values(mv("acceleration_z", r(1.036), MeasureValueType::Double))
+                .measure_values(mv("battery_voltage", r(3.0 - n as f64 / 2.0e6), MeasureValueType::Double))
+                .measure_values(mv("tx_power", "4".into(), MeasureValueType::Bigint))
+                .measure_values(mv(
+                    "movement_counter",
+                    ((n / 97 + s as i64) % 256).to_string(),
+                    MeasureValueType::Bigint,
+                ))
+                .measure_values(mv(
+                    "measurement_sequence",
+                    ((n + s as i64) % 65536).to_string(),
+                    MeasureValueType::Bigint,
+                ))
+                .measure_values(mv("rssi", (-60 - (s % 30) as i64).to_string(), MeasureValueType::Bigint))
+                .time(t_ms.to_string())
+                .time_unit(TimeUnit::Milliseconds)
+                .build()
+        })
+        .collect()
+}
+
+async fn start(dir: &Path, clock: Clock) -> LocalTimestream {
+    let config = EngineConfig {
+        data_dir: Some(dir.to_path_buf()),
+        clock,
+        // The bench runs the passes itself, to know when they run.
+        checkpoint_interval: Duration::from_secs(3600),
+        ..Default::default()
+    };
+    LocalTimestream::start(config).await.expect("engine starts")
+}
+
+async fn clients(url: &str) -> (Client, QueryClient) {
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(url)
+        .credentials_provider(Credentials::new("local", "local", None, None, "bench"))
+        .load()
+        .await;
+    (Client::new(&conf), QueryClient::new(&conf))
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let k = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[k].as_secs_f64() * 1000.0
+}
+
+fn resident_mib() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| {
+                    let p = e.path();
+                    if p.is_dir() { dir_bytes(&p) } else { e.metadata().map_or(0, |m| m.len()) }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Runs `sql` to its last page; the median of `runs` wall times in ms, and the rows.
+async fn timed(q: &QueryClient, sql: &str, runs: usize) -> (f64, usize) {
+    let mut times = Vec::new();
+    let mut rows = 0;
+    for _ in 0..runs {
+        let t = Instant::now();
+        let mut token: Option<String> = None;
+        rows = 0;
+        loop {
+            let page = q.query().query_string(sql).set_next_token(token.clone()).send().await.expect("query");
+            rows += page.rows().len();
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+        times.push(t.elapsed());
+    }
+    times.sort();
+    (times[times.len() / 2].as_secs_f64() * 1000.0, rows)
+}
+
+/// The walkthrough's three query shapes, on the MULTI table, over the week before `end_ms`.
+fn walkthrough(end_ms: i64) -> Vec<(&'static str, String)> {
+    let ts = |ms: i64| format!("from_milliseconds({ms})");
+    let (week, end) = (ts(end_ms - 7 * DAY_MS), ts(end_ms));
+    vec![
+        (
+            "interpolation per location",
+            format!(
+                "SELECT location, INTERPOLATE_LINEAR(CREATE_TIME_SERIES(time, temperature), \
+                 SEQUENCE({week}, {end}, 1h)) AS v FROM ruuvi.sensors \
+                 WHERE time BETWEEN {week} AND {end} GROUP BY location ORDER BY location"
+            ),
+        ),
+        (
+            "binned averages of one location",
+            format!(
+                "SELECT bin(time, 10m) AS binned_time, avg(temperature) AS avg_temp, avg(humidity) AS avg_humidity, \
+                 avg(pressure) AS avg_pressure FROM ruuvi.sensors WHERE time BETWEEN {week} AND {end} \
+                 AND location = 'room-3' GROUP BY bin(time, 10m) ORDER BY bin(time, 10m)"
+            ),
+        ),
+        (
+            "interpolate, unnest and average",
+            format!(
+                "WITH interp_ts AS (SELECT location, INTERPOLATE_LINEAR(CREATE_TIME_SERIES(time, temperature), \
+                 SEQUENCE({week}, {end}, 1h)) AS temp FROM ruuvi.sensors WHERE time BETWEEN {week} AND {end} \
+                 GROUP BY location) SELECT location, avg(t.temp_unnest) FROM interp_ts \
+                 CROSS JOIN UNNEST(temp) AS t (time, temp_unnest) GROUP BY location ORDER BY location"
+            ),
+        ),
+    ]
+}
+
+async fn create(w: &Client) {
+    w.create_database().database_name("ruuvi").send().await.expect("database");
+    let retention = RetentionProperties::builder()
+        .memory_store_retention_period_in_hours(24)
+        .magnetic_store_retention_period_in_days(730)
+        .build()
+        .expect("complete");
+    w.create_table()
+        .database_name("ruuvi")
+        .table_name("sensors")
+        .retention_properties(retention)
+        .send()
+        .await
+        .expect("table");
+}
+
+/// Writes `[from, to)` minute by minute, `IN_FLIGHT` requests at a time, the clock set to the
+/// end of each hour before its minutes are sent; returns (sent at, latency) per request.
+async fn ingest(w: &Client, clock: &Clock, from: i64, to: i64, sensors: usize) -> Vec<(Instant, Duration)> {
+    let mut latencies = Vec::new();
+    let mut hour = from;
+    while hour < to {
+        let end = (hour + 3_600_000).min(to);
+        clock.set_ns(end * 1_000_000);
+        let minutes: Vec<i64> = (hour..end).step_by(MINUTE_MS as usize).collect();
+        for group in minutes.chunks(IN_FLIGHT) {
+            let tasks: Vec<_> = group
+                .iter()
+                .map(|&t| {
+                    let (w, records) = (w.clone(), minute(t, sensors));
+                    tokio::spawn(async move {
+                        let sent = Instant::now();
+                        let out = w
+                            .write_records()
+                            .database_name("ruuvi")
+                            .table_name("sensors")
+                            .set_records(Some(records))
+                            .send()
+                            .await;
+                        out.expect("write");
+                        (sent, sent.elapsed())
+                    })
+                })
+                .collect();
+            for t in tasks {
+                latencies.push(t.await.expect("task"));
+            }
+        }
+        hour = end;
+    }
+    latencies
+}
+
+fn main() {
+    let dir = PathBuf::from(std::env::var("SCALE_DIR").unwrap_or_else(|_| "out/bench-scale".into()));
+    let (days, sensors) = (env_or("SCALE_DAYS", 365), env_or("SCALE_SENSORS", 100));
+    let data = dir.join("data");
+    let _ = std::fs::remove_dir_all(&data);
+    std::fs::create_dir_all(&data).expect("directory");
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let end_ms = START_MS + days as i64 * DAY_MS;
+    let clock = Clock::manual(START_MS * 1_000_000);
+    let engine = rt.block_on(start(&data, clock.clone()));
+    let (w, _) = rt.block_on(clients(&engine.endpoint_url()));
+    rt.block_on(create(&w));
+
+    // Passes beside the writes, one a second (as --checkpoint-interval 1s would), each timed.
+    let stop = Arc::new(AtomicBool::new(false));
+    let passes: Arc<Mutex<Vec<(Instant, Instant)>>> = Arc::default();
+    let tiering = {
+        let (e, stop, passes) = (engine.engine().clone(), stop.clone(), passes.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_secs(1));
+                let t = Instant::now();
+                e.checkpoint().expect("pass");
+                passes.lock().expect("passes").push((t, Instant::now()));
+            }
+        })
+    };
+    let started = Instant::now();
+    let mut months = Vec::new();
+    let mut latencies = Vec::new();
+    let mut from = START_MS;
+    // Twelve equal months (whole minutes), so that the first and the last compare.
+    let month_ms = ((end_ms - START_MS) / 12 / MINUTE_MS).max(1) * MINUTE_MS;
+    while from < end_ms {
+        let to = if months.len() == 11 { end_ms } else { (from + month_ms).min(end_ms) };
+        let t = Instant::now();
+        latencies.extend(rt.block_on(ingest(&w, &clock, from, to, sensors)));
+        let rows = ((to - from) / MINUTE_MS) as f64 * sensors as f64;
+        let rate = rows / t.elapsed().as_secs_f64();
+        println!("month {:2}: {rate:>9.0} records/s, resident {:.0} MiB", months.len() + 1, resident_mib().0);
+        months.push(rate);
+        from = to;
+    }
+    let ingest_s = started.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    tiering.join().expect("tiering thread");
+    let total_rows = ((end_ms - START_MS) / MINUTE_MS) as f64 * sensors as f64;
+    let passes = passes.lock().expect("passes").clone();
+    let (mut busy, mut idle): (Vec<Duration>, Vec<Duration>) = (Vec::new(), Vec::new());
+    for (sent, lat) in &latencies {
+        let done = *sent + *lat;
+        if passes.iter().any(|(a, b)| *a < done && *sent < *b) { busy.push(*lat) } else { idle.push(*lat) }
+    }
+    busy.sort();
+    idle.sort();
+    let (rss, peak) = resident_mib();
+
+    // Every row into the files: two days on, a last pass.
+    clock.set_ns((end_ms + 2 * DAY_MS) * 1_000_000);
+    engine.engine().checkpoint().expect("last pass");
+    rt.block_on(engine.shutdown());
+    let disk = dir_bytes(&data);
+    let parquet: u64 = dir_bytes(&data.join("tables"));
+
+    // Restart, and the queries.
+    let t = Instant::now();
+    let engine = rt.block_on(start(&data, clock.clone()));
+    let restart_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let (_, q) = rt.block_on(clients(&engine.endpoint_url()));
+    let mid = START_MS + (days as i64 / 2) * DAY_MS;
+    let one_day = format!(
+        "SELECT time, temperature, humidity, pressure FROM ruuvi.sensors WHERE mac = '{}' AND time >= \
+         from_milliseconds({mid}) AND time < from_milliseconds({}) ORDER BY time",
+        mac(sensors / 2),
+        mid + DAY_MS
+    );
+    let (sensor_day_ms, sensor_day_rows) = rt.block_on(timed(&q, &one_day, 5));
+    let daily =
+        "SELECT mac, bin(time, 1d) AS day, avg(temperature) AS t FROM ruuvi.sensors GROUP BY mac, bin(time, 1d)";
+    let (daily_ms, daily_rows) = rt.block_on(timed(&q, daily, 3));
+    let mut shapes = Vec::new();
+    for (name, sql) in walkthrough(end_ms) {
+        let (ms, rows) = rt.block_on(timed(&q, &sql, 3));
+        shapes.push((name, sql, ms, rows));
+    }
+    rt.block_on(engine.shutdown());
+    // The same three shapes against an engine holding only that week, in memory.
+    let week_clock = Clock::manual(end_ms * 1_000_000);
+    let memory_engine =
+        rt.block_on(LocalTimestream::start(EngineConfig { clock: week_clock.clone(), ..Default::default() }));
+    let memory_engine = memory_engine.expect("engine starts");
+    let (mw, mq) = rt.block_on(clients(&memory_engine.endpoint_url()));
+    rt.block_on(async {
+        mw.create_database().database_name("ruuvi").send().await.expect("database");
+        let retention = RetentionProperties::builder()
+            .memory_store_retention_period_in_hours(8 * 24)
+            .magnetic_store_retention_period_in_days(730)
+            .build()
+            .expect("complete");
+        mw.create_table()
+            .database_name("ruuvi")
+            .table_name("sensors")
+            .retention_properties(retention)
+            .send()
+            .await
+            .expect("table");
+    });
+    rt.block_on(ingest(&mw, &week_clock, end_ms - 7 * DAY_MS, end_ms, sensors));
+    let mut in_memory = Vec::new();
+    for (_, sql) in walkthrough(end_ms) {
+        in_memory.push(rt.block_on(timed(&mq, &sql, 3)).0);
+    }
+    rt.block_on(memory_engine.shutdown());
+
+    let first = months.first().copied().unwrap_or(f64::NAN);
+    let last = months.last().copied().unwrap_or(f64::NAN);
+    let results = json!({
+        "days": days, "sensors": sensors, "rows": total_rows,
+        "ingest_seconds": ingest_s, "records_per_second": total_rows / ingest_s,
+        "monthly_records_per_second": months, "last_month_vs_first": last / first,
+        "write_p50_ms_idle": percentile(&idle, 0.5), "write_p99_ms_idle": percentile(&idle, 0.99),
+        "write_p50_ms_during_pass": percentile(&busy, 0.5), "write_p99_ms_during_pass": percentile(&busy, 0.99),
+        "requests_during_pass": busy.len(), "requests_idle": idle.len(), "passes": passes.len(),
+        "resident_mib_end": rss, "resident_mib_peak": peak,
+        "disk_bytes": disk, "parquet_bytes": parquet,
+        "restart_ms": restart_ms,
+        "sensor_day_ms": sensor_day_ms, "sensor_day_rows": sensor_day_rows,
+        "daily_averages_ms": daily_ms, "daily_averages_rows": daily_rows,
+        "daily_averages_sql": daily,
+        "walkthrough": shapes.iter().zip(&in_memory).map(|((name, sql, ms, rows), mem)| json!({
+            "name": name, "sql": sql, "ms": ms, "rows": rows, "in_memory_week_ms": mem,
+        })).collect::<Vec<_>>(),
+    });
+    std::fs::write(dir.join("results.json"), serde_json::to_vec_pretty(&results).expect("json")).expect("results");
+    println!("{}", serde_json::to_string_pretty(&results).expect("json"));
+}
