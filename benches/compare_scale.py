@@ -40,6 +40,7 @@ def main() -> int:
     files = f"{tables}/*/**/*.parquet"
     con = duckdb.connect()
     con.execute(f"SET threads = {args.duckdb_threads}")
+    con.execute("SET TimeZone = 'UTC'")
     source = f"read_parquet('{files}', hive_partitioning = true, union_by_name = true)"
 
     [(rows, sensors)] = con.execute(f"SELECT count(*), count(DISTINCT mac) FROM {source}").fetchall()
@@ -53,7 +54,9 @@ def main() -> int:
         )
         duck_bytes = out.stat().st_size
 
-    daily = f"SELECT mac, date_trunc('day', time) AS day, avg(temperature) AS t FROM {source} GROUP BY ALL"
+    # Days in UTC, as the engine's bin(time, 1d): on the naive timestamp, so that DuckDB need
+    # not consult time zone rules for every row.
+    daily = f"SELECT mac, date_trunc('day', time::TIMESTAMP) AS day, avg(temperature) AS t FROM {source} GROUP BY ALL"
     times = []
     for _ in range(3):
         t = time.perf_counter()
@@ -74,7 +77,8 @@ def main() -> int:
         ),
         (
             "resident memory at the end",
-            f"{r['resident_mib_end']:.0f} MiB (peak {r['resident_mib_peak']:.0f}; {mib_per_million:.1f} MiB per million rows)",
+            f"{r['resident_mib_end']:.0f} MiB (peak {r['resident_mib_peak']:.0f}; "
+            f"{mib_per_million:.1f} MiB per million rows)",
             r["resident_mib_end"] <= 1024,
         ),
         (
