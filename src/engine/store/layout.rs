@@ -133,8 +133,7 @@ pub fn to_record((dimensions, measure_name, time_ns, r): Row<'_>) -> NewRecord {
 /// The rows in the wide layout, sorted by series, measure name and time; only the columns these
 /// rows use.
 pub fn wide_batch<'a>(rows: impl Iterator<Item = Row<'a>>) -> Result<RecordBatch, arrow_schema::ArrowError> {
-    let mut rows: Vec<Row<'a>> = rows.collect();
-    rows.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+    let rows = sorted_by_series(rows.collect());
     let mut dims = BTreeSet::new();
     let mut singles = BTreeSet::new();
     let mut attrs: BTreeMap<&str, MeasureType> = BTreeMap::new();
@@ -174,6 +173,24 @@ pub fn wide_batch<'a>(rows: impl Iterator<Item = Row<'a>>) -> Result<RecordBatch
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
 }
 
+/// `rows` sorted by series (their dimensions), measure name and time. Each distinct set of
+/// dimensions is compared by its text once and ranked; the rows are then sorted by rank, so
+/// that sorting a file's rows does not compare dimension strings row against row.
+fn sorted_by_series(rows: Vec<Row<'_>>) -> Vec<Row<'_>> {
+    let mut ranks: HashMap<&[(String, String)], u32> = HashMap::new();
+    for r in &rows {
+        ranks.entry(r.0).or_insert(0);
+    }
+    let mut series: Vec<&[(String, String)]> = ranks.keys().copied().collect();
+    series.sort_unstable();
+    for (rank, dims) in series.into_iter().enumerate() {
+        ranks.insert(dims, rank as u32);
+    }
+    let mut keyed: Vec<(u32, Row<'_>)> = rows.into_iter().map(|r| (ranks[r.0], r)).collect();
+    keyed.sort_unstable_by(|(ra, a), (rb, b)| (ra, a.1, a.2).cmp(&(rb, b.1, b.2)));
+    keyed.into_iter().map(|(_, r)| r).collect()
+}
+
 /// The columns of `rows` in the wide layout's order — the given dimensions, `measure_name`,
 /// `time`, the given single-measure types and MULTI attributes, NULL where a row lacks one —
 /// and their versions.
@@ -190,10 +207,13 @@ pub fn columns(
     let mut attr_cols: Vec<Col> = attrs.iter().map(|(_, t)| Col::new(*t)).collect();
     let mut versions = Int64Builder::new();
     for (row_dims, measure, time, record) in rows {
+        // Both sorted by name: one walk through each.
+        let mut row_dims = row_dims.iter().peekable();
         for (d, col) in dims.iter().zip(dim_cols.iter_mut()) {
-            match row_dims.binary_search_by(|(n, _)| n.as_str().cmp(d)) {
-                Ok(k) => col.append_value(&row_dims[k].1),
-                Err(_) => col.append_null(),
+            while row_dims.next_if(|(n, _)| n.as_str() < *d).is_some() {}
+            match row_dims.next_if(|(n, _)| n.as_str() == *d) {
+                Some((_, value)) => col.append_value(value),
+                None => col.append_null(),
             }
         }
         names.append_value(measure);
@@ -208,9 +228,10 @@ pub fn columns(
             }
             Measure::Multi(values) => {
                 single_cols.iter_mut().for_each(|c| c.push(None));
+                let mut values = values.iter().peekable();
                 for ((n, _), col) in attrs.iter().zip(attr_cols.iter_mut()) {
-                    let v = values.binary_search_by(|(name, _)| name.as_str().cmp(n)).ok().map(|k| &values[k].1);
-                    col.push(v);
+                    while values.next_if(|(name, _)| name.as_str() < *n).is_some() {}
+                    col.push(values.next_if(|(name, _)| name.as_str() == *n).map(|(_, v)| v));
                 }
             }
         }

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use super::layout::to_record;
 use super::magnetic::{Magnetic, MagneticFile, day_of};
-use super::memory::{Apply, NewRecord, TableData, Undo};
+use super::memory::{Apply, NewRecord, StoredRecord, TableData, Undo};
 use crate::engine::catalog::{DAY_NS, HOUR_NS};
 
 /// One table's rows.
@@ -72,9 +72,25 @@ impl TierJob {
         self.parts
             .iter()
             .map(|p| {
-                let mut rows = TableData::default();
-                p.rows.iter().cloned().for_each(|r| rows.restore(r));
-                super::magnetic::write_part(&self.dir, &self.verified, p.day, p.part, rows.rows())
+                if p.whole_day.is_some() {
+                    // A day loaded for writes, with rows leaving memory: one row per identity,
+                    // by the version rules.
+                    let mut rows = TableData::default();
+                    p.rows.iter().cloned().for_each(|r| rows.restore(r));
+                    return super::magnetic::write_part(&self.dir, &self.verified, p.day, p.part, rows.rows());
+                }
+                // Rows leaving memory: one per identity already.
+                let stored: Vec<StoredRecord> = p
+                    .rows
+                    .iter()
+                    .map(|r| StoredRecord { version: r.version.unwrap_or(1), measure: r.measure.clone() })
+                    .collect();
+                let rows = p
+                    .rows
+                    .iter()
+                    .zip(&stored)
+                    .map(|(r, s)| (r.dimensions.as_slice(), r.measure_name.as_str(), r.time_ns, s));
+                super::magnetic::write_part(&self.dir, &self.verified, p.day, p.part, rows)
             })
             .collect()
     }
