@@ -203,10 +203,11 @@ fn walkthrough(end_ms: i64) -> Vec<(&'static str, String)> {
     ]
 }
 
-async fn create(w: &Client) {
+/// ruuvi.sensors, keeping `memory_hours` in the memory store and two years in the magnetic.
+async fn create(w: &Client, memory_hours: i64) {
     w.create_database().database_name("ruuvi").send().await.expect("database");
     let retention = RetentionProperties::builder()
-        .memory_store_retention_period_in_hours(24)
+        .memory_store_retention_period_in_hours(memory_hours)
         .magnetic_store_retention_period_in_days(730)
         .build()
         .expect("complete");
@@ -267,7 +268,7 @@ fn main() {
     let clock = Clock::manual(START_MS * 1_000_000);
     let engine = rt.block_on(start(&data, clock.clone()));
     let (w, _) = rt.block_on(clients(&engine.endpoint_url()));
-    rt.block_on(create(&w));
+    rt.block_on(create(&w, 24));
 
     // Passes beside the writes, one a second (as --checkpoint-interval 1s would), each timed.
     let stop = Arc::new(AtomicBool::new(false));
@@ -348,21 +349,7 @@ fn main() {
         rt.block_on(LocalTimestream::start(EngineConfig { clock: week_clock.clone(), ..Default::default() }));
     let memory_engine = memory_engine.expect("engine starts");
     let (mw, mq) = rt.block_on(clients(&memory_engine.endpoint_url()));
-    rt.block_on(async {
-        mw.create_database().database_name("ruuvi").send().await.expect("database");
-        let retention = RetentionProperties::builder()
-            .memory_store_retention_period_in_hours(8 * 24)
-            .magnetic_store_retention_period_in_days(730)
-            .build()
-            .expect("complete");
-        mw.create_table()
-            .database_name("ruuvi")
-            .table_name("sensors")
-            .retention_properties(retention)
-            .send()
-            .await
-            .expect("table");
-    });
+    rt.block_on(create(&mw, 8 * 24));
     rt.block_on(ingest(&mw, &week_clock, end_ms - 7 * DAY_MS, end_ms, sensors));
     let mut in_memory = Vec::new();
     for (_, sql) in walkthrough(end_ms) {

@@ -222,8 +222,11 @@ fn plain_json(array: &ArrayRef, i: usize, t: &TsType) -> Value {
             Value::Object(object)
         }
         (TsType::Scalar(ScalarType::Boolean), DataType::Boolean) => Value::Bool(array.as_boolean().value(i)),
-        (TsType::Scalar(ScalarType::Bigint | ScalarType::Integer), _) => {
-            render_text(array, i).and_then(|s| s.parse::<i64>().ok()).map_or(Value::Null, Value::from)
+        (TsType::Scalar(ScalarType::Bigint), DataType::Int64) => {
+            Value::from(array.as_primitive::<Int64Type>().value(i))
+        }
+        (TsType::Scalar(ScalarType::Integer), DataType::Int32) => {
+            Value::from(array.as_primitive::<Int32Type>().value(i))
         }
         (TsType::Scalar(ScalarType::Double), DataType::Float64) => {
             let x = array.as_primitive::<Float64Type>().value(i);

@@ -180,15 +180,7 @@ fn rows_age_into_daily_parquet_files_and_out_past_retention() {
     let clock = Clock::manual(NOW);
     let open = || Engine::open(EngineConfig { clock: clock.clone(), ..config(dir.path()) }).unwrap();
     let engine = open();
-    engine.create_database(CreateDatabase { name: "ruuvi".into(), ..Default::default() }).unwrap();
-    let table = CreateTable {
-        database: "ruuvi".into(),
-        name: "sensors".into(),
-        retention: Some(Retention { memory_hours: 1, magnetic_days: 2 }),
-        magnetic: Some(MagneticStoreWriteProperties { enable_magnetic_store_writes: true, ..Default::default() }),
-        ..Default::default()
-    };
-    engine.create_table(table).unwrap();
+    create_sensors(&engine, 2, true);
     let ingested =
         engine.write_records("ruuvi", "sensors", &[record("0", NOW - HOUR / 2), record("1", NOW - 30 * HOUR)]);
     assert_eq!(ingested.map(|i| (i.memory, i.magnetic)).unwrap(), (1, 1));
@@ -233,6 +225,38 @@ fn rows_age_into_daily_parquet_files_and_out_past_retention() {
     assert_eq!(files(), ["manifest.json"]);
     drop(engine);
     assert!(rows(&open()).is_empty());
+}
+
+/// ruuvi.sensors, with one hour in the memory store, `magnetic_days` in the magnetic store
+/// and, if asked, magnetic store writes.
+fn create_sensors(engine: &Engine, magnetic_days: i64, magnetic_writes: bool) {
+    engine.create_database(CreateDatabase { name: "ruuvi".into(), ..Default::default() }).unwrap();
+    let table = CreateTable {
+        database: "ruuvi".into(),
+        name: "sensors".into(),
+        retention: Some(Retention { memory_hours: 1, magnetic_days }),
+        magnetic: magnetic_writes
+            .then(|| MagneticStoreWriteProperties { enable_magnetic_store_writes: true, ..Default::default() }),
+        ..Default::default()
+    };
+    engine.create_table(table).unwrap();
+}
+
+/// `SELECT count(*)` of ruuvi.sensors through the query operation, following NextTokens.
+async fn count_rows(engine: &Arc<Engine>) -> ruuvistream::engine::ApiResult<i64> {
+    use ruuvistream::engine::auth::Principal;
+    use ruuvistream::engine::query::QueryRequest;
+    let sql = "SELECT count(*) AS n FROM ruuvi.sensors";
+    let mut token = None;
+    loop {
+        let request = QueryRequest { query_string: sql.into(), max_rows: None, next_token: token };
+        let page: serde_json::Value =
+            serde_json::from_str(&engine.query(request, &Principal::anyone()).await?).unwrap();
+        match page.get("NextToken").and_then(|t| t.as_str()) {
+            Some(next) => token = Some(next.to_string()),
+            None => return Ok(page["Rows"][0]["Data"][0]["ScalarValue"].as_str().unwrap().parse().unwrap()),
+        }
+    }
 }
 
 /// A one-value record of writer w0 at `at` (ns).
@@ -348,14 +372,7 @@ fn a_finished_days_hourly_files_are_merged_into_one() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Clock::manual(DAY + 2 * HOUR);
     let engine = Engine::open(EngineConfig { clock: clock.clone(), ..config(dir.path()) }).unwrap();
-    engine.create_database(CreateDatabase { name: "ruuvi".into(), ..Default::default() }).unwrap();
-    let table = CreateTable {
-        database: "ruuvi".into(),
-        name: "sensors".into(),
-        retention: Some(Retention { memory_hours: 1, magnetic_days: 10 }),
-        ..Default::default()
-    };
-    engine.create_table(table).unwrap();
+    create_sensors(&engine, 10, false);
     let day_files = || -> Vec<String> {
         let mut f: Vec<String> = walk(&dir.path().join("tables").join("1"))
             .iter()
@@ -389,21 +406,11 @@ fn a_finished_days_hourly_files_are_merged_into_one() {
 /// every row: a query that finds a planned file gone runs again on a fresh snapshot.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queries_racing_passes_that_replace_their_files_all_answer() {
-    use ruuvistream::engine::auth::Principal;
-    use ruuvistream::engine::query::QueryRequest;
     const NOW: i64 = 1_796_040_000_000_000_000; // 2026-11-30T12:00:00Z
     const HOUR: i64 = 3_600_000_000_000;
     let dir = tempfile::tempdir().unwrap();
     let engine = Arc::new(Engine::open(EngineConfig { clock: Clock::manual(NOW), ..config(dir.path()) }).unwrap());
-    engine.create_database(CreateDatabase { name: "ruuvi".into(), ..Default::default() }).unwrap();
-    let table = CreateTable {
-        database: "ruuvi".into(),
-        name: "sensors".into(),
-        retention: Some(Retention { memory_hours: 1, magnetic_days: 10 }),
-        magnetic: Some(MagneticStoreWriteProperties { enable_magnetic_store_writes: true, ..Default::default() }),
-        ..Default::default()
-    };
-    engine.create_table(table).unwrap();
+    create_sensors(&engine, 10, true);
     // Three days of files.
     for day in 1..=3 {
         engine.write_records("ruuvi", "sensors", &[record("0", NOW - day * 24 * HOUR)]).unwrap();
@@ -429,32 +436,14 @@ async fn queries_racing_passes_that_replace_their_files_all_answer() {
             written
         })
     };
-    let me = Principal::anyone();
     let mut answered = 0;
     let mut last = 0;
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(3) {
-        let request = QueryRequest {
-            query_string: "SELECT count(*) AS n FROM ruuvi.sensors".into(),
-            max_rows: None,
-            next_token: None,
-        };
-        let mut page: serde_json::Value = match engine.query(request, &me).await {
-            Ok(text) => serde_json::from_str(&text).unwrap(),
+        let n = match count_rows(&engine).await {
+            Ok(n) => n,
             Err(e) => panic!("query {answered} failed while files were replaced: {e:?}"),
         };
-        while let Some(token) = page.get("NextToken").and_then(|t| t.as_str()).map(str::to_string) {
-            let next = QueryRequest {
-                query_string: "SELECT count(*) AS n FROM ruuvi.sensors".into(),
-                max_rows: None,
-                next_token: Some(token),
-            };
-            match engine.query(next, &me).await {
-                Ok(text) => page = serde_json::from_str(&text).unwrap(),
-                Err(e) => panic!("query {answered} failed while files were replaced: {e:?}"),
-            }
-        }
-        let n: i64 = page["Rows"][0]["Data"][0]["ScalarValue"].as_str().unwrap().parse().unwrap();
         assert!(n >= last, "rows never go missing: {n} after {last}");
         last = n;
         answered += 1;
@@ -467,8 +456,6 @@ async fn queries_racing_passes_that_replace_their_files_all_answer() {
 /// A data directory given as a relative path: queries find the magnetic store's files too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relative_data_directory_serves_its_files() {
-    use ruuvistream::engine::auth::Principal;
-    use ruuvistream::engine::query::QueryRequest;
     const NOW: i64 = 1_796_040_000_000_000_000; // 2026-11-30T12:00:00Z
     const HOUR: i64 = 3_600_000_000_000;
     let dir = tempfile::tempdir().unwrap();
@@ -481,23 +468,8 @@ async fn a_relative_data_directory_serves_its_files() {
         Engine::open(EngineConfig { clock: Clock::manual(NOW), data_dir: Some(relative), ..Default::default() })
             .unwrap(),
     );
-    engine.create_database(CreateDatabase { name: "ruuvi".into(), ..Default::default() }).unwrap();
-    let table = CreateTable {
-        database: "ruuvi".into(),
-        name: "sensors".into(),
-        retention: Some(Retention { memory_hours: 1, magnetic_days: 10 }),
-        magnetic: Some(MagneticStoreWriteProperties { enable_magnetic_store_writes: true, ..Default::default() }),
-        ..Default::default()
-    };
-    engine.create_table(table).unwrap();
+    create_sensors(&engine, 10, true);
     engine.write_records("ruuvi", "sensors", &[record("1", NOW - 30 * HOUR), record("2", NOW - HOUR / 2)]).unwrap();
     assert_eq!(engine.checkpoint().unwrap().unwrap().files_written, 1);
-    let request = QueryRequest {
-        query_string: "SELECT count(*) AS n FROM ruuvi.sensors".into(),
-        max_rows: None,
-        next_token: None,
-    };
-    let page: serde_json::Value =
-        serde_json::from_str(&engine.query(request, &Principal::anyone()).await.unwrap()).unwrap();
-    assert_eq!(page["Rows"][0]["Data"][0]["ScalarValue"], "2");
+    assert_eq!(count_rows(&engine).await.unwrap(), 2);
 }

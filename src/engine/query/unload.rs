@@ -366,7 +366,7 @@ impl<W: Write> Write for Counted<W> {
 type FileOut = Counted<BufWriter<fs::File>>;
 
 enum Sink {
-    Csv(BufWriter<Counted<BufWriter<fs::File>>>),
+    Csv(FileOut),
     CsvGzip(Box<BufWriter<flate2::write::GzEncoder<FileOut>>>),
     Parquet(Box<ArrowWriter<FileOut>>),
 }
@@ -391,7 +391,7 @@ impl OpenFile {
 
     fn finish(self) -> io::Result<Written> {
         let out = match self.sink {
-            Sink::Csv(w) => w.into_inner().map_err(io::IntoInnerError::into_error)?,
+            Sink::Csv(w) => w,
             Sink::CsvGzip(w) => w.into_inner().map_err(io::IntoInnerError::into_error)?.finish()?,
             Sink::Parquet(w) => w.into_inner().map_err(io::Error::other)?,
         };
@@ -471,13 +471,12 @@ pub async fn unload(
         committed: false,
         spec,
     };
-    let mut rows = 0u64;
     while let Some(batch) = stream.next().await {
         let batch = batch?;
-        rows += batch.num_rows() as u64;
         tokio::task::block_in_place(|| export.write(&batch, &types))?;
     }
     let (manifest, metadata) = tokio::task::block_in_place(|| export.finish(schema, &types))?;
+    let rows: u64 = export.written.iter().map(|w| w.rows).sum();
     let answer = answer_schema();
     let batch = RecordBatch::try_new(
         answer.clone(),
@@ -612,12 +611,13 @@ impl Export {
                 out,
                 flate2::Compression::default(),
             )))),
-            (Format::Csv, false) => Sink::Csv(BufWriter::new(out)),
+            (Format::Csv, false) => Sink::Csv(out),
         };
         let mut file = OpenFile { url, sink, bytes, rows: 0 };
         if self.spec.include_header {
             let names: Vec<Option<String>> = self.schema.fields().iter().map(|f| Some(f.name().clone())).collect();
-            let header = csv_line(&names, &self.spec);
+            let mut header = String::new();
+            push_csv_line(&mut header, &names, &self.spec);
             let result = match &mut file.sink {
                 Sink::Csv(w) => w.write_all(header.as_bytes()),
                 Sink::CsvGzip(w) => w.write_all(header.as_bytes()),
@@ -699,11 +699,10 @@ fn escape(text: &str) -> String {
     out
 }
 
-/// One CSV line: fields joined by the delimiter; NULL is an empty field, and a value that is
+/// Appends one CSV line: fields joined by the delimiter; NULL is an empty field, and a value that is
 /// empty or holds the delimiter, a quote, the escape character or a line break is quoted,
 /// with quotes and escape characters inside it escaped.
-fn csv_line(values: &[Option<String>], spec: &UnloadSpec) -> String {
-    let mut line = String::new();
+fn push_csv_line(line: &mut String, values: &[Option<String>], spec: &UnloadSpec) {
     for (k, value) in values.iter().enumerate() {
         if k > 0 {
             line.push(spec.field_delimiter);
@@ -724,15 +723,16 @@ fn csv_line(values: &[Option<String>], spec: &UnloadSpec) -> String {
         line.push('"');
     }
     line.push('\n');
-    line
 }
 
 fn write_csv(out: &mut impl Write, batch: &RecordBatch, types: &[TsType], spec: &UnloadSpec) -> io::Result<()> {
-    let mut values = Vec::with_capacity(batch.num_columns());
+    let (mut values, mut line) = (Vec::with_capacity(batch.num_columns()), String::new());
     for i in 0..batch.num_rows() {
         values.clear();
         values.extend(batch.columns().iter().zip(types).map(|(c, t)| cell_text(c, i, t)));
-        out.write_all(csv_line(&values, spec).as_bytes())?;
+        line.clear();
+        push_csv_line(&mut line, &values, spec);
+        out.write_all(line.as_bytes())?;
     }
     Ok(())
 }
@@ -799,6 +799,8 @@ mod tests {
             Some("".into()),
             Some("c:\\x".into()),
         ];
-        assert_eq!(csv_line(&values, &spec), "plain,,\"a,b\",\"say \\\"hi\\\"\",\"\",\"c:\\\\x\"\n");
+        let mut line = String::new();
+        push_csv_line(&mut line, &values, &spec);
+        assert_eq!(line, "plain,,\"a,b\",\"say \\\"hi\\\"\",\"\",\"c:\\\\x\"\n");
     }
 }
