@@ -125,10 +125,12 @@ impl Engine {
                 .collect()
         };
         let ended = if p.should_rotate() {
-            // Every table locked: everything logged so far is in the generations that end here.
+            // The next generation's file is made first, with nothing locked; then, with every
+            // table locked, everything logged so far is in the generations that end here.
+            let next = p.next_generation()?;
             let _all: Vec<_> =
                 tables.iter().map(|t| t.3.lock().unwrap_or_else(std::sync::PoisonError::into_inner)).collect();
-            Some(p.rotate()?)
+            Some(p.rotate(next)?)
         } else {
             // Magnetic writes logged in the current generation are written back by this pass,
             // but later ones may follow in the same generation: it counts only once ended.
@@ -142,7 +144,10 @@ impl Engine {
             let planned = lock().plan_tier(*floor, *kept, ended)?;
             if let Some(plan) = planned {
                 let written = plan.write();
-                let finished = lock().finish_tier(plan, written)?;
+                // The plan shares its rows with the memory store: they are freed when it drops,
+                // after the table's lock is released.
+                let finished = lock().finish_tier(&plan, written)?;
+                drop(plan);
                 stats += match finished {
                     Some(done) => done,
                     // Writes below the pass's time landed meanwhile (magnetic store writes on
@@ -169,7 +174,8 @@ impl Engine {
                 }
             }
         }
-        p.retire(&marks, &mut self.catalog())?;
+        let retired = p.retire(&marks, &mut self.catalog())?;
+        p.delete_generations(retired)?;
         Ok(Some(stats))
     }
 }

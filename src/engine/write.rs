@@ -96,8 +96,7 @@ impl Engine {
             };
             let to_memory = record.time_ns >= target.memory_floor;
             let in_files = data.is_magnetic(record.time_ns);
-            let logged = logging.then(|| record.clone());
-            let applied = match data.apply_undoable(record, &mut undo) {
+            let applied = match data.apply_undoable(&record, &mut undo) {
                 Ok(applied) => applied,
                 Err(e) => {
                     data.undo(undo);
@@ -111,10 +110,10 @@ impl Engine {
                     } else {
                         ingested.magnetic += 1;
                     }
-                    if in_files {
-                        accepted_magnetic.extend(logged);
-                    } else {
-                        accepted.extend(logged);
+                    if logging && in_files {
+                        accepted_magnetic.push(record);
+                    } else if logging {
+                        accepted.push(record);
                     }
                 }
                 Apply::Conflict { reason, existing_version } => {

@@ -14,13 +14,22 @@ use crate::engine::write::{MeasureInput, RecordInput, parse_epoch};
 
 type Text<'a> = Cow<'a, str>;
 
+/// An optional string borrowed from the body where it has no escapes. (`#[serde(borrow)]` on an
+/// `Option<Cow<str>>` field alone would copy every string: serde borrows only a field spelled
+/// `Cow<str>`, not an option of one or an alias.)
+fn text<'de: 'a, 'a, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Text<'a>>, D::Error> {
+    #[derive(Deserialize)]
+    struct Borrowed<'a>(#[serde(borrow)] Cow<'a, str>);
+    Ok(Option::<Borrowed<'a>>::deserialize(d)?.map(|b| b.0))
+}
+
 /// The WriteRecords request as sent.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(super) struct WriteRecordsRequest<'a> {
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "text")]
     database_name: Option<Text<'a>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "text")]
     table_name: Option<Text<'a>>,
     #[serde(borrow)]
     common_attributes: Option<RecordIn<'a>>,
@@ -33,15 +42,15 @@ pub(super) struct WriteRecordsRequest<'a> {
 struct RecordIn<'a> {
     #[serde(borrow)]
     dimensions: Option<Vec<DimensionIn<'a>>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "text")]
     measure_name: Option<Text<'a>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "text")]
     measure_value: Option<Text<'a>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "text")]
     measure_value_type: Option<Text<'a>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "text")]
     time: Option<Text<'a>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "text")]
     time_unit: Option<Text<'a>>,
     version: Option<i64>,
     #[serde(borrow)]
@@ -51,22 +60,22 @@ struct RecordIn<'a> {
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct DimensionIn<'a> {
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "text")]
     name: Option<Text<'a>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "text")]
     value: Option<Text<'a>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "text")]
     dimension_value_type: Option<Text<'a>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct MeasureValueIn<'a> {
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "text")]
     name: Option<Text<'a>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "text")]
     value: Option<Text<'a>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "text")]
     r#type: Option<Text<'a>>,
 }
 
@@ -304,4 +313,28 @@ fn merge<'a>(r: &'a RawRecord<'a>, common: Option<&'a RawRecord<'a>>) -> ApiResu
     let time_ns = parse_epoch(time, unit).ok_or_else(|| ApiError::validation("Invalid time for record."))?;
     let version = r.version.or_else(|| common.and_then(|c| c.version));
     Ok(RecordInput { dimensions, measure_name, value, time_ns, time_unit_ns: unit, version })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_are_borrowed_from_the_body_unless_they_hold_escapes() {
+        let body = br#"{"DatabaseName":"ruuvi","TableName":null,"Records":[{"MeasureName":"t\u00e9mp",
+            "Dimensions":[{"Name":"mac","Value":"C2:4A"}],"MeasureValues":[{"Name":"a","Value":"1.5","Type":"DOUBLE"}]}]}"#;
+        let request = parse(body).unwrap();
+        assert!(matches!(request.database_name, Some(Cow::Borrowed("ruuvi"))));
+        assert!(request.table_name.is_none());
+        let record = &request.records.as_ref().unwrap()[0];
+        // An escape needs a copy, with the escape decoded.
+        assert!(matches!(&record.measure_name, Some(Cow::Owned(n)) if n == "témp"));
+        let dimension = &record.dimensions.as_ref().unwrap()[0];
+        assert!(matches!(dimension.value, Some(Cow::Borrowed("C2:4A"))));
+        let value = &record.measure_values.as_ref().unwrap()[0];
+        assert!(matches!(value.r#type, Some(Cow::Borrowed("DOUBLE"))));
+        assert!(record.time.is_none());
+        // A wrong JSON type is still an error.
+        assert!(parse(br#"{"DatabaseName":5}"#).is_err());
+    }
 }

@@ -126,7 +126,7 @@ pub fn to_record((dimensions, measure_name, time_ns, r): Row<'_>) -> NewRecord {
         measure_name: measure_name.to_string(),
         time_ns,
         version: Some(r.version),
-        measure: r.measure.clone(),
+        measure: Measure::clone(&r.measure),
     }
 }
 
@@ -141,7 +141,7 @@ pub fn wide_batch<'a>(rows: impl Iterator<Item = Row<'a>>) -> Result<RecordBatch
     for (d, _, _, r) in &rows {
         dims.extend(d.iter().map(|(n, _)| n.as_str()));
         versioned |= r.version != 1;
-        match &r.measure {
+        match &*r.measure {
             Measure::Single(v) => {
                 singles.insert(v.kind());
             }
@@ -219,7 +219,7 @@ pub fn columns(
         names.append_value(measure);
         times.append_value(*time);
         versions.append_value(record.version);
-        match &record.measure {
+        match &*record.measure {
             Measure::Single(v) => {
                 for (t, col) in singles.iter().zip(single_cols.iter_mut()) {
                     col.push((v.kind() == *t).then_some(v));
@@ -363,7 +363,7 @@ mod tests {
     use super::*;
 
     fn stored(version: i64, measure: Measure) -> StoredRecord {
-        StoredRecord { version, measure }
+        StoredRecord { version, measure: Arc::new(measure) }
     }
 
     #[test]
@@ -414,7 +414,7 @@ mod tests {
             let found = back.iter().find(|x| x.measure_name == *name && x.time_ns == *time).unwrap();
             assert_eq!(
                 (found.dimensions.as_slice(), &found.measure, found.version),
-                (*dims, &r.measure, Some(r.version))
+                (*dims, &*r.measure, Some(r.version))
             );
         }
         // Without versions above 1 there is no version column.

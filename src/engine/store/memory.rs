@@ -91,8 +91,41 @@ pub struct NewRecord {
 pub struct StoredRecord {
     /// Its version.
     pub version: i64,
-    /// Its value(s).
-    pub measure: Measure,
+    /// Its value(s), shared (a tiering pass copies rows out of the memory store with the
+    /// table locked: a copy then allocates nothing).
+    pub measure: Arc<Measure>,
+}
+
+/// A row of the memory store as a tiering pass takes it: everything shared with the store,
+/// so that taking it costs reference counts, not copies of strings.
+#[derive(Debug, Clone)]
+pub struct SharedRow {
+    /// Dimensions, sorted by name.
+    pub dimensions: Arc<[(String, String)]>,
+    /// The measure name.
+    pub measure_name: Arc<str>,
+    /// Time, ns since the epoch.
+    pub time_ns: i64,
+    /// Its version and value(s).
+    pub record: StoredRecord,
+}
+
+impl SharedRow {
+    /// The row as the file layout takes rows.
+    pub fn as_row(&self) -> (&[(String, String)], &str, i64, &StoredRecord) {
+        (&self.dimensions, &self.measure_name, self.time_ns, &self.record)
+    }
+
+    /// The row as a record to apply again (a day loaded for writes takes it).
+    pub fn to_record(&self) -> NewRecord {
+        NewRecord {
+            dimensions: self.dimensions.to_vec(),
+            measure_name: self.measure_name.to_string(),
+            time_ns: self.time_ns,
+            version: Some(self.record.version),
+            measure: Measure::clone(&self.record.measure),
+        }
+    }
 }
 
 /// What applying a record did.
@@ -131,8 +164,8 @@ pub struct Undo {
 /// The rows of one table, and what the table's columns are.
 #[derive(Debug, Default)]
 pub struct TableData {
-    series: HashMap<Vec<(String, String)>, u32>,
-    series_dimensions: Vec<Vec<(String, String)>>,
+    series: HashMap<Arc<[(String, String)]>, u32>,
+    series_dimensions: Vec<Arc<[(String, String)]>>,
     measure_names: HashMap<String, Arc<str>>,
     rows: BTreeMap<Key, StoredRecord>,
     /// Single-measure names and multi-measure attribute names, with the type they were first
@@ -180,7 +213,7 @@ impl TableData {
 
     /// Rows in time order: (dimensions, measure name, time, stored record).
     pub fn rows(&self) -> impl Iterator<Item = (&[(String, String)], &str, i64, &StoredRecord)> {
-        self.rows.iter().map(|((t, s, m), r)| (self.series_dimensions[*s as usize].as_slice(), &**m, *t, r))
+        self.rows.iter().map(|((t, s, m), r)| (&*self.series_dimensions[*s as usize], &**m, *t, r))
     }
 
     /// Rows with `from <= time < to`, in time order, as [`TableData::rows`] gives them.
@@ -191,7 +224,17 @@ impl TableData {
     ) -> impl Iterator<Item = (&[(String, String)], &str, i64, &StoredRecord)> {
         self.rows
             .range(key_at(from)..key_at(to))
-            .map(|((t, s, m), r)| (self.series_dimensions[*s as usize].as_slice(), &**m, *t, r))
+            .map(|((t, s, m), r)| (&*self.series_dimensions[*s as usize], &**m, *t, r))
+    }
+
+    /// [`TableData::rows_between`] as rows that share their strings and values with the store.
+    pub fn shared_rows_between(&self, from: i64, to: i64) -> impl Iterator<Item = SharedRow> + '_ {
+        self.rows.range(key_at(from)..key_at(to)).map(|((t, s, m), r)| SharedRow {
+            dimensions: self.series_dimensions[*s as usize].clone(),
+            measure_name: m.clone(),
+            time_ns: *t,
+            record: r.clone(),
+        })
     }
 
     /// The hours (their start, ns) that have rows, in order.
@@ -304,21 +347,21 @@ impl TableData {
     /// Applies a record with the service's identity rules: a new identity is stored; an equal
     /// value is an idempotent repeat (a higher version bumps the stored one); a different value
     /// needs a strictly higher version.
-    pub fn apply(&mut self, r: NewRecord) -> Apply {
+    pub fn apply(&mut self, r: &NewRecord) -> Apply {
         self.apply_undoable(r, &mut Undo::default())
     }
 
     /// [`TableData::apply`], noting in `undo` how to take the change back with
     /// [`TableData::undo`].
-    pub fn apply_undoable(&mut self, r: NewRecord, undo: &mut Undo) -> Apply {
-        if let Err(reason) = self.check_columns(&r) {
+    pub fn apply_undoable(&mut self, r: &NewRecord, undo: &mut Undo) -> Apply {
+        if let Err(reason) = self.check_columns(r) {
             return Apply::Invalid(reason);
         }
         let version = r.version.unwrap_or(1);
         let series = self.series_id(&r.dimensions);
         let key = (r.time_ns, series, self.intern(&r.measure_name));
         if let Some(existing) = self.rows.get_mut(&key) {
-            if existing.measure == r.measure {
+            if *existing.measure == r.measure {
                 // Versions are not columns: the chunk stays valid.
                 if version > existing.version {
                     undo.rows.push((key, Some(existing.clone())));
@@ -329,7 +372,7 @@ impl TableData {
             if version > existing.version {
                 undo.rows.push((key.clone(), Some(existing.clone())));
                 existing.version = version;
-                existing.measure = r.measure.clone();
+                existing.measure = Arc::new(r.measure.clone());
             } else if version < existing.version {
                 return Apply::Conflict {
                     reason: format!(
@@ -346,10 +389,10 @@ impl TableData {
             }
         } else {
             undo.rows.push((key.clone(), None));
-            self.rows.insert(key, StoredRecord { version, measure: r.measure.clone() });
+            self.rows.insert(key, StoredRecord { version, measure: Arc::new(r.measure.clone()) });
         }
         self.chunks.remove(&chunk_of(r.time_ns));
-        self.remember_columns(&r, Some(undo));
+        self.remember_columns(r, Some(undo));
         Apply::Written
     }
 
@@ -397,18 +440,18 @@ impl TableData {
     /// have expired in between, which replay does not re-enact), except that an identical
     /// value keeps the higher version, as an idempotent repeat did.
     pub fn restore(&mut self, r: NewRecord) {
-        let version = r.version.unwrap_or(1);
+        self.remember_columns(&r, None);
+        let (version, time_ns) = (r.version.unwrap_or(1), r.time_ns);
         let series = self.series_id(&r.dimensions);
-        let key = (r.time_ns, series, self.intern(&r.measure_name));
+        let key = (time_ns, series, self.intern(&r.measure_name));
         match self.rows.get_mut(&key) {
-            Some(existing) if existing.measure == r.measure => existing.version = existing.version.max(version),
-            Some(existing) => *existing = StoredRecord { version, measure: r.measure.clone() },
+            Some(existing) if *existing.measure == r.measure => existing.version = existing.version.max(version),
+            Some(existing) => *existing = StoredRecord { version, measure: Arc::new(r.measure) },
             None => {
-                self.rows.insert(key, StoredRecord { version, measure: r.measure.clone() });
+                self.rows.insert(key, StoredRecord { version, measure: Arc::new(r.measure) });
             }
         }
-        self.chunks.remove(&chunk_of(r.time_ns));
-        self.remember_columns(&r, None);
+        self.chunks.remove(&chunk_of(time_ns));
     }
 
     fn series_id(&mut self, dimensions: &[(String, String)]) -> u32 {
@@ -416,8 +459,9 @@ impl TableData {
             return id;
         }
         let id = self.series_dimensions.len() as u32;
-        self.series.insert(dimensions.to_vec(), id);
-        self.series_dimensions.push(dimensions.to_vec());
+        let shared: Arc<[(String, String)]> = Arc::from(dimensions);
+        self.series.insert(shared.clone(), id);
+        self.series_dimensions.push(shared);
         id
     }
 

@@ -23,6 +23,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
 use std::io;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -369,24 +370,39 @@ impl Persistence {
         self.wal.lock().unwrap_or_else(PoisonError::into_inner).0
     }
 
-    /// Starts a new log generation and returns the one that ended. Call with every table's rows
-    /// locked, so that everything logged before is in generations up to the one returned.
-    pub fn rotate(&self) -> io::Result<u64> {
-        let mut current = self.wal.lock().unwrap_or_else(PoisonError::into_inner);
-        *self.started.lock().unwrap_or_else(PoisonError::into_inner) = std::time::Instant::now();
-        let next = current.0 + 1;
+    /// Creates the next log generation's file, for [`Persistence::rotate`] (its file is created
+    /// and synced here, with no table locked). One pass at a time calls these.
+    pub fn next_generation(&self) -> io::Result<NextGeneration> {
+        let next = self.current_generation() + 1;
         let (wal, _) = Wal::open(&wal_path(&self.dir, next), None)?;
         sync_dir(&self.dir)?;
+        Ok(NextGeneration(next, Arc::new(wal)))
+    }
+
+    /// Starts the log generation [`Persistence::next_generation`] created and returns the one
+    /// that ended. Call with every table's rows locked, so that everything logged before is in
+    /// generations up to the one returned.
+    pub fn rotate(&self, next: NextGeneration) -> io::Result<u64> {
+        let mut current = self.wal.lock().unwrap_or_else(PoisonError::into_inner);
+        if next.0 != current.0 + 1 {
+            return Err(io::Error::other(format!(
+                "log generation {} was prepared while generation {} is current",
+                next.0, current.0
+            )));
+        }
+        *self.started.lock().unwrap_or_else(PoisonError::into_inner) = std::time::Instant::now();
         let ended = current.0;
-        *current = (next, Arc::new(wal));
+        *current = (next.0, next.1);
         Ok(ended)
     }
 
-    /// Deletes the log generations whose rows are all in the data files, given each table's
-    /// `(tiered_before, flushed_before)`; the catalog records the oldest one still needed.
-    pub fn retire(&self, tables: &HashMap<u64, (i64, u64)>, catalog: &mut Catalog) -> io::Result<()> {
+    /// Retires the log generations whose rows are all in the data files, given each table's
+    /// `(tiered_before, flushed_before)`: the catalog records the oldest one still needed, and
+    /// the retired ones are returned for [`Persistence::delete_generations`] to delete once the
+    /// catalog is unlocked (a restart never reads generations older than the catalog's first).
+    pub fn retire(&self, tables: &HashMap<u64, (i64, u64)>, catalog: &mut Catalog) -> io::Result<Range<u64>> {
         let current = self.wal.lock().unwrap_or_else(PoisonError::into_inner).0;
-        let mut summaries = self.summaries.lock().unwrap_or_else(PoisonError::into_inner);
+        let summaries = self.summaries.lock().unwrap_or_else(PoisonError::into_inner);
         let mut first = current;
         for g in catalog.first_wal_generation..current {
             let needed = summaries.get(&g).is_some_and(|per_table| {
@@ -405,7 +421,7 @@ impl Persistence {
             }
         }
         if first <= catalog.first_wal_generation {
-            return Ok(());
+            return Ok(first..first);
         }
         let previous = catalog.first_wal_generation;
         catalog.first_wal_generation = first;
@@ -413,17 +429,26 @@ impl Persistence {
             catalog.first_wal_generation = previous;
             return Err(e);
         }
-        for g in previous..first {
+        Ok(previous..first)
+    }
+
+    /// Deletes log generations that [`Persistence::retire`] retired.
+    pub fn delete_generations(&self, retired: Range<u64>) -> io::Result<()> {
+        for g in retired {
             match fs::remove_file(wal_path(&self.dir, g)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e),
             }
-            summaries.remove(&g);
+            self.summaries.lock().unwrap_or_else(PoisonError::into_inner).remove(&g);
         }
         Ok(())
     }
 }
+
+/// A log generation created but not yet started (see [`Persistence::next_generation`]).
+#[derive(Debug)]
+pub struct NextGeneration(u64, Arc<Wal>);
 
 /// The data directory's format: 2 is the tiered one (memory store in the log, magnetic store
 /// in `tables/`); 0 is the checkpoint format of earlier releases.

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use super::layout::to_record;
 use super::magnetic::{Magnetic, MagneticFile, day_of};
-use super::memory::{Apply, NewRecord, StoredRecord, TableData, Undo};
+use super::memory::{Apply, NewRecord, SharedRow, TableData, Undo};
 use crate::engine::catalog::{DAY_NS, HOUR_NS};
 
 /// One table's rows.
@@ -40,7 +40,7 @@ pub struct TierJob {
 struct PartJob {
     day: i64,
     part: u64,
-    rows: Vec<NewRecord>,
+    rows: Vec<SharedRow>,
     /// For a whole day: the overlay's version when it was copied (the day's files are replaced).
     whole_day: Option<u64>,
 }
@@ -76,21 +76,17 @@ impl TierJob {
                     // A day loaded for writes, with rows leaving memory: one row per identity,
                     // by the version rules.
                     let mut rows = TableData::default();
-                    p.rows.iter().cloned().for_each(|r| rows.restore(r));
+                    p.rows.iter().for_each(|r| rows.restore(r.to_record()));
                     return super::magnetic::write_part(&self.dir, &self.verified, p.day, p.part, rows.rows());
                 }
                 // Rows leaving memory: one per identity already.
-                let stored: Vec<StoredRecord> = p
-                    .rows
-                    .iter()
-                    .map(|r| StoredRecord { version: r.version.unwrap_or(1), measure: r.measure.clone() })
-                    .collect();
-                let rows = p
-                    .rows
-                    .iter()
-                    .zip(&stored)
-                    .map(|(r, s)| (r.dimensions.as_slice(), r.measure_name.as_str(), r.time_ns, s));
-                super::magnetic::write_part(&self.dir, &self.verified, p.day, p.part, rows)
+                super::magnetic::write_part(
+                    &self.dir,
+                    &self.verified,
+                    p.day,
+                    p.part,
+                    p.rows.iter().map(SharedRow::as_row),
+                )
             })
             .collect()
     }
@@ -156,7 +152,7 @@ impl TableStore {
 
     /// Applies a record to the store its time belongs to, with the service's identity rules;
     /// `undo` notes how to take it back. Reading a magnetic day can fail.
-    pub fn apply_undoable(&mut self, r: NewRecord, undo: &mut StoreUndo) -> io::Result<Apply> {
+    pub fn apply_undoable(&mut self, r: &NewRecord, undo: &mut StoreUndo) -> io::Result<Apply> {
         if !self.is_magnetic(r.time_ns) {
             if let Some((until, late)) = &mut self.tiering
                 && r.time_ns < *until
@@ -166,17 +162,17 @@ impl TableStore {
             return Ok(self.memory.apply_undoable(r, &mut undo.memory));
         }
         // Column types are the table's, whichever store the row is in.
-        if let Err(reason) = self.memory.check_columns(&r) {
+        if let Err(reason) = self.memory.check_columns(r) {
             return Ok(Apply::Invalid(reason));
         }
         let columns = self.memory.columns();
         let day = day_of(r.time_ns);
         let overlay = self.magnetic.overlay(day, &columns)?;
-        let applied = overlay.rows.apply_undoable(r.clone(), undo.overlays.entry(day).or_default());
+        let applied = overlay.rows.apply_undoable(r, undo.overlays.entry(day).or_default());
         if applied == Apply::Written {
             overlay.dirty = true;
             overlay.version += 1;
-            self.memory.remember_columns(&r, Some(&mut undo.memory));
+            self.memory.remember_columns(r, Some(&mut undo.memory));
         }
         Ok(applied)
     }
@@ -224,13 +220,13 @@ impl TableStore {
             Some(job) => {
                 let written = job.write();
                 // Locked throughout, no write can land meanwhile.
-                Ok(self.finish_tier(job, written)?.unwrap_or_default())
+                Ok(self.finish_tier(&job, written)?.unwrap_or_default())
             }
         }
     }
 
     /// A tiering pass in three steps, so that the files are written with the table unlocked:
-    /// [`TableStore::plan_tier`] (locked) copies what goes to files and takes part numbers,
+    /// [`TableStore::plan_tier`] (locked) takes what goes to files (shared, not copied) and part numbers,
     /// [`TierJob::write`] (unlocked) writes them, [`TableStore::finish_tier`] (locked) lists
     /// them and drops the rows from memory. The rules are those of [`TableStore::tier`].
     /// `None` when there is nothing to do (or no data directory).
@@ -247,10 +243,10 @@ impl TableStore {
         let gone = |day: i64| (day + 1).saturating_mul(DAY_NS) <= oldest_kept;
         let expiring =
             self.magnetic.manifest.files.iter().any(|f| gone(f.day)) || self.magnetic.overlays.keys().any(|d| gone(*d));
-        let mut days: BTreeMap<i64, Vec<NewRecord>> = BTreeMap::new();
+        let mut days: BTreeMap<i64, Vec<SharedRow>> = BTreeMap::new();
         if until > before {
-            for row in self.memory.rows_between(i64::MIN, until) {
-                days.entry(day_of(row.2)).or_default().push(to_record(row));
+            for row in self.memory.shared_rows_between(i64::MIN, until) {
+                days.entry(day_of(row.time_ns)).or_default().push(row);
             }
         }
         let mut parts = Vec::new();
@@ -265,7 +261,7 @@ impl TableStore {
         for day in whole {
             let part = self.magnetic.take_part();
             let overlay = &self.magnetic.overlays[&day];
-            let mut rows: Vec<NewRecord> = overlay.rows.rows().map(to_record).collect();
+            let mut rows: Vec<SharedRow> = overlay.rows.shared_rows_between(i64::MIN, i64::MAX).collect();
             let version = overlay.version;
             if let Some(extra) = days.remove(&day) {
                 stats.tiered_rows += extra.len() as u64;
@@ -291,7 +287,7 @@ impl TableStore {
     /// and it answers `None` (the caller tiers with the table locked instead).
     pub fn finish_tier(
         &mut self,
-        job: TierJob,
+        job: &TierJob,
         written: io::Result<Vec<Option<MagneticFile>>>,
     ) -> io::Result<Option<TierStats>> {
         let late = self.tiering.take().map_or(0, |(_, late)| late);
@@ -352,7 +348,7 @@ impl TableStore {
         // that file's rows.
         for part in job.parts.iter().filter(|p| p.whole_day.is_none()) {
             if let Some(o) = self.magnetic.overlays.get_mut(&part.day) {
-                part.rows.iter().cloned().for_each(|r| o.rows.restore(r));
+                part.rows.iter().for_each(|r| o.rows.restore(r.to_record()));
                 o.dirty = true;
             }
         }
