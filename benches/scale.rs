@@ -220,37 +220,32 @@ async fn create(w: &Client, memory_hours: i64) {
         .expect("table");
 }
 
-/// Writes `[from, to)` minute by minute, `IN_FLIGHT` requests at a time, the clock set to the
-/// end of each hour before its minutes are sent; returns (sent at, latency) per request.
+/// Writes `[from, to)` minute by minute, `IN_FLIGHT` requests at a time (each built and sent
+/// by its own task, the next starting as one finishes), the clock set to the end of each hour
+/// before its minutes are sent; returns (sent at, latency) per request.
 async fn ingest(w: &Client, clock: &Clock, from: i64, to: i64, sensors: usize) -> Vec<(Instant, Duration)> {
     let mut latencies = Vec::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
     let mut hour = from;
     while hour < to {
         let end = (hour + 3_600_000).min(to);
         clock.set_ns(end * 1_000_000);
-        let minutes: Vec<i64> = (hour..end).step_by(MINUTE_MS as usize).collect();
-        for group in minutes.chunks(IN_FLIGHT) {
-            let tasks: Vec<_> = group
-                .iter()
-                .map(|&t| {
-                    let (w, records) = (w.clone(), minute(t, sensors));
-                    tokio::spawn(async move {
-                        let sent = Instant::now();
-                        let out = w
-                            .write_records()
-                            .database_name("ruuvi")
-                            .table_name("sensors")
-                            .set_records(Some(records))
-                            .send()
-                            .await;
-                        out.expect("write");
-                        (sent, sent.elapsed())
-                    })
-                })
-                .collect();
-            for t in tasks {
-                latencies.push(t.await.expect("task"));
-            }
+        let mut tasks = tokio::task::JoinSet::new();
+        for t in (hour..end).step_by(MINUTE_MS as usize) {
+            let slot = slots.clone().acquire_owned().await.expect("semaphore");
+            let w = w.clone();
+            tasks.spawn(async move {
+                let records = minute(t, sensors);
+                let sent = Instant::now();
+                let out =
+                    w.write_records().database_name("ruuvi").table_name("sensors").set_records(Some(records)).send().await;
+                out.expect("write");
+                drop(slot);
+                (sent, sent.elapsed())
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            latencies.push(done.expect("task"));
         }
         hour = end;
     }

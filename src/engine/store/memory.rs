@@ -182,6 +182,48 @@ pub struct TableData {
     measures: BTreeMap<String, (String, BTreeSet<String>)>,
     /// Columnar chunks by hour (the start of the hour, ns), all in the current column layout.
     chunks: BTreeMap<i64, Arc<RecordBatch>>,
+    /// The shape of the last record whose columns were checked and remembered: a record of the
+    /// same shape passes the checks and brings no new column (columns are only added, except by
+    /// [`TableData::undo`], which forgets it). Sensors send records of one shape, so this
+    /// spares most writes a lookup per name.
+    last_shape: Option<Shape>,
+}
+
+/// What decides a record's columns: its measure name, the types of its measure or attributes,
+/// and its dimension names.
+#[derive(Debug, Clone, PartialEq)]
+struct Shape {
+    measure_name: String,
+    single: Option<MeasureType>,
+    attributes: Vec<(String, MeasureType)>,
+    dimensions: Vec<String>,
+}
+
+impl Shape {
+    fn of(r: &NewRecord) -> Self {
+        let (single, attributes) = match &r.measure {
+            Measure::Single(v) => (Some(v.kind()), Vec::new()),
+            Measure::Multi(attrs) => (None, attrs.iter().map(|(n, v)| (n.clone(), v.kind())).collect()),
+        };
+        let dimensions = r.dimensions.iter().map(|(n, _)| n.clone()).collect();
+        Shape { measure_name: r.measure_name.clone(), single, attributes, dimensions }
+    }
+
+    /// Whether `r` has this shape (compared without allocating).
+    fn fits(&self, r: &NewRecord) -> bool {
+        let typed = match &r.measure {
+            Measure::Single(v) => self.single == Some(v.kind()) && self.attributes.is_empty(),
+            Measure::Multi(attrs) => {
+                self.single.is_none()
+                    && attrs.len() == self.attributes.len()
+                    && attrs.iter().zip(&self.attributes).all(|((n, v), (m, t))| v.kind() == *t && n == m)
+            }
+        };
+        typed
+            && self.measure_name == r.measure_name
+            && r.dimensions.len() == self.dimensions.len()
+            && r.dimensions.iter().zip(&self.dimensions).all(|((n, _), m)| n == m)
+    }
 }
 
 /// The span of one columnar chunk: an hour.
@@ -354,7 +396,8 @@ impl TableData {
     /// [`TableData::apply`], noting in `undo` how to take the change back with
     /// [`TableData::undo`].
     pub fn apply_undoable(&mut self, r: &NewRecord, undo: &mut Undo) -> Apply {
-        if let Err(reason) = self.check_columns(r) {
+        let known = self.last_shape.as_ref().is_some_and(|s| s.fits(r));
+        if !known && let Err(reason) = self.check_columns(r) {
             return Apply::Invalid(reason);
         }
         let version = r.version.unwrap_or(1);
@@ -392,12 +435,16 @@ impl TableData {
             self.rows.insert(key, StoredRecord { version, measure: Arc::new(r.measure.clone()) });
         }
         self.chunks.remove(&chunk_of(r.time_ns));
-        self.remember_columns(r, Some(undo));
+        if !known {
+            self.remember_columns(r, Some(undo));
+            self.last_shape = Some(Shape::of(r));
+        }
         Apply::Written
     }
 
     /// Takes back what [`TableData::apply_undoable`] calls noted in `undo` did, newest first.
     pub fn undo(&mut self, undo: Undo) {
+        self.last_shape = None;
         for (key, previous) in undo.rows.into_iter().rev() {
             self.chunks.remove(&chunk_of(key.0));
             match previous {
@@ -440,7 +487,10 @@ impl TableData {
     /// have expired in between, which replay does not re-enact), except that an identical
     /// value keeps the higher version, as an idempotent repeat did.
     pub fn restore(&mut self, r: NewRecord) {
-        self.remember_columns(&r, None);
+        if !self.last_shape.as_ref().is_some_and(|s| s.fits(&r)) {
+            self.remember_columns(&r, None);
+            self.last_shape = Some(Shape::of(&r));
+        }
         let (version, time_ns) = (r.version.unwrap_or(1), r.time_ns);
         let series = self.series_id(&r.dimensions);
         let key = (time_ns, series, self.intern(&r.measure_name));
@@ -557,5 +607,49 @@ impl TableData {
             self.chunks.remove(&chunk_of(cutoff_ns));
         }
         dropped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn multi(time_ns: i64, attrs: &[(&str, ScalarValue)], dims: &[(&str, &str)]) -> NewRecord {
+        NewRecord {
+            dimensions: dims.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+            measure_name: "ruuvi".into(),
+            time_ns,
+            version: None,
+            measure: Measure::Multi(attrs.iter().map(|(n, v)| (n.to_string(), v.clone())).collect()),
+        }
+    }
+
+    #[test]
+    fn records_of_a_known_shape_still_meet_every_column_rule() {
+        let mut data = TableData::default();
+        let mac = [("mac", "A")];
+        let t = ScalarValue::Double(20.5);
+        assert_eq!(data.apply(&multi(1, &[("temperature", t.clone())], &mac)), Apply::Written);
+        // The same shape again, then the same names with another type: refused.
+        assert_eq!(data.apply(&multi(2, &[("temperature", t.clone())], &mac)), Apply::Written);
+        let as_bigint = multi(3, &[("temperature", ScalarValue::Bigint(20))], &mac);
+        assert!(matches!(data.apply(&as_bigint), Apply::Invalid(r) if r.contains("was written as DOUBLE")));
+        // A new shape brings its columns; a dimension named like an attribute is refused.
+        let wider = multi(4, &[("humidity", ScalarValue::Double(40.0)), ("temperature", t.clone())], &mac);
+        assert_eq!(data.apply(&wider), Apply::Written);
+        assert_eq!(data.attributes().map(|(n, _)| n).collect::<Vec<_>>(), ["humidity", "temperature"]);
+        let clash = multi(5, &[("temperature", t.clone())], &[("humidity", "x")]);
+        assert!(matches!(data.apply(&clash), Apply::Invalid(r) if r.contains("name of a measure")));
+
+        // Undone columns are forgotten: the shape that brought them is checked again.
+        let mut undo = Undo::default();
+        let pressure = multi(6, &[("pressure", ScalarValue::Double(1000.0))], &mac);
+        assert_eq!(data.apply_undoable(&pressure, &mut undo), Apply::Written);
+        data.undo(undo);
+        assert_eq!(data.type_of("pressure"), None);
+        let pressure_as_text = multi(7, &[("pressure", ScalarValue::Varchar("high".into()))], &mac);
+        assert_eq!(data.apply(&pressure_as_text), Apply::Written);
+        assert_eq!(data.type_of("pressure"), Some(MeasureType::Varchar));
+        assert_eq!(data.len(), 4);
     }
 }
