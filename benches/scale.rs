@@ -237,8 +237,13 @@ async fn ingest(w: &Client, clock: &Clock, from: i64, to: i64, sensors: usize) -
             tasks.spawn(async move {
                 let records = minute(t, sensors);
                 let sent = Instant::now();
-                let out =
-                    w.write_records().database_name("ruuvi").table_name("sensors").set_records(Some(records)).send().await;
+                let out = w
+                    .write_records()
+                    .database_name("ruuvi")
+                    .table_name("sensors")
+                    .set_records(Some(records))
+                    .send()
+                    .await;
                 out.expect("write");
                 drop(slot);
                 (sent, sent.elapsed())

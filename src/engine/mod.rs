@@ -57,6 +57,7 @@ pub use clock::Clock;
 pub use config::{ConnectionLimits, EngineConfig, TlsFiles};
 pub use error::{ApiError, ApiErrorKind, ApiResult, RejectedRecord};
 pub use local::{EngineThread, LocalTimestream};
+pub use operations::TableStorage;
 pub use query::QueryLimits;
 pub use server::router;
 pub use state::Engine;

@@ -5,7 +5,7 @@
 use super::Engine;
 use super::catalog::{Catalog, CreateDatabase, CreateTable, DatabaseDescription, Page, TableDescription, UpdateTable};
 use super::error::ApiResult;
-use super::store::Magnetic;
+use super::store::{Magnetic, NewRecord};
 
 impl Engine {
     /// Runs `change` on the catalog at the engine's now and saves it; on any failure the
@@ -122,4 +122,41 @@ impl Engine {
         let data = self.catalog().table(database, name)?.data_handle();
         Ok(data.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len())
     }
+
+    /// Where a table's rows are: how many the memory store holds, how many the magnetic store's
+    /// files hold, and in how many files over how many days.
+    pub fn table_storage(&self, database: &str, name: &str) -> ApiResult<TableStorage> {
+        let data = self.catalog().table(database, name)?.data_handle();
+        let store = data.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let files = &store.magnetic.manifest.files;
+        let mut days: Vec<i64> = files.iter().map(|f| f.day).collect();
+        days.dedup();
+        Ok(TableStorage {
+            memory_rows: store.memory.len(),
+            magnetic_rows: store.len() - store.memory.len(),
+            files: files.len(),
+            days: days.len(),
+        })
+    }
+
+    /// Every row of a table, from both stores (reading its files), in no particular order:
+    /// for checking what a data directory holds without going through SQL.
+    pub fn table_rows(&self, database: &str, name: &str) -> ApiResult<Vec<NewRecord>> {
+        let data = self.catalog().table(database, name)?.data_handle();
+        let rows = data.lock().unwrap_or_else(std::sync::PoisonError::into_inner).all_rows();
+        rows.map_err(crate::engine::state::storage_error)
+    }
+}
+
+/// Where a table's rows are (see [`Engine::table_storage`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableStorage {
+    /// Rows in the memory store.
+    pub memory_rows: usize,
+    /// Rows in the magnetic store (its files, and days loaded for magnetic writes).
+    pub magnetic_rows: usize,
+    /// The magnetic store's files.
+    pub files: usize,
+    /// The days those files cover.
+    pub days: usize,
 }

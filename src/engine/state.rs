@@ -90,7 +90,7 @@ impl Engine {
 
     /// The catalog, locked. A panic while it was held cannot leave it half-changed (every
     /// change is validated first), so a poisoned lock is taken over.
-    pub fn catalog(&self) -> MutexGuard<'_, Catalog> {
+    pub(crate) fn catalog(&self) -> MutexGuard<'_, Catalog> {
         self.catalog.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 

@@ -268,9 +268,8 @@ fn a_directory_written_by_the_previous_release_opens_with_every_row_and_converts
         std::fs::copy(&file, &target).unwrap();
     }
     let rows = |engine: &Engine| -> Vec<String> {
-        let c = engine.catalog();
-        let mut data = c.table("ruuvi", "sensors").unwrap().data();
-        let mut rows: Vec<String> = data.all_rows().unwrap().iter().map(|r| format!("{r:?}")).collect();
+        let mut rows: Vec<String> =
+            engine.table_rows("ruuvi", "sensors").unwrap().iter().map(|r| format!("{r:?}")).collect();
         rows.sort();
         rows
     };

@@ -72,9 +72,7 @@ fn spread_body(writer: usize, batch: usize, t0: i64, step_ms: i64) -> String {
 
 /// (writer, value) of every row of ruuvi.sensors.
 fn rows(engine: &Engine) -> BTreeSet<(String, i64)> {
-    let c = engine.catalog();
-    let t = c.table("ruuvi", "sensors").expect("table restored");
-    let rows = t.data().all_rows().expect("readable");
+    let rows = engine.table_rows("ruuvi", "sensors").expect("table restored and readable");
     rows.into_iter()
         .map(|r| {
             let v = match r.measure {
@@ -361,8 +359,7 @@ fn an_engine_thread_releases_its_directory_when_shut_down() {
     assert!(first.engine().is_none() && !first.is_running());
     // The same directory opens again while `first` is still alive, with what it acknowledged.
     let second = EngineThread::start(config(dir.path())).unwrap();
-    let catalog = second.engine().unwrap().catalog();
-    assert!(catalog.databases.contains_key("kept"));
+    assert_eq!(second.engine().unwrap().describe_database("kept").unwrap().name, "kept");
 }
 
 #[test]

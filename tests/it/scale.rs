@@ -66,7 +66,7 @@ async fn days_of_sensors_age_into_day_files_with_memory_bounded_and_every_row_an
         let report = ts.write("ruuvi", "sensors", &batch, &Mapping::default(), &WriteOptions::default()).await.unwrap();
         assert_eq!(report.records_ingested as i64, per_hour, "hour {hour}");
         engine.engine().checkpoint().unwrap();
-        let in_memory = engine.engine().catalog().table("ruuvi", "sensors").unwrap().data().memory.len();
+        let in_memory = engine.engine().table_storage("ruuvi", "sensors").unwrap().memory_rows;
         most_in_memory = most_in_memory.max(in_memory as i64);
     }
     // Memory holds the memory retention, rounded to the hour, and the hour being written.
@@ -80,8 +80,11 @@ async fn days_of_sensors_age_into_day_files_with_memory_bounded_and_every_row_an
         assert_eq!(files, 1, "day {date}");
     }
 
-    // SQL answers from both tiers.
+    // SQL answers from both tiers, and the engine says where the rows are.
     let total = DAYS * 24 * per_hour;
+    let storage = engine.engine().table_storage("ruuvi", "sensors").unwrap();
+    assert_eq!((storage.memory_rows + storage.magnetic_rows) as i64, total, "{storage:?}");
+    assert!(storage.days >= DAYS as usize - 1 && storage.files >= storage.days, "{storage:?}");
     let all = ts.query("SELECT count(*) FROM ruuvi.sensors").await.unwrap();
     assert_eq!(count(&all.batches), total);
     let macs = ts.query("SELECT DISTINCT mac FROM ruuvi.sensors ORDER BY mac").await.unwrap();
@@ -109,7 +112,7 @@ async fn days_of_sensors_age_into_day_files_with_memory_bounded_and_every_row_an
     // A restart replays only what is not in files yet, and answers the same.
     engine.shutdown().await;
     let again = LocalTimestream::start(config()).await.unwrap();
-    let in_memory = again.engine().catalog().table("ruuvi", "sensors").unwrap().data().memory.len();
+    let in_memory = again.engine().table_storage("ruuvi", "sensors").unwrap().memory_rows;
     assert!(in_memory as i64 <= 4 * per_hour, "{in_memory} rows replayed into memory");
     let ts = Timestream::connect(&Connect::endpoint(again.endpoint_url())).await.unwrap();
     assert_eq!(count(&ts.query("SELECT count(*) FROM ruuvi.sensors").await.unwrap().batches), total);
