@@ -129,8 +129,7 @@ impl Engine {
         let data = self.catalog().table(database, name)?.data_handle();
         let store = data.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let files = &store.magnetic.manifest.files;
-        let mut days: Vec<i64> = files.iter().map(|f| f.day).collect();
-        days.dedup();
+        let days: std::collections::BTreeSet<i64> = files.iter().map(|f| f.day).collect();
         Ok(TableStorage {
             memory_rows: store.memory.len(),
             magnetic_rows: store.len() - store.memory.len(),

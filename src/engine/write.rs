@@ -110,10 +110,8 @@ impl Engine {
                     } else {
                         ingested.magnetic += 1;
                     }
-                    if logging && in_files {
-                        accepted_magnetic.push(record);
-                    } else if logging {
-                        accepted.push(record);
+                    if logging {
+                        if in_files { &mut accepted_magnetic } else { &mut accepted }.push(record);
                     }
                 }
                 Apply::Conflict { reason, existing_version } => {

@@ -112,19 +112,13 @@ pub struct SharedRow {
 
 impl SharedRow {
     /// The row as the file layout takes rows.
-    pub fn as_row(&self) -> (&[(String, String)], &str, i64, &StoredRecord) {
+    pub fn as_row(&self) -> super::layout::Row<'_> {
         (&self.dimensions, &self.measure_name, self.time_ns, &self.record)
     }
 
     /// The row as a record to apply again (a day loaded for writes takes it).
     pub fn to_record(&self) -> NewRecord {
-        NewRecord {
-            dimensions: self.dimensions.to_vec(),
-            measure_name: self.measure_name.to_string(),
-            time_ns: self.time_ns,
-            version: Some(self.record.version),
-            measure: Measure::clone(&self.record.measure),
-        }
+        super::layout::to_record(self.as_row())
     }
 }
 
