@@ -144,8 +144,8 @@ impl Engine {
             let planned = lock().plan_tier(*floor, *kept, ended)?;
             if let Some(plan) = planned {
                 let written = plan.write();
-                // The plan shares its rows with the memory store: they are freed when it drops,
-                // after the table's lock is released.
+                // The plan's copy of the rows is freed when it drops, after the table's lock is
+                // released.
                 let finished = lock().finish_tier(&plan, written)?;
                 drop(plan);
                 stats += match finished {

@@ -20,4 +20,4 @@ pub use guard::MAX_LEVENSHTEIN_PAIRS;
 pub use rewrite::parse;
 pub use run::{Planned, QueryOutput, ResultStream, plan, referenced_tables, result_bytes, run_query, snapshot};
 pub use show::{Gathered, Show};
-pub use tables::{TableView, rows_batch, table_schema};
+pub use tables::{TableView, table_schema};

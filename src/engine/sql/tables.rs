@@ -8,8 +8,8 @@ use arrow_array::RecordBatch;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
 use crate::engine::catalog::DAY_NS;
-use crate::engine::store::layout::{arrow_type, columns};
-use crate::engine::store::{CHUNK_NS, FileSum, MeasureType, TableData, TableStore, Verified};
+use crate::engine::store::layout::arrow_type;
+use crate::engine::store::{CHUNK_NS, FileSum, TableData, TableStore, Verified};
 use crate::types::timestamp_type;
 
 /// The table's columns as SQL sees them.
@@ -24,29 +24,6 @@ pub fn table_schema(data: &TableData) -> SchemaRef {
         fields.push(Field::new(n, arrow_type(t), true));
     }
     Arc::new(Schema::new(fields))
-}
-
-/// The table's rows with `from <= time < to` as one record batch in the SQL column layout.
-pub fn rows_batch(data: &TableData, from: i64, to: i64) -> datafusion::error::Result<RecordBatch> {
-    rows_batch_as(data, data, from, to)
-}
-
-/// The rows of `rows` with `from <= time < to` in the column layout of `table` (a magnetic day
-/// loaded in memory, in its table's columns).
-pub fn rows_batch_as(
-    table: &TableData,
-    rows: &TableData,
-    from: i64,
-    to: i64,
-) -> datafusion::error::Result<RecordBatch> {
-    let schema = table_schema(table);
-    let dims: Vec<&str> = table.dimension_names().collect();
-    let singles: Vec<MeasureType> = table.single_types().collect();
-    let attrs: Vec<(&str, MeasureType)> = table.attributes().collect();
-
-    let rows: Vec<_> = rows.rows_between(from, to).collect();
-    let (columns, _) = columns(&rows, &dims, &singles, &attrs);
-    Ok(RecordBatch::try_new(schema, columns)?)
 }
 
 /// A magnetic store file as a query reads it.
@@ -82,14 +59,15 @@ pub struct TableView {
 impl TableView {
     /// The table's current rows (building the chunks that changed since the last query).
     pub fn of(store: &mut TableStore) -> datafusion::error::Result<Self> {
+        let schema = table_schema(&store.memory);
         let mut chunks: Vec<(i64, i64, Arc<RecordBatch>)> = store
             .memory
-            .chunks(rows_batch)?
+            .chunks(&schema)?
             .into_iter()
             .map(|(start, b)| (start, start.saturating_add(CHUNK_NS), b))
             .collect();
         for (day, overlay) in &store.magnetic.overlays {
-            let batch = rows_batch_as(&store.memory, &overlay.rows, i64::MIN, i64::MAX)?;
+            let batch = overlay.rows.batch_as(&store.memory, &schema)?;
             chunks.push((day.saturating_mul(DAY_NS), (day + 1).saturating_mul(DAY_NS), Arc::new(batch)));
         }
         chunks.sort_by_key(|c| c.0);
@@ -105,6 +83,6 @@ impl TableView {
                 max_time: f.max_time,
             })
             .collect();
-        Ok(Self { schema: table_schema(&store.memory), chunks, files, verified: store.magnetic.verified() })
+        Ok(Self { schema, chunks, files, verified: store.magnetic.verified() })
     }
 }

@@ -10,13 +10,11 @@
 //! `MULTI`), so that a VARCHAR attribute and a dimension are told apart when the rows are read
 //! back.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
+use std::collections::HashMap;
 
-use arrow_array::builder::{BooleanBuilder, Float64Builder, Int64Builder, StringBuilder, TimestampNanosecondBuilder};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type, TimestampNanosecondType};
-use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
 
 use std::fs::File;
@@ -28,7 +26,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
 use super::manifest::{Checksummed, FileSum};
-use super::memory::{Measure, MeasureType, NewRecord, ScalarValue, StoredRecord};
+use super::memory::{Measure, MeasureType, NewRecord, ScalarValue};
 use crate::types::timestamp_type;
 
 /// The field metadata key that says what a column is.
@@ -58,196 +56,34 @@ fn measure_type_of(t: &DataType) -> Option<MeasureType> {
     })
 }
 
-/// A column of values being filled.
-pub enum Col {
-    /// DOUBLE.
-    Double(Float64Builder),
-    /// BIGINT.
-    Bigint(Int64Builder),
-    /// VARCHAR.
-    Varchar(StringBuilder),
-    /// BOOLEAN.
-    Boolean(BooleanBuilder),
-    /// TIMESTAMP.
-    Timestamp(TimestampNanosecondBuilder),
-}
-
-impl Col {
-    /// An empty column of type `t`.
-    pub fn new(t: MeasureType) -> Self {
-        match t {
-            MeasureType::Double => Self::Double(Float64Builder::new()),
-            MeasureType::Bigint => Self::Bigint(Int64Builder::new()),
-            MeasureType::Varchar => Self::Varchar(StringBuilder::new()),
-            MeasureType::Boolean => Self::Boolean(BooleanBuilder::new()),
-            MeasureType::Timestamp => Self::Timestamp(TimestampNanosecondBuilder::new()),
-        }
-    }
-
-    /// Appends a value (NULL for `None` or a value of another type).
-    pub fn push(&mut self, v: Option<&ScalarValue>) {
-        match (self, v) {
-            (Self::Double(b), Some(ScalarValue::Double(x))) => b.append_value(*x),
-            (Self::Bigint(b), Some(ScalarValue::Bigint(x))) => b.append_value(*x),
-            (Self::Varchar(b), Some(ScalarValue::Varchar(x))) => b.append_value(x),
-            (Self::Boolean(b), Some(ScalarValue::Boolean(x))) => b.append_value(*x),
-            (Self::Timestamp(b), Some(ScalarValue::Timestamp(x))) => b.append_value(*x),
-            (Self::Double(b), _) => b.append_null(),
-            (Self::Bigint(b), _) => b.append_null(),
-            (Self::Varchar(b), _) => b.append_null(),
-            (Self::Boolean(b), _) => b.append_null(),
-            (Self::Timestamp(b), _) => b.append_null(),
-        }
-    }
-
-    /// The finished array.
-    pub fn finish(self) -> ArrayRef {
-        match self {
-            Self::Double(mut b) => Arc::new(b.finish()),
-            Self::Bigint(mut b) => Arc::new(b.finish()),
-            Self::Varchar(mut b) => Arc::new(b.finish()),
-            Self::Boolean(mut b) => Arc::new(b.finish()),
-            Self::Timestamp(mut b) => Arc::new(b.finish().with_timezone("UTC")),
-        }
-    }
-}
-
 fn role(field: Field, role: &str) -> Field {
     field.with_metadata(HashMap::from([(ROLE.to_string(), role.to_string())]))
 }
 
-/// One row as the store holds it: (dimensions, measure name, time, record).
-pub type Row<'a> = (&'a [(String, String)], &'a str, i64, &'a StoredRecord);
-
-/// A row as a record to apply again (its version kept).
-pub fn to_record((dimensions, measure_name, time_ns, r): Row<'_>) -> NewRecord {
-    NewRecord {
-        dimensions: dimensions.to_vec(),
-        measure_name: measure_name.to_string(),
-        time_ns,
-        version: Some(r.version),
-        measure: Measure::clone(&r.measure),
-    }
-}
-
-/// The rows in the wide layout, sorted by series, measure name and time; only the columns these
-/// rows use.
-pub fn wide_batch<'a>(rows: impl Iterator<Item = Row<'a>>) -> Result<RecordBatch, arrow_schema::ArrowError> {
-    let rows = sorted_by_series(rows.collect());
-    let mut dims = BTreeSet::new();
-    let mut singles = BTreeSet::new();
-    let mut attrs: BTreeMap<&str, MeasureType> = BTreeMap::new();
-    let mut versioned = false;
-    for (d, _, _, r) in &rows {
-        dims.extend(d.iter().map(|(n, _)| n.as_str()));
-        versioned |= r.version != 1;
-        match &*r.measure {
-            Measure::Single(v) => {
-                singles.insert(v.kind());
-            }
-            Measure::Multi(values) => {
-                for (n, v) in values {
-                    attrs.entry(n.as_str()).or_insert(v.kind());
-                }
-            }
-        }
-    }
+/// The schema of a file in the wide layout: the dimensions `dims`, `measure_name`, `time`, a
+/// `measure_value::<type>` column per single-measure type in `singles`, a column per MULTI
+/// attribute in `attrs`, and `ts_version` if `versioned`, each with its role.
+pub fn file_schema(dims: &[&str], singles: &[MeasureType], attrs: &[(&str, MeasureType)], versioned: bool) -> Schema {
     let mut fields: Vec<Field> = dims.iter().map(|d| role(Field::new(*d, DataType::Utf8, true), "DIMENSION")).collect();
     fields.push(Field::new("measure_name", DataType::Utf8, false));
     fields.push(Field::new("time", timestamp_type(), false));
-    for t in &singles {
+    for t in singles {
         let name = format!("measure_value::{}", t.name().to_lowercase());
         fields.push(role(Field::new(name, arrow_type(*t), true), "MEASURE_VALUE"));
     }
-    for (n, t) in &attrs {
+    for (n, t) in attrs {
         fields.push(role(Field::new(*n, arrow_type(*t), true), "MULTI"));
     }
-    let dims: Vec<&str> = dims.into_iter().collect();
-    let singles: Vec<MeasureType> = singles.into_iter().collect();
-    let attrs: Vec<(&str, MeasureType)> = attrs.into_iter().collect();
-    let (mut columns, versions) = columns(&rows, &dims, &singles, &attrs);
     if versioned {
         fields.push(Field::new(VERSION, DataType::Int64, false));
-        columns.push(versions);
     }
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+    Schema::new(fields)
 }
 
-/// `rows` sorted by series (their dimensions), measure name and time. Each distinct set of
-/// dimensions is compared by its text once and ranked; the rows are then sorted by rank, so
-/// that sorting a file's rows does not compare dimension strings row against row.
-fn sorted_by_series(rows: Vec<Row<'_>>) -> Vec<Row<'_>> {
-    let mut ranks: HashMap<&[(String, String)], u32> = HashMap::new();
-    for r in &rows {
-        ranks.entry(r.0).or_insert(0);
-    }
-    let mut series: Vec<&[(String, String)]> = ranks.keys().copied().collect();
-    series.sort_unstable();
-    for (rank, dims) in series.into_iter().enumerate() {
-        ranks.insert(dims, rank as u32);
-    }
-    let mut keyed: Vec<(u32, Row<'_>)> = rows.into_iter().map(|r| (ranks[r.0], r)).collect();
-    keyed.sort_unstable_by(|(ra, a), (rb, b)| (ra, a.1, a.2).cmp(&(rb, b.1, b.2)));
-    keyed.into_iter().map(|(_, r)| r).collect()
-}
-
-/// The columns of `rows` in the wide layout's order — the given dimensions, `measure_name`,
-/// `time`, the given single-measure types and MULTI attributes, NULL where a row lacks one —
-/// and their versions.
-pub fn columns(
-    rows: &[Row<'_>],
-    dims: &[&str],
-    singles: &[MeasureType],
-    attrs: &[(&str, MeasureType)],
-) -> (Vec<ArrayRef>, ArrayRef) {
-    let mut dim_cols: Vec<StringBuilder> = dims.iter().map(|_| StringBuilder::new()).collect();
-    let mut names = StringBuilder::new();
-    let mut times = TimestampNanosecondBuilder::new();
-    let mut single_cols: Vec<Col> = singles.iter().map(|t| Col::new(*t)).collect();
-    let mut attr_cols: Vec<Col> = attrs.iter().map(|(_, t)| Col::new(*t)).collect();
-    let mut versions = Int64Builder::new();
-    for (row_dims, measure, time, record) in rows {
-        // Both sorted by name: one walk through each.
-        let mut row_dims = row_dims.iter().peekable();
-        for (d, col) in dims.iter().zip(dim_cols.iter_mut()) {
-            while row_dims.next_if(|(n, _)| n.as_str() < *d).is_some() {}
-            match row_dims.next_if(|(n, _)| n.as_str() == *d) {
-                Some((_, value)) => col.append_value(value),
-                None => col.append_null(),
-            }
-        }
-        names.append_value(measure);
-        times.append_value(*time);
-        versions.append_value(record.version);
-        match &*record.measure {
-            Measure::Single(v) => {
-                for (t, col) in singles.iter().zip(single_cols.iter_mut()) {
-                    col.push((v.kind() == *t).then_some(v));
-                }
-                attr_cols.iter_mut().for_each(|c| c.push(None));
-            }
-            Measure::Multi(values) => {
-                single_cols.iter_mut().for_each(|c| c.push(None));
-                let mut values = values.iter().peekable();
-                for ((n, _), col) in attrs.iter().zip(attr_cols.iter_mut()) {
-                    while values.next_if(|(name, _)| name.as_str() < *n).is_some() {}
-                    col.push(values.next_if(|(name, _)| name.as_str() == *n).map(|(_, v)| v));
-                }
-            }
-        }
-    }
-    let mut columns: Vec<ArrayRef> = dim_cols.into_iter().map(|mut b| Arc::new(b.finish()) as ArrayRef).collect();
-    columns.push(Arc::new(names.finish()));
-    columns.push(Arc::new(times.finish().with_timezone("UTC")));
-    columns.extend(single_cols.into_iter().map(Col::finish));
-    columns.extend(attr_cols.into_iter().map(Col::finish));
-    (columns, Arc::new(versions.finish()))
-}
-
-/// Writes rows to a Parquet file in the wide layout (zstd, row groups of 64 Ki rows with
-/// statistics), synced, and returns its length, checksum and row count.
-pub fn write_file<'a>(path: &std::path::Path, rows: impl Iterator<Item = Row<'a>>) -> std::io::Result<FileSum> {
-    let batch = wide_batch(rows).map_err(std::io::Error::other)?;
+/// Writes a batch in the wide layout (as [`super::TableData::file_batch`] gives it) to a
+/// Parquet file (zstd, row groups of 64 Ki rows with statistics), synced, and returns its
+/// length, checksum and row count.
+pub fn write_file(path: &std::path::Path, batch: &RecordBatch) -> std::io::Result<FileSum> {
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_max_row_group_row_count(Some(64 * 1024))
@@ -257,7 +93,7 @@ pub fn write_file<'a>(path: &std::path::Path, rows: impl Iterator<Item = Row<'a>
     }
     let file = Checksummed::new(BufWriter::new(File::create(path)?));
     let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(std::io::Error::other)?;
-    writer.write(&batch).map_err(std::io::Error::other)?;
+    writer.write(batch).map_err(std::io::Error::other)?;
     let (buffered, bytes, crc32) = writer.into_inner().map_err(std::io::Error::other)?.finish();
     let file = buffered.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()?;
@@ -361,33 +197,36 @@ pub fn records(batch: &RecordBatch) -> Result<Vec<NewRecord>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::store::TableData;
 
-    fn stored(version: i64, measure: Measure) -> StoredRecord {
-        StoredRecord { version, measure: Arc::new(measure) }
+    fn record(dims: &[(&str, &str)], name: &str, time_ns: i64, version: i64, measure: Measure) -> NewRecord {
+        NewRecord {
+            dimensions: dims.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+            measure_name: name.into(),
+            time_ns,
+            version: Some(version),
+            measure,
+        }
     }
 
     #[test]
     fn rows_of_every_shape_round_trip_sorted_by_series_then_time() {
-        let a = vec![("mac".to_string(), "A".to_string())];
-        let b = vec![("location".to_string(), "attic".to_string()), ("mac".to_string(), "B".to_string())];
+        let a = [("mac", "A")];
+        let b = [("location", "attic"), ("mac", "B")];
         let multi = Measure::Multi(vec![
             ("humidity".into(), ScalarValue::Double(40.5)),
             ("label".into(), ScalarValue::Varchar("x".into())),
             ("seen".into(), ScalarValue::Timestamp(7)),
         ]);
-        let rows = [
-            stored(1, Measure::Single(ScalarValue::Double(21.5))),
-            stored(3, multi),
-            stored(1, Measure::Single(ScalarValue::Bigint(-4))),
-            stored(1, Measure::Single(ScalarValue::Boolean(true))),
+        let input = vec![
+            record(&b, "ruuvi", 20, 3, multi),
+            record(&a, "temperature", 30, 1, Measure::Single(ScalarValue::Double(21.5))),
+            record(&a, "count", 10, 1, Measure::Single(ScalarValue::Bigint(-4))),
+            record(&b, "moving", 5, 1, Measure::Single(ScalarValue::Boolean(true))),
         ];
-        let input: Vec<Row<'_>> = vec![
-            (b.as_slice(), "ruuvi", 20, &rows[1]),
-            (a.as_slice(), "temperature", 30, &rows[0]),
-            (a.as_slice(), "count", 10, &rows[2]),
-            (b.as_slice(), "moving", 5, &rows[3]),
-        ];
-        let batch = wide_batch(input.iter().copied()).unwrap();
+        let mut data = TableData::default();
+        input.iter().cloned().for_each(|r| data.restore(r));
+        let batch = data.file_batch(i64::MIN, i64::MAX).unwrap().unwrap();
         let schema = batch.schema();
         let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
         assert_eq!(
@@ -410,15 +249,14 @@ mod tests {
         let order: Vec<(&str, i64)> = back.iter().map(|r| (r.measure_name.as_str(), r.time_ns)).collect();
         // Series by their dimensions (location=attic, mac=B before mac=A), then measure, then time.
         assert_eq!(order, [("moving", 5), ("ruuvi", 20), ("count", 10), ("temperature", 30)]);
-        for (dims, name, time, r) in &input {
-            let found = back.iter().find(|x| x.measure_name == *name && x.time_ns == *time).unwrap();
-            assert_eq!(
-                (found.dimensions.as_slice(), &found.measure, found.version),
-                (*dims, &*r.measure, Some(r.version))
-            );
+        for r in &input {
+            assert!(back.contains(r), "{r:?} did not come back");
         }
-        // Without versions above 1 there is no version column.
-        let plain = wide_batch(input[..1].iter().copied().map(|(d, n, t, _)| (d, n, t, &rows[0]))).unwrap();
+        // Without versions above 1 there is no version column; a time range takes its rows.
+        let plain = data.file_batch(25, 31).unwrap().unwrap();
+        assert_eq!(plain.num_rows(), 1);
         assert!(plain.column_by_name(VERSION).is_none());
+        assert!(plain.column_by_name("location").is_none(), "only the columns its rows use");
+        assert!(data.file_batch(31, 40).unwrap().is_none());
     }
 }

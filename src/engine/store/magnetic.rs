@@ -14,6 +14,11 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use arrow_array::RecordBatch;
+use arrow_array::cast::AsArray;
+use arrow_array::types::TimestampNanosecondType;
+use arrow_schema::ArrowError;
+
 use super::dir::{Damage, files_below, replace_file, sync_dir};
 use super::layout;
 use super::manifest::{FileSum, mismatch};
@@ -368,24 +373,30 @@ impl Compaction {
             let bytes = checked_read(&self.verified, &f.path, &path, &f.sum)?;
             layout::read_file(&path, bytes)?.into_iter().for_each(|r| rows.restore(r));
         }
-        write_part(&self.dir, &self.verified, self.day, self.part, rows.rows())
+        write_part(&self.dir, &self.verified, self.day, self.part, rows.file_batch(i64::MIN, i64::MAX))
     }
 }
 
-/// Writes `rows` as `date=<day>/part-<part>.parquet` below `dir`, synced with its directory.
-pub(super) fn write_part<'a>(
+/// Writes a day's rows in the file layout (as [`TableData::file_batch`] gives them; `None` for
+/// no rows) as `date=<day>/part-<part>.parquet` below `dir`, synced with its directory.
+pub(super) fn write_part(
     dir: &Path,
     verified: &Verified,
     day: i64,
     part: u64,
-    rows: impl Iterator<Item = layout::Row<'a>>,
+    batch: Result<Option<RecordBatch>, ArrowError>,
 ) -> io::Result<Option<MagneticFile>> {
-    let rows: Vec<layout::Row<'a>> = rows.collect();
-    let (Some(min_time), Some(max_time)) = (rows.iter().map(|r| r.2).min(), rows.iter().map(|r| r.2).max()) else {
+    let Some(batch) = batch.map_err(io::Error::other)? else { return Ok(None) };
+    let times = batch
+        .column_by_name("time")
+        .and_then(|c| c.as_primitive_opt::<TimestampNanosecondType>())
+        .ok_or_else(|| io::Error::other("a file batch has no time column"))?;
+    let (Some(min_time), Some(max_time)) = (times.values().iter().min().copied(), times.values().iter().max().copied())
+    else {
         return Ok(None);
     };
     let path = format!("date={}/part-{part}.parquet", date_of(day));
-    let sum = layout::write_file(&dir.join(&path), rows.into_iter())?;
+    let sum = layout::write_file(&dir.join(&path), &batch)?;
     sync_dir(&dir.join(format!("date={}", date_of(day))))?;
     verified.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(path.clone());
     Ok(Some(MagneticFile { path, day, min_time, max_time, sum }))

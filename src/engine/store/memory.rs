@@ -1,17 +1,29 @@
-//! The in-memory store of one table.
+//! The in-memory store of one table, columnar.
 //!
-//! Rows are keyed by record identity (series, time, measure name) in time order, so that
-//! identity lookups (upserts, idempotent repeats, version conflicts) and time-range scans
-//! (retention, and queries) are both ordered-map operations.
+//! Rows are kept by the hour of their time: each hour holds Arrow builders, one per value column
+//! (a `measure_value::<type>` column per single-measure type, a column per MULTI attribute),
+//! next to plain vectors of each row's series, measure name, time and version, and the hour's
+//! identity index (series, measure name, time → row). Writing a row appends to the builders;
+//! nothing is allocated per value. A row replaced by a higher version stays in the builders,
+//! marked dead, and the index points to its successor.
 //!
-//! For queries, each hour of rows is also kept as a columnar chunk, built when a query first
-//! needs it and dropped when a row in that hour changes (or a column appears), so that a query
-//! copies nothing and steady ingestion only rebuilds the current hour.
+//! A query takes each hour as a record batch in the table's SQL layout, built from the
+//! builders when a query first needs it and kept until a row of that hour changes (or a column
+//! appears), so steady ingestion only rebuilds the current hour. A tiering pass takes the hours
+//! leaving memory as one batch in the file layout ([`super::layout`]), sorted by series,
+//! measure name and time, and retention drops whole hours.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use arrow_array::RecordBatch;
+use arrow_array::builder::{
+    ArrayBuilder, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder, TimestampNanosecondBuilder,
+};
+use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, TimestampNanosecondArray, new_null_array};
+use arrow_buffer::bit_util;
+use arrow_schema::{ArrowError, SchemaRef};
+
+use super::layout::{arrow_type, file_schema};
 
 /// The type of a measure or multi-measure attribute: the same types a client writes (the
 /// write-ahead log stores them by variant name).
@@ -86,42 +98,6 @@ pub struct NewRecord {
     pub measure: Measure,
 }
 
-/// A stored row.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredRecord {
-    /// Its version.
-    pub version: i64,
-    /// Its value(s), shared (a tiering pass copies rows out of the memory store with the
-    /// table locked: a copy then allocates nothing).
-    pub measure: Arc<Measure>,
-}
-
-/// A row of the memory store as a tiering pass takes it: everything shared with the store,
-/// so that taking it costs reference counts, not copies of strings.
-#[derive(Debug, Clone)]
-pub struct SharedRow {
-    /// Dimensions, sorted by name.
-    pub dimensions: Arc<[(String, String)]>,
-    /// The measure name.
-    pub measure_name: Arc<str>,
-    /// Time, ns since the epoch.
-    pub time_ns: i64,
-    /// Its version and value(s).
-    pub record: StoredRecord,
-}
-
-impl SharedRow {
-    /// The row as the file layout takes rows.
-    pub fn as_row(&self) -> super::layout::Row<'_> {
-        (&self.dimensions, &self.measure_name, self.time_ns, &self.record)
-    }
-
-    /// The row as a record to apply again (a day loaded for writes takes it).
-    pub fn to_record(&self) -> NewRecord {
-        super::layout::to_record(self.as_row())
-    }
-}
-
 /// What applying a record did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Apply {
@@ -138,15 +114,256 @@ pub enum Apply {
     Invalid(String),
 }
 
-/// Row key: time first for range scans, then series and measure name for identity.
-type Key = (i64, u32, Arc<str>);
+/// One hour's values of one column: an Arrow builder that can also be read row by row.
+enum Col {
+    Double(Float64Builder),
+    Bigint(Int64Builder),
+    Varchar(StringBuilder),
+    Boolean(BooleanBuilder),
+    Timestamp(TimestampNanosecondBuilder),
+}
+
+fn valid(validity: Option<&[u8]>, i: usize) -> bool {
+    validity.is_none_or(|bits| bit_util::get_bit(bits, i))
+}
+
+impl Col {
+    /// An empty column of type `t`.
+    fn new(t: MeasureType) -> Self {
+        match t {
+            MeasureType::Double => Self::Double(Float64Builder::new()),
+            MeasureType::Bigint => Self::Bigint(Int64Builder::new()),
+            MeasureType::Varchar => Self::Varchar(StringBuilder::new()),
+            MeasureType::Boolean => Self::Boolean(BooleanBuilder::new()),
+            MeasureType::Timestamp => Self::Timestamp(TimestampNanosecondBuilder::new()),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Self::Double(b) => b.len(),
+            Self::Bigint(b) => b.len(),
+            Self::Varchar(b) => b.len(),
+            Self::Boolean(b) => b.len(),
+            Self::Timestamp(b) => b.len(),
+        }
+    }
+
+    /// Appends `v`, or NULL when it is of another type (which the column ids rule out).
+    fn push(&mut self, v: &ScalarValue) {
+        match (self, v) {
+            (Self::Double(b), ScalarValue::Double(x)) => b.append_value(*x),
+            (Self::Bigint(b), ScalarValue::Bigint(x)) => b.append_value(*x),
+            (Self::Varchar(b), ScalarValue::Varchar(x)) => b.append_value(x),
+            (Self::Boolean(b), ScalarValue::Boolean(x)) => b.append_value(*x),
+            (Self::Timestamp(b), ScalarValue::Timestamp(x)) => b.append_value(*x),
+            (c, _) => c.push_nulls(1),
+        }
+    }
+
+    fn push_nulls(&mut self, n: usize) {
+        match self {
+            Self::Double(b) => b.append_nulls(n),
+            Self::Bigint(b) => b.append_nulls(n),
+            Self::Varchar(b) => b.append_nulls(n),
+            Self::Boolean(b) => b.append_nulls(n),
+            Self::Timestamp(b) => b.append_nulls(n),
+        }
+    }
+
+    fn is_valid(&self, i: usize) -> bool {
+        match self {
+            Self::Double(b) => valid(b.validity_slice(), i),
+            Self::Bigint(b) => valid(b.validity_slice(), i),
+            Self::Varchar(b) => valid(b.validity_slice(), i),
+            Self::Boolean(b) => valid(b.validity_slice(), i),
+            Self::Timestamp(b) => valid(b.validity_slice(), i),
+        }
+    }
+
+    /// The value of row `i`, if not NULL.
+    fn get(&self, i: usize) -> Option<ScalarValue> {
+        if !self.is_valid(i) {
+            return None;
+        }
+        Some(match self {
+            Self::Double(b) => ScalarValue::Double(b.values_slice()[i]),
+            Self::Bigint(b) => ScalarValue::Bigint(b.values_slice()[i]),
+            Self::Varchar(b) => ScalarValue::Varchar(varchar_at(b, i).to_string()),
+            Self::Boolean(b) => ScalarValue::Boolean(bit_util::get_bit(b.values_slice(), i)),
+            Self::Timestamp(b) => ScalarValue::Timestamp(b.values_slice()[i]),
+        })
+    }
+
+    /// Whether row `i` holds `v` (compared as [`ScalarValue`] compares, without copying).
+    fn holds(&self, i: usize, v: &ScalarValue) -> bool {
+        if !self.is_valid(i) {
+            return false;
+        }
+        match (self, v) {
+            (Self::Double(b), ScalarValue::Double(x)) => b.values_slice()[i] == *x,
+            (Self::Bigint(b), ScalarValue::Bigint(x)) => b.values_slice()[i] == *x,
+            (Self::Varchar(b), ScalarValue::Varchar(x)) => varchar_at(b, i) == x,
+            (Self::Boolean(b), ScalarValue::Boolean(x)) => bit_util::get_bit(b.values_slice(), i) == *x,
+            (Self::Timestamp(b), ScalarValue::Timestamp(x)) => b.values_slice()[i] == *x,
+            _ => false,
+        }
+    }
+
+    /// The values so far as an array (the builder keeps them).
+    fn array(&self) -> ArrayRef {
+        match self {
+            Self::Double(b) => Arc::new(b.finish_cloned()),
+            Self::Bigint(b) => Arc::new(b.finish_cloned()),
+            Self::Varchar(b) => Arc::new(b.finish_cloned()),
+            Self::Boolean(b) => Arc::new(b.finish_cloned()),
+            Self::Timestamp(b) => Arc::new(b.finish_cloned().with_timezone("UTC")),
+        }
+    }
+}
+
+fn varchar_at(b: &StringBuilder, i: usize) -> &str {
+    let offsets = b.offsets_slice();
+    let (start, end) = (offsets[i] as usize, offsets[i + 1] as usize);
+    // Only `&str`s are appended, whole, so any range between two offsets is UTF-8.
+    std::str::from_utf8(&b.values_slice()[start..end]).unwrap_or_default()
+}
+
+impl std::fmt::Debug for Col {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Col({} rows)", self.len())
+    }
+}
+
+/// What a value column holds: one single-measure type, or one MULTI attribute of one type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ColumnKind {
+    Single(MeasureType),
+    Attribute(Arc<str>, MeasureType),
+}
+
+impl ColumnKind {
+    fn kind(&self) -> MeasureType {
+        match self {
+            Self::Single(t) | Self::Attribute(_, t) => *t,
+        }
+    }
+}
+
+/// The rows of one hour.
+#[derive(Debug, Default)]
+struct Hour {
+    /// (series, measure name, time) → the row holding that identity.
+    index: HashMap<(u32, u32, i64), u32>,
+    series: Vec<u32>,
+    measure: Vec<u32>,
+    time: Vec<i64>,
+    version: Vec<i64>,
+    /// False for a row replaced, undone or expired.
+    live: Vec<bool>,
+    live_rows: usize,
+    /// Value columns by column id, each as long as the hour (NULL where a row lacks the column);
+    /// an hour has the columns its rows used, and those of lower ids.
+    columns: Vec<Col>,
+    /// The hour in the table's SQL layout, as a query last took it, with the layout's
+    /// generation; dropped when a row changes.
+    batch: Option<(u64, Arc<RecordBatch>)>,
+}
+
+impl Hour {
+    fn len(&self) -> usize {
+        self.time.len()
+    }
+
+    /// Whether `row` holds exactly `measure` (`columns` are its values' column ids).
+    fn holds(&self, row: usize, measure: &Measure, columns: &[u32]) -> bool {
+        let holds = |id: u32, v: &ScalarValue| self.columns.get(id as usize).is_some_and(|c| c.holds(row, v));
+        let values = match measure {
+            Measure::Single(v) => columns.first().is_some_and(|id| holds(*id, v)),
+            Measure::Multi(attrs) => columns.iter().zip(attrs).all(|(id, (_, v))| holds(*id, v)),
+        };
+        // And no other value.
+        values && self.columns.iter().filter(|c| c.is_valid(row)).count() == columns.len()
+    }
+
+    /// Appends a row, its values in the columns `ids` (of the types `kinds` gives by id).
+    fn append(
+        &mut self,
+        key: (u32, u32, i64),
+        version: i64,
+        measure: &Measure,
+        ids: &[u32],
+        kinds: &[ColumnKind],
+    ) -> u32 {
+        let row = self.len();
+        let (series, name, time) = key;
+        let widest = ids.iter().copied().max().map_or(0, |m| m as usize + 1);
+        while self.columns.len() < widest {
+            let mut c = Col::new(kinds[self.columns.len()].kind());
+            c.push_nulls(row);
+            self.columns.push(c);
+        }
+        let values: Vec<&ScalarValue> = match measure {
+            Measure::Single(v) => vec![v],
+            Measure::Multi(attrs) => attrs.iter().map(|(_, v)| v).collect(),
+        };
+        for (id, v) in ids.iter().zip(values) {
+            // A name given twice keeps its first value.
+            let c = &mut self.columns[*id as usize];
+            if c.len() == row {
+                c.push(v);
+            }
+        }
+        for c in self.columns.iter_mut().filter(|c| c.len() == row) {
+            c.push_nulls(1);
+        }
+        self.series.push(series);
+        self.measure.push(name);
+        self.time.push(time);
+        self.version.push(version);
+        self.live.push(true);
+        self.live_rows += 1;
+        self.batch = None;
+        row as u32
+    }
+
+    /// Marks `row` dead (or alive again).
+    fn set_live(&mut self, row: usize, live: bool) {
+        if self.live[row] != live {
+            self.live[row] = live;
+            if live {
+                self.live_rows += 1;
+            } else {
+                self.live_rows -= 1;
+            }
+            self.batch = None;
+        }
+    }
+
+    fn key(&self, row: usize) -> (u32, u32, i64) {
+        (self.series[row], self.measure[row], self.time[row])
+    }
+
+    /// The live rows, in order.
+    fn live_rows(&self) -> impl Iterator<Item = usize> + '_ {
+        self.live.iter().enumerate().filter(|(_, l)| **l).map(|(i, _)| i)
+    }
+}
+
+/// One change of [`TableData::apply_undoable`], to take back.
+#[derive(Debug)]
+enum RowUndo {
+    Added { hour: i64, row: u32 },
+    Replaced { hour: i64, old: u32, new: u32 },
+    Bumped { hour: i64, row: u32, version: i64 },
+}
 
 /// What [`TableData::apply_undoable`] changed, so that a write whose log entry could not be
-/// written leaves no trace: the rows it replaced (or `None` for new ones) and the columns it
-/// added.
+/// written leaves no trace: the rows it added or replaced and the versions it raised, and the
+/// columns it added.
 #[derive(Debug, Default)]
 pub struct Undo {
-    rows: Vec<(Key, Option<StoredRecord>)>,
+    rows: Vec<RowUndo>,
     types: Vec<String>,
     dimensions: Vec<String>,
     attributes: Vec<String>,
@@ -160,8 +377,17 @@ pub struct Undo {
 pub struct TableData {
     series: HashMap<Arc<[(String, String)]>, u32>,
     series_dimensions: Vec<Arc<[(String, String)]>>,
-    measure_names: HashMap<String, Arc<str>>,
-    rows: BTreeMap<Key, StoredRecord>,
+    measure_ids: HashMap<Arc<str>, u32>,
+    measure_names: Vec<Arc<str>>,
+    /// What each value column id holds, and the ids by single-measure type and by attribute.
+    column_kinds: Vec<ColumnKind>,
+    single_columns: Vec<(MeasureType, u32)>,
+    attribute_columns: HashMap<Arc<str>, Vec<(MeasureType, u32)>>,
+    /// Rows by the start of their hour.
+    hours: BTreeMap<i64, Hour>,
+    live_rows: usize,
+    /// Changes whenever the SQL layout (the column set) changes.
+    layout_generation: u64,
     /// Single-measure names and multi-measure attribute names, with the type they were first
     /// written with.
     types: HashMap<String, MeasureType>,
@@ -174,8 +400,6 @@ pub struct TableData {
     /// Every measure name written, with its kind (a type's name in lower case, or `multi`) and
     /// the dimensions it was written with (what SHOW MEASURES lists).
     measures: BTreeMap<String, (String, BTreeSet<String>)>,
-    /// Columnar chunks by hour (the start of the hour, ns), all in the current column layout.
-    chunks: BTreeMap<i64, Arc<RecordBatch>>,
     /// The shape of the last record whose columns were checked and remembered: a record of the
     /// same shape passes the checks and brings no new column (columns are only added, except by
     /// [`TableData::undo`], which forgets it). Sensors send records of one shape, so this
@@ -184,23 +408,24 @@ pub struct TableData {
 }
 
 /// What decides a record's columns: its measure name, the types of its measure or attributes,
-/// and its dimension names.
+/// and its dimension names; and the value column ids its values go to.
 #[derive(Debug, Clone, PartialEq)]
 struct Shape {
     measure_name: String,
     single: Option<MeasureType>,
     attributes: Vec<(String, MeasureType)>,
     dimensions: Vec<String>,
+    columns: Vec<u32>,
 }
 
 impl Shape {
-    fn of(r: &NewRecord) -> Self {
+    fn of(r: &NewRecord, columns: Vec<u32>) -> Self {
         let (single, attributes) = match &r.measure {
             Measure::Single(v) => (Some(v.kind()), Vec::new()),
             Measure::Multi(attrs) => (None, attrs.iter().map(|(n, v)| (n.clone(), v.kind())).collect()),
         };
         let dimensions = r.dimensions.iter().map(|(n, _)| n.clone()).collect();
-        Shape { measure_name: r.measure_name.clone(), single, attributes, dimensions }
+        Shape { measure_name: r.measure_name.clone(), single, attributes, dimensions, columns }
     }
 
     /// Whether `r` has this shape (compared without allocating).
@@ -220,26 +445,28 @@ impl Shape {
     }
 }
 
-/// The span of one columnar chunk: an hour.
+/// The span of one hour of the memory store (a query's chunk).
 pub const CHUNK_NS: i64 = 3_600_000_000_000;
 
 fn chunk_of(time_ns: i64) -> i64 {
-    time_ns.div_euclid(CHUNK_NS) * CHUNK_NS
+    time_ns.div_euclid(CHUNK_NS).saturating_mul(CHUNK_NS)
 }
 
-fn key_at(time_ns: i64) -> Key {
-    (time_ns, 0, Arc::from(""))
+/// The value of dimension `name` in a series (its dimensions sorted by name).
+fn dimension<'a>(series: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    let i = series.binary_search_by(|(n, _)| n.as_str().cmp(name)).ok()?;
+    Some(series[i].1.as_str())
 }
 
 impl TableData {
     /// The number of rows.
     pub fn len(&self) -> usize {
-        self.rows.len()
+        self.live_rows
     }
 
     /// Whether the table has no rows.
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.live_rows == 0
     }
 
     /// Dimension names seen, sorted.
@@ -247,63 +474,167 @@ impl TableData {
         self.dimension_names.iter().map(String::as_str)
     }
 
-    /// Rows in time order: (dimensions, measure name, time, stored record).
-    pub fn rows(&self) -> impl Iterator<Item = (&[(String, String)], &str, i64, &StoredRecord)> {
-        self.rows.iter().map(|((t, s, m), r)| (&*self.series_dimensions[*s as usize], &**m, *t, r))
-    }
-
-    /// Rows with `from <= time < to`, in time order, as [`TableData::rows`] gives them.
-    pub fn rows_between(
-        &self,
-        from: i64,
-        to: i64,
-    ) -> impl Iterator<Item = (&[(String, String)], &str, i64, &StoredRecord)> {
-        self.rows
-            .range(key_at(from)..key_at(to))
-            .map(|((t, s, m), r)| (&*self.series_dimensions[*s as usize], &**m, *t, r))
-    }
-
-    /// [`TableData::rows_between`] as rows that share their strings and values with the store.
-    pub fn shared_rows_between(&self, from: i64, to: i64) -> impl Iterator<Item = SharedRow> + '_ {
-        self.rows.range(key_at(from)..key_at(to)).map(|((t, s, m), r)| SharedRow {
-            dimensions: self.series_dimensions[*s as usize].clone(),
-            measure_name: m.clone(),
-            time_ns: *t,
-            record: r.clone(),
-        })
-    }
-
-    /// The hours (their start, ns) that have rows, in order.
-    pub fn chunk_starts(&self) -> Vec<i64> {
-        let mut out = Vec::new();
-        let mut from = i64::MIN;
-        while let Some(((t, _, _), _)) = self.rows.range(key_at(from)..).next() {
-            let start = chunk_of(*t);
-            out.push(start);
-            match start.checked_add(CHUNK_NS) {
-                Some(next) => from = next,
-                None => break,
-            }
+    /// Every row as a record (its version given), in no particular order.
+    pub fn records(&self) -> Vec<NewRecord> {
+        let mut out = Vec::with_capacity(self.live_rows);
+        for hour in self.hours.values() {
+            out.extend(hour.live_rows().map(|row| self.record(hour, row)));
         }
         out
     }
 
-    /// Every hour's columnar chunk, in time order: cached ones as they are, the others made by
-    /// `build(self, start, end)` and cached.
-    pub fn chunks<E>(
-        &mut self,
-        build: impl Fn(&TableData, i64, i64) -> Result<RecordBatch, E>,
-    ) -> Result<Vec<(i64, Arc<RecordBatch>)>, E> {
-        let starts = self.chunk_starts();
-        let mut built = Vec::new();
-        for &start in &starts {
-            if !self.chunks.contains_key(&start) {
-                built.push((start, Arc::new(build(self, start, start.saturating_add(CHUNK_NS))?)));
+    /// Row `row` of `hour` as a record.
+    fn record(&self, hour: &Hour, row: usize) -> NewRecord {
+        let mut single = None;
+        let mut attrs = Vec::new();
+        for (id, col) in hour.columns.iter().enumerate() {
+            let Some(v) = col.get(row) else { continue };
+            match &self.column_kinds[id] {
+                ColumnKind::Single(_) => single = Some(v),
+                ColumnKind::Attribute(name, _) => attrs.push((name.to_string(), v)),
             }
         }
-        self.chunks.extend(built);
-        self.chunks.retain(|k, _| starts.binary_search(k).is_ok());
-        Ok(starts.iter().filter_map(|k| Some((*k, self.chunks.get(k)?.clone()))).collect())
+        let measure = match single {
+            Some(v) if attrs.is_empty() => Measure::Single(v),
+            _ => {
+                attrs.sort_by(|a, b| a.0.cmp(&b.0));
+                Measure::Multi(attrs)
+            }
+        };
+        NewRecord {
+            dimensions: self.series_dimensions[hour.series[row] as usize].to_vec(),
+            measure_name: self.measure_names[hour.measure[row] as usize].to_string(),
+            time_ns: hour.time[row],
+            version: Some(hour.version[row]),
+            measure,
+        }
+    }
+
+    /// The hours (their start, ns) that have rows, in order.
+    pub fn chunk_starts(&self) -> Vec<i64> {
+        self.hours.iter().filter(|(_, h)| h.live_rows > 0).map(|(s, _)| *s).collect()
+    }
+
+    /// Every hour's rows in the SQL layout of `schema` (this table's, as
+    /// [`crate::engine::sql::tables::table_schema`] gives it), in time order: those no row
+    /// changed in since the last call as they were, the others built and kept.
+    pub fn chunks(&mut self, schema: &SchemaRef) -> Result<Vec<(i64, Arc<RecordBatch>)>, ArrowError> {
+        let generation = self.layout_generation;
+        let mut built = Vec::new();
+        for (start, hour) in &self.hours {
+            if hour.live_rows > 0 && hour.batch.as_ref().is_none_or(|(g, _)| *g != generation) {
+                built.push((*start, Arc::new(self.hour_batch(hour, self, schema)?)));
+            }
+        }
+        for (start, batch) in built {
+            if let Some(hour) = self.hours.get_mut(&start) {
+                hour.batch = Some((generation, batch));
+            }
+        }
+        Ok(self
+            .hours
+            .iter()
+            .filter_map(|(start, h)| Some((*start, h.batch.as_ref().filter(|_| h.live_rows > 0)?.1.clone())))
+            .collect())
+    }
+
+    /// Every row in the SQL layout of another table, `layout`, with its `schema` (a magnetic
+    /// day loaded for writes, in its table's columns).
+    pub fn batch_as(&self, layout: &TableData, schema: &SchemaRef) -> Result<RecordBatch, ArrowError> {
+        let batches = self
+            .hours
+            .values()
+            .filter(|h| h.live_rows > 0)
+            .map(|h| self.hour_batch(h, layout, schema))
+            .collect::<Result<Vec<_>, _>>()?;
+        arrow_select::concat::concat_batches(schema, &batches)
+    }
+
+    /// The column id of a single-measure type or an attribute, here.
+    fn column_id(&self, kind: &ColumnKind) -> Option<u32> {
+        match kind {
+            ColumnKind::Single(t) => self.single_columns.iter().find(|(s, _)| s == t).map(|(_, id)| *id),
+            ColumnKind::Attribute(n, t) => {
+                self.attribute_columns.get(n)?.iter().find(|(s, _)| s == t).map(|(_, id)| *id)
+            }
+        }
+    }
+
+    /// One hour's live rows in the SQL layout of `layout` (dimensions, `measure_name`, `time`,
+    /// single-measure types, attributes), sorted by time, series and measure name.
+    fn hour_batch(&self, hour: &Hour, layout: &TableData, schema: &SchemaRef) -> Result<RecordBatch, ArrowError> {
+        let n = hour.len();
+        let mut columns: Vec<ArrayRef> = Vec::new();
+        for d in layout.dimension_names() {
+            let values: Vec<Option<&str>> = self.series_dimensions.iter().map(|s| dimension(s, d)).collect();
+            let mut b = StringBuilder::with_capacity(n, n * 8);
+            for s in &hour.series {
+                b.append_option(values[*s as usize]);
+            }
+            columns.push(Arc::new(b.finish()));
+        }
+        let mut names = StringBuilder::with_capacity(n, n * 8);
+        for m in &hour.measure {
+            names.append_value(&self.measure_names[*m as usize]);
+        }
+        columns.push(Arc::new(names.finish()));
+        columns.push(Arc::new(TimestampNanosecondArray::from(hour.time.clone()).with_timezone("UTC")));
+        let wanted = layout
+            .single_types()
+            .map(ColumnKind::Single)
+            .chain(layout.attributes().map(|(name, t)| ColumnKind::Attribute(Arc::from(name), t)));
+        for kind in wanted {
+            let column = self.column_id(&kind).and_then(|id| hour.columns.get(id as usize));
+            columns.push(match column {
+                Some(c) => c.array(),
+                None => new_null_array(&arrow_type(kind.kind()), n),
+            });
+        }
+        let batch = RecordBatch::try_new(schema.clone(), columns)?;
+        // Rows arrive mostly in time order: sorted (and live) rows are taken as they are.
+        let key = |i: usize| (hour.time[i], hour.series[i], &*self.measure_names[hour.measure[i] as usize]);
+        let sorted = (1..n).all(|i| key(i - 1) <= key(i));
+        if sorted && hour.live_rows == n {
+            return Ok(batch);
+        }
+        let mut rows: Vec<usize> = hour.live_rows().collect();
+        if !sorted {
+            rows.sort_unstable_by(|a, b| key(*a).cmp(&key(*b)));
+        }
+        let indices = arrow_array::UInt32Array::from_iter_values(rows.into_iter().map(|i| i as u32));
+        arrow_select::take::take_record_batch(&batch, &indices)
+    }
+
+    /// The live rows with `from <= time < to` in the file layout ([`super::layout`]): only the
+    /// columns they use, sorted by series (their dimensions), measure name and time, with a
+    /// version column if a version is not 1. `None` without rows.
+    pub fn file_batch(&self, from: i64, to: i64) -> Result<Option<RecordBatch>, ArrowError> {
+        self.frozen(from, to).file_batch()
+    }
+
+    /// A copy of the live rows with `from <= time < to`, to turn into a file with the table
+    /// unlocked ([`Frozen::file_batch`]): the hours' columns as arrays, nothing row by row.
+    pub fn frozen(&self, from: i64, to: i64) -> Frozen {
+        let hours = self
+            .hours
+            .range(chunk_of(from)..)
+            .take_while(|(s, _)| **s < to)
+            .filter(|(_, h)| h.live_rows > 0)
+            .map(|(_, h)| FrozenHour {
+                series: h.series.clone(),
+                measure: h.measure.clone(),
+                time: h.time.clone(),
+                version: h.version.clone(),
+                live: h.live.iter().zip(&h.time).map(|(l, t)| *l && (from..to).contains(t)).collect(),
+                columns: h.columns.iter().map(Col::array).collect(),
+            })
+            .collect();
+        Frozen {
+            series_dimensions: self.series_dimensions.clone(),
+            measure_names: self.measure_names.clone(),
+            column_kinds: self.column_kinds.clone(),
+            hours,
+        }
     }
 
     /// The types of single-measure values written, in column order.
@@ -350,7 +681,7 @@ impl TableData {
             let entry = self.measures.entry(name.clone()).or_insert_with(|| (kind.clone(), BTreeSet::new()));
             entry.1.extend(dims.iter().cloned());
         }
-        self.chunks.clear();
+        self.layout_generation += 1;
     }
 
     /// Checks `r` against the table's columns and types without changing anything.
@@ -394,44 +725,50 @@ impl TableData {
         if !known && let Err(reason) = self.check_columns(r) {
             return Apply::Invalid(reason);
         }
+        let ids = self.value_columns(r);
         let version = r.version.unwrap_or(1);
-        let series = self.series_id(&r.dimensions);
-        let key = (r.time_ns, series, self.intern(&r.measure_name));
-        if let Some(existing) = self.rows.get_mut(&key) {
-            if *existing.measure == r.measure {
-                // Versions are not columns: the chunk stays valid.
-                if version > existing.version {
-                    undo.rows.push((key, Some(existing.clone())));
-                    existing.version = version;
+        let key = (self.series_id(&r.dimensions), self.measure_id(&r.measure_name), r.time_ns);
+        let start = chunk_of(r.time_ns);
+        let kinds = &self.column_kinds;
+        let hour = self.hours.entry(start).or_default();
+        match hour.index.get(&key).map(|row| *row as usize) {
+            Some(row) if hour.holds(row, &r.measure, &ids) => {
+                // Versions are not columns: the hour's batch stays valid.
+                if version > hour.version[row] {
+                    undo.rows.push(RowUndo::Bumped { hour: start, row: row as u32, version: hour.version[row] });
+                    hour.version[row] = version;
                 }
-                return Apply::Written;
             }
-            if version > existing.version {
-                undo.rows.push((key.clone(), Some(existing.clone())));
-                existing.version = version;
-                existing.measure = Arc::new(r.measure.clone());
-            } else if version < existing.version {
-                return Apply::Conflict {
-                    reason: format!(
-                        "The record version {version} is lower than the existing version {}. A higher version is required to update the measure value.",
-                        existing.version
-                    ),
-                    existing_version: existing.version,
-                };
-            } else {
-                return Apply::Conflict {
-                    reason: "A record already exists with the same time, dimensions, measure name, and record version. A higher record version must be specified in order to update the measure value. Specifying record version is supported by the latest SDKs.".into(),
-                    existing_version: existing.version,
-                };
+            Some(row) => {
+                let existing = hour.version[row];
+                if version < existing {
+                    return Apply::Conflict {
+                        reason: format!(
+                            "The record version {version} is lower than the existing version {existing}. A higher version is required to update the measure value."
+                        ),
+                        existing_version: existing,
+                    };
+                } else if version == existing {
+                    return Apply::Conflict {
+                        reason: "A record already exists with the same time, dimensions, measure name, and record version. A higher record version must be specified in order to update the measure value. Specifying record version is supported by the latest SDKs.".into(),
+                        existing_version: existing,
+                    };
+                }
+                hour.set_live(row, false);
+                let new = hour.append(key, version, &r.measure, &ids, kinds);
+                hour.index.insert(key, new);
+                undo.rows.push(RowUndo::Replaced { hour: start, old: row as u32, new });
             }
-        } else {
-            undo.rows.push((key.clone(), None));
-            self.rows.insert(key, StoredRecord { version, measure: Arc::new(r.measure.clone()) });
+            None => {
+                let row = hour.append(key, version, &r.measure, &ids, kinds);
+                hour.index.insert(key, row);
+                undo.rows.push(RowUndo::Added { hour: start, row });
+                self.live_rows += 1;
+            }
         }
-        self.chunks.remove(&chunk_of(r.time_ns));
         if !known {
             self.remember_columns(r, Some(undo));
-            self.last_shape = Some(Shape::of(r));
+            self.last_shape = Some(Shape::of(r, ids));
         }
         Apply::Written
     }
@@ -439,15 +776,24 @@ impl TableData {
     /// Takes back what [`TableData::apply_undoable`] calls noted in `undo` did, newest first.
     pub fn undo(&mut self, undo: Undo) {
         self.last_shape = None;
-        for (key, previous) in undo.rows.into_iter().rev() {
-            self.chunks.remove(&chunk_of(key.0));
-            match previous {
-                Some(p) => {
-                    self.rows.insert(key, p);
+        for change in undo.rows.into_iter().rev() {
+            let at = match &change {
+                RowUndo::Added { hour, .. } | RowUndo::Replaced { hour, .. } | RowUndo::Bumped { hour, .. } => *hour,
+            };
+            let Some(hour) = self.hours.get_mut(&at) else { continue };
+            match change {
+                RowUndo::Added { row, .. } => {
+                    let row = row as usize;
+                    hour.index.remove(&hour.key(row));
+                    hour.set_live(row, false);
+                    self.live_rows -= 1;
                 }
-                None => {
-                    self.rows.remove(&key);
+                RowUndo::Replaced { old, new, .. } => {
+                    hour.set_live(new as usize, false);
+                    hour.set_live(old as usize, true);
+                    hour.index.insert(hour.key(old as usize), old);
                 }
+                RowUndo::Bumped { row, version, .. } => hour.version[row as usize] = version,
             }
         }
         let columns = undo.dimensions.len() + undo.attributes.len() + undo.single_types.len();
@@ -472,7 +818,7 @@ impl TableData {
             self.measures.remove(m);
         }
         if columns > 0 {
-            self.chunks.clear();
+            self.layout_generation += 1;
         }
     }
 
@@ -481,21 +827,56 @@ impl TableData {
     /// have expired in between, which replay does not re-enact), except that an identical
     /// value keeps the higher version, as an idempotent repeat did.
     pub fn restore(&mut self, r: NewRecord) {
-        if !self.last_shape.as_ref().is_some_and(|s| s.fits(&r)) {
+        let known = self.last_shape.as_ref().is_some_and(|s| s.fits(&r));
+        let ids = self.value_columns(&r);
+        if !known {
             self.remember_columns(&r, None);
-            self.last_shape = Some(Shape::of(&r));
+            self.last_shape = Some(Shape::of(&r, ids.clone()));
         }
-        let (version, time_ns) = (r.version.unwrap_or(1), r.time_ns);
-        let series = self.series_id(&r.dimensions);
-        let key = (time_ns, series, self.intern(&r.measure_name));
-        match self.rows.get_mut(&key) {
-            Some(existing) if *existing.measure == r.measure => existing.version = existing.version.max(version),
-            Some(existing) => *existing = StoredRecord { version, measure: Arc::new(r.measure) },
+        let version = r.version.unwrap_or(1);
+        let key = (self.series_id(&r.dimensions), self.measure_id(&r.measure_name), r.time_ns);
+        let kinds = &self.column_kinds;
+        let hour = self.hours.entry(chunk_of(r.time_ns)).or_default();
+        match hour.index.get(&key).map(|row| *row as usize) {
+            Some(row) if hour.holds(row, &r.measure, &ids) => hour.version[row] = hour.version[row].max(version),
+            Some(row) => {
+                hour.set_live(row, false);
+                let new = hour.append(key, version, &r.measure, &ids, kinds);
+                hour.index.insert(key, new);
+            }
             None => {
-                self.rows.insert(key, StoredRecord { version, measure: Arc::new(r.measure) });
+                let row = hour.append(key, version, &r.measure, &ids, kinds);
+                hour.index.insert(key, row);
+                self.live_rows += 1;
             }
         }
-        self.chunks.remove(&chunk_of(time_ns));
+    }
+
+    /// The value column ids of `r`'s values, in its order (from the last shape when it fits).
+    fn value_columns(&mut self, r: &NewRecord) -> Vec<u32> {
+        if let Some(shape) = self.last_shape.as_ref().filter(|s| s.fits(r)) {
+            return shape.columns.clone();
+        }
+        match &r.measure {
+            Measure::Single(v) => vec![self.column(ColumnKind::Single(v.kind()))],
+            Measure::Multi(attrs) => {
+                attrs.iter().map(|(n, v)| self.column(ColumnKind::Attribute(Arc::from(n.as_str()), v.kind()))).collect()
+            }
+        }
+    }
+
+    /// The id of a value column, made if new.
+    fn column(&mut self, kind: ColumnKind) -> u32 {
+        if let Some(id) = self.column_id(&kind) {
+            return id;
+        }
+        let id = self.column_kinds.len() as u32;
+        match &kind {
+            ColumnKind::Single(t) => self.single_columns.push((*t, id)),
+            ColumnKind::Attribute(n, t) => self.attribute_columns.entry(n.clone()).or_default().push((*t, id)),
+        }
+        self.column_kinds.push(kind);
+        id
     }
 
     fn series_id(&mut self, dimensions: &[(String, String)]) -> u32 {
@@ -509,13 +890,15 @@ impl TableData {
         id
     }
 
-    fn intern(&mut self, name: &str) -> Arc<str> {
-        if let Some(n) = self.measure_names.get(name) {
-            return n.clone();
+    fn measure_id(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.measure_ids.get(name) {
+            return id;
         }
-        let n: Arc<str> = Arc::from(name);
-        self.measure_names.insert(name.to_string(), n.clone());
-        n
+        let id = self.measure_names.len() as u32;
+        let shared: Arc<str> = Arc::from(name);
+        self.measure_ids.insert(shared.clone(), id);
+        self.measure_names.push(shared);
+        id
     }
 
     /// Adds the columns `r` brings (noted in `undo` to take back).
@@ -586,21 +969,146 @@ impl TableData {
             }
         }
         if new_column {
-            // Every chunk has the old columns.
-            self.chunks.clear();
+            // Every hour's batch has the old columns.
+            self.layout_generation += 1;
         }
     }
 
     /// Deletes rows older than `cutoff_ns`, returning how many went.
     pub fn expire_before(&mut self, cutoff_ns: i64) -> usize {
-        let keep = self.rows.split_off(&key_at(cutoff_ns));
-        let dropped = self.rows.len();
-        self.rows = keep;
-        if dropped > 0 {
-            self.chunks = self.chunks.split_off(&chunk_of(cutoff_ns));
-            self.chunks.remove(&chunk_of(cutoff_ns));
+        let start = chunk_of(cutoff_ns);
+        let kept = self.hours.split_off(&start);
+        let mut dropped: usize = self.hours.values().map(|h| h.live_rows).sum();
+        self.hours = kept;
+        if start < cutoff_ns
+            && let Some(hour) = self.hours.get_mut(&start)
+        {
+            for row in 0..hour.len() {
+                if hour.live[row] && hour.time[row] < cutoff_ns {
+                    hour.index.remove(&hour.key(row));
+                    hour.set_live(row, false);
+                    dropped += 1;
+                }
+            }
         }
+        self.live_rows -= dropped;
         dropped
+    }
+}
+
+/// Rows of the memory store copied out of it, as arrays (see [`TableData::frozen`]).
+#[derive(Debug)]
+pub struct Frozen {
+    series_dimensions: Vec<Arc<[(String, String)]>>,
+    measure_names: Vec<Arc<str>>,
+    column_kinds: Vec<ColumnKind>,
+    hours: Vec<FrozenHour>,
+}
+
+/// One hour of [`Frozen`] rows; `live` marks the rows taken.
+#[derive(Debug)]
+struct FrozenHour {
+    series: Vec<u32>,
+    measure: Vec<u32>,
+    time: Vec<i64>,
+    version: Vec<i64>,
+    live: Vec<bool>,
+    columns: Vec<ArrayRef>,
+}
+
+impl Frozen {
+    /// The number of rows taken.
+    pub fn len(&self) -> usize {
+        self.hours.iter().map(|h| h.live.iter().filter(|l| **l).count()).sum()
+    }
+
+    /// Whether no row was taken.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The rows in the file layout, as [`TableData::file_batch`] describes it.
+    pub fn file_batch(&self) -> Result<Option<RecordBatch>, ArrowError> {
+        let hours = &self.hours;
+        let mut rows: Vec<(usize, usize)> = Vec::new();
+        for (k, hour) in hours.iter().enumerate() {
+            rows.extend(hour.live.iter().enumerate().filter(|(_, l)| **l).map(|(i, _)| (k, i)));
+        }
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        // Each series and measure name is ranked once by its text, then rows by rank.
+        let mut series: Vec<u32> = rows.iter().map(|&(k, i)| hours[k].series[i]).collect();
+        series.sort_unstable();
+        series.dedup();
+        series.sort_by(|a, b| self.series_dimensions[*a as usize].cmp(&self.series_dimensions[*b as usize]));
+        let mut series_rank = vec![u32::MAX; self.series_dimensions.len()];
+        series.iter().enumerate().for_each(|(rank, s)| series_rank[*s as usize] = rank as u32);
+        let mut names: Vec<u32> = (0..self.measure_names.len() as u32).collect();
+        names.sort_by(|a, b| self.measure_names[*a as usize].cmp(&self.measure_names[*b as usize]));
+        let mut name_rank = vec![0u32; names.len()];
+        names.iter().enumerate().for_each(|(rank, m)| name_rank[*m as usize] = rank as u32);
+        rows.sort_unstable_by_key(|&(k, i)| {
+            let h = &hours[k];
+            (series_rank[h.series[i] as usize], name_rank[h.measure[i] as usize], h.time[i])
+        });
+
+        let dims: BTreeSet<&str> =
+            series.iter().flat_map(|s| self.series_dimensions[*s as usize].iter().map(|(n, _)| n.as_str())).collect();
+        let dims: Vec<&str> = dims.into_iter().collect();
+        // The value columns these rows use: singles by type, then attributes by name (one type
+        // each: the first column that has values).
+        let used = |id: usize| rows.iter().any(|&(k, i)| hours[k].columns.get(id).is_some_and(|c| c.is_valid(i)));
+        let mut singles: Vec<(MeasureType, usize)> = Vec::new();
+        let mut attrs: BTreeMap<&str, (MeasureType, usize)> = BTreeMap::new();
+        for (id, kind) in self.column_kinds.iter().enumerate() {
+            match kind {
+                ColumnKind::Single(t) if used(id) => singles.push((*t, id)),
+                ColumnKind::Attribute(name, t) if !attrs.contains_key(&**name) && used(id) => {
+                    attrs.insert(name, (*t, id));
+                }
+                _ => {}
+            }
+        }
+        singles.sort();
+        let versioned = rows.iter().any(|&(k, i)| hours[k].version[i] != 1);
+
+        let n = rows.len();
+        let mut columns: Vec<ArrayRef> = Vec::new();
+        for d in &dims {
+            let values: Vec<Option<&str>> = self.series_dimensions.iter().map(|s| dimension(s, d)).collect();
+            let mut b = StringBuilder::with_capacity(n, n * 8);
+            for &(k, i) in &rows {
+                b.append_option(values[hours[k].series[i] as usize]);
+            }
+            columns.push(Arc::new(b.finish()));
+        }
+        let mut measure_names = StringBuilder::with_capacity(n, n * 8);
+        for &(k, i) in &rows {
+            measure_names.append_value(&self.measure_names[hours[k].measure[i] as usize]);
+        }
+        columns.push(Arc::new(measure_names.finish()));
+        let times: TimestampNanosecondArray = rows.iter().map(|&(k, i)| Some(hours[k].time[i])).collect();
+        columns.push(Arc::new(times.with_timezone("UTC")));
+        for (t, id) in singles.iter().copied().chain(attrs.values().copied()) {
+            let arrays: Vec<ArrayRef> = hours
+                .iter()
+                .map(|h| match h.columns.get(id) {
+                    Some(c) => c.clone(),
+                    None => new_null_array(&arrow_type(t), h.time.len()),
+                })
+                .collect();
+            let arrays: Vec<&dyn Array> = arrays.iter().map(|a| a.as_ref()).collect();
+            columns.push(arrow_select::interleave::interleave(&arrays, &rows)?);
+        }
+        if versioned {
+            let versions: Int64Array = rows.iter().map(|&(k, i)| Some(hours[k].version[i])).collect();
+            columns.push(Arc::new(versions));
+        }
+        let singles: Vec<MeasureType> = singles.into_iter().map(|(t, _)| t).collect();
+        let attrs: Vec<(&str, MeasureType)> = attrs.into_iter().map(|(n, (t, _))| (n, t)).collect();
+        let schema = file_schema(&dims, &singles, &attrs, versioned);
+        RecordBatch::try_new(Arc::new(schema), columns).map(Some)
     }
 }
 
@@ -645,5 +1153,153 @@ mod tests {
         assert_eq!(data.apply(&pressure_as_text), Apply::Written);
         assert_eq!(data.type_of("pressure"), Some(MeasureType::Varchar));
         assert_eq!(data.len(), 4);
+    }
+
+    mod model {
+        //! The store against a plain map of identities, over random writes, repeats, undone
+        //! writes, replays and expiry.
+        use super::*;
+        use proptest::prelude::*;
+
+        type Identity = (Vec<(String, String)>, String, i64);
+
+        #[derive(Debug, Clone)]
+        enum Op {
+            Apply(NewRecord),
+            Restore(NewRecord),
+            Undone(Vec<NewRecord>),
+            Expire(i64),
+        }
+
+        fn times() -> impl Strategy<Value = i64> {
+            prop::sample::select(vec![0, 1, CHUNK_NS - 1, CHUNK_NS, CHUNK_NS + 5, 3 * CHUNK_NS])
+        }
+
+        fn record() -> impl Strategy<Value = NewRecord> {
+            let measure = prop_oneof![
+                (0..3i32)
+                    .prop_map(|h| ("ruuvi", Measure::Multi(vec![("humidity".into(), ScalarValue::Double(h as f64))]))),
+                (0..2i32, prop::sample::select(vec!["x", "y"])).prop_map(|(h, l)| (
+                    "ruuvi",
+                    Measure::Multi(vec![
+                        ("humidity".into(), ScalarValue::Double(h as f64)),
+                        ("label".into(), ScalarValue::Varchar(l.into()))
+                    ])
+                )),
+                (0..2i64).prop_map(|v| ("count", Measure::Single(ScalarValue::Bigint(v)))),
+                any::<bool>().prop_map(|v| ("moving", Measure::Single(ScalarValue::Boolean(v)))),
+            ];
+            (prop::sample::select(vec!["A", "B"]), measure, times(), prop::option::of(1..4i64)).prop_map(
+                |(mac, (name, measure), time_ns, version)| NewRecord {
+                    dimensions: vec![("mac".into(), mac.into())],
+                    measure_name: name.into(),
+                    time_ns,
+                    version,
+                    measure,
+                },
+            )
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                4 => record().prop_map(Op::Apply),
+                1 => record().prop_map(Op::Restore),
+                1 => prop::collection::vec(record(), 1..4).prop_map(Op::Undone),
+                1 => times().prop_map(Op::Expire),
+            ]
+        }
+
+        fn identity(r: &NewRecord) -> Identity {
+            (r.dimensions.clone(), r.measure_name.clone(), r.time_ns)
+        }
+
+        /// The identity rules on a map.
+        fn apply(model: &mut BTreeMap<Identity, (i64, Measure)>, r: &NewRecord) -> bool {
+            let version = r.version.unwrap_or(1);
+            match model.get_mut(&identity(r)) {
+                Some((v, m)) if *m == r.measure => {
+                    *v = (*v).max(version);
+                    true
+                }
+                Some((v, m)) if version > *v => {
+                    (*v, *m) = (version, r.measure.clone());
+                    true
+                }
+                Some(_) => false,
+                None => {
+                    model.insert(identity(r), (version, r.measure.clone()));
+                    true
+                }
+            }
+        }
+
+        fn sorted(mut records: Vec<NewRecord>) -> Vec<NewRecord> {
+            records.sort_by(|a, b| {
+                (a.time_ns, &a.dimensions, &a.measure_name).cmp(&(b.time_ns, &b.dimensions, &b.measure_name))
+            });
+            records
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+            #[test]
+            fn the_store_keeps_exactly_what_the_identity_rules_keep(ops in prop::collection::vec(op(), 1..40)) {
+                let mut data = TableData::default();
+                let mut model: BTreeMap<Identity, (i64, Measure)> = BTreeMap::new();
+                for op in ops {
+                    match op {
+                        Op::Apply(r) => {
+                            let expected = apply(&mut model, &r);
+                            let applied = data.apply(&r);
+                            prop_assert_eq!(applied == Apply::Written, expected, "{:?} gave {:?}", r, applied);
+                        }
+                        Op::Restore(r) => {
+                            let version = r.version.unwrap_or(1);
+                            match model.get_mut(&identity(&r)) {
+                                Some((v, m)) if *m == r.measure => *v = (*v).max(version),
+                                _ => {
+                                    model.insert(identity(&r), (version, r.measure.clone()));
+                                }
+                            }
+                            data.restore(r);
+                        }
+                        Op::Undone(records) => {
+                            let mut undo = Undo::default();
+                            records.iter().for_each(|r| {
+                                data.apply_undoable(r, &mut undo);
+                            });
+                            data.undo(undo);
+                        }
+                        Op::Expire(cutoff) => {
+                            let before = model.len();
+                            model.retain(|(_, _, t), _| *t >= cutoff);
+                            prop_assert_eq!(data.expire_before(cutoff), before - model.len());
+                        }
+                    }
+                    let expected: Vec<NewRecord> = model
+                        .iter()
+                        .map(|((dimensions, measure_name, time_ns), (v, m))| NewRecord {
+                            dimensions: dimensions.clone(),
+                            measure_name: measure_name.clone(),
+                            time_ns: *time_ns,
+                            version: Some(*v),
+                            measure: m.clone(),
+                        })
+                        .collect();
+                    let expected = sorted(expected);
+                    prop_assert_eq!(data.len(), expected.len());
+                    prop_assert_eq!(&sorted(data.records()), &expected);
+                    // The file layout holds the same records; the query chunks the same rows.
+                    let in_file = match data.file_batch(i64::MIN, i64::MAX).unwrap() {
+                        Some(batch) => crate::engine::store::layout::records(&batch).unwrap(),
+                        None => Vec::new(),
+                    };
+                    prop_assert_eq!(&sorted(in_file), &expected);
+                    let schema = crate::engine::sql::table_schema(&data);
+                    let chunks = data.chunks(&schema).unwrap();
+                    prop_assert_eq!(chunks.iter().map(|(_, b)| b.num_rows()).sum::<usize>(), expected.len());
+                }
+            }
+        }
     }
 }

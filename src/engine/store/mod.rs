@@ -1,5 +1,5 @@
-//! Table data: the memory store (rows keyed by record identity, with versions, measure types
-//! and the column set), the magnetic store (Parquet files by day) and tiering between them;
+//! Table data: the memory store (columnar hours with their identity index, versions, measure
+//! types and the column set), the magnetic store (Parquet files by day) and tiering between them;
 //! and persistent mode (catalog file, write-ahead log, checksums, repair).
 
 mod dir;
@@ -17,9 +17,7 @@ pub(crate) use dir::sync_dir;
 pub use magnetic::Magnetic;
 pub use magnetic::{Compaction, MagneticFile, TableManifest, Verified, date_of, day_of, verify_file};
 pub use manifest::FileSum;
-pub use memory::{
-    Apply, CHUNK_NS, Columns, Measure, MeasureType, NewRecord, ScalarValue, StoredRecord, TableData, Undo,
-};
+pub use memory::{Apply, CHUNK_NS, Columns, Frozen, Measure, MeasureType, NewRecord, ScalarValue, TableData, Undo};
 pub use persist::{CURRENT_FORMAT, CheckpointStats, Damage, Logged, Persistence};
 pub use repair::{RECOVERED_DATABASE, RepairReport, repair};
 pub use table::{StoreUndo, TableStore, TierStats};

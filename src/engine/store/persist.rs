@@ -498,7 +498,7 @@ fn convert(dir: &Path, catalog: &mut Catalog, summaries: &mut Summaries) -> io::
     let mut end = 0;
     for table in catalog.databases.values().flat_map(|d| d.tables.values()) {
         let store = table.data();
-        let rows: Vec<NewRecord> = store.memory.rows().map(layout::to_record).collect();
+        let rows: Vec<NewRecord> = store.memory.records();
         for chunk in rows.chunks(1000) {
             let entry = WalEntry { table: table.id, records: chunk.to_vec(), magnetic: Vec::new() };
             end = wal.append(&entry)?;

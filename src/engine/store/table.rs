@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
 
-use super::layout::to_record;
+use super::layout;
 use super::magnetic::{Magnetic, MagneticFile, day_of};
-use super::memory::{Apply, NewRecord, SharedRow, TableData, Undo};
+use super::memory::{Apply, Frozen, NewRecord, TableData, Undo};
 use crate::engine::catalog::{DAY_NS, HOUR_NS};
 
 /// One table's rows.
@@ -40,9 +40,11 @@ pub struct TierJob {
 struct PartJob {
     day: i64,
     part: u64,
-    rows: Vec<SharedRow>,
-    /// For a whole day: the overlay's version when it was copied (the day's files are replaced).
-    whole_day: Option<u64>,
+    /// The day's rows leaving memory.
+    leaving: Option<Frozen>,
+    /// For a whole day: its rows as loaded, and the overlay's version when they were copied
+    /// (the day's files are replaced).
+    whole_day: Option<(Vec<NewRecord>, u64)>,
 }
 
 /// How to take back what [`TableStore::apply_undoable`] calls did.
@@ -72,23 +74,33 @@ impl TierJob {
         self.parts
             .iter()
             .map(|p| {
-                if p.whole_day.is_some() {
-                    // A day loaded for writes, with rows leaving memory: one row per identity,
-                    // by the version rules.
-                    let mut rows = TableData::default();
-                    p.rows.iter().for_each(|r| rows.restore(r.to_record()));
-                    return super::magnetic::write_part(&self.dir, &self.verified, p.day, p.part, rows.rows());
-                }
-                // Rows leaving memory: one per identity already.
+                let Some((loaded, _)) = &p.whole_day else {
+                    // Rows leaving memory: one per identity already.
+                    let batch = p.leaving.as_ref().map_or(Ok(None), Frozen::file_batch);
+                    return super::magnetic::write_part(&self.dir, &self.verified, p.day, p.part, batch);
+                };
+                // A day loaded for writes, with rows leaving memory: one row per identity, by
+                // the version rules.
+                let mut rows = TableData::default();
+                loaded.iter().cloned().for_each(|r| rows.restore(r));
+                leaving_records(p)?.into_iter().for_each(|r| rows.restore(r));
                 super::magnetic::write_part(
                     &self.dir,
                     &self.verified,
                     p.day,
                     p.part,
-                    p.rows.iter().map(SharedRow::as_row),
+                    rows.file_batch(i64::MIN, i64::MAX),
                 )
             })
             .collect()
+    }
+}
+
+/// The records of a part's rows leaving memory.
+fn leaving_records(p: &PartJob) -> io::Result<Vec<NewRecord>> {
+    match p.leaving.as_ref().map(Frozen::file_batch).transpose().map_err(io::Error::other)?.flatten() {
+        Some(batch) => layout::records(&batch).map_err(io::Error::other),
+        None => Ok(Vec::new()),
     }
 }
 
@@ -123,9 +135,9 @@ impl TableStore {
 
     /// Every row of both stores (reading the magnetic store's files), in no particular order.
     pub fn all_rows(&mut self) -> io::Result<Vec<NewRecord>> {
-        let mut out: Vec<NewRecord> = self.memory.rows().map(to_record).collect();
+        let mut out: Vec<NewRecord> = self.memory.records();
         for o in self.magnetic.overlays.values() {
-            out.extend(o.rows.rows().map(to_record));
+            out.extend(o.rows.records());
         }
         for f in self.magnetic.files_between(i64::MIN, i64::MAX) {
             out.extend(self.magnetic.read(&f)?);
@@ -226,7 +238,7 @@ impl TableStore {
     }
 
     /// A tiering pass in three steps, so that the files are written with the table unlocked:
-    /// [`TableStore::plan_tier`] (locked) takes what goes to files (shared, not copied) and part numbers,
+    /// [`TableStore::plan_tier`] (locked) takes what goes to files (as record batches) and part numbers,
     /// [`TierJob::write`] (unlocked) writes them, [`TableStore::finish_tier`] (locked) lists
     /// them and drops the rows from memory. The rules are those of [`TableStore::tier`].
     /// `None` when there is nothing to do (or no data directory).
@@ -243,10 +255,21 @@ impl TableStore {
         let gone = |day: i64| (day + 1).saturating_mul(DAY_NS) <= oldest_kept;
         let expiring =
             self.magnetic.manifest.files.iter().any(|f| gone(f.day)) || self.magnetic.overlays.keys().any(|d| gone(*d));
-        let mut days: BTreeMap<i64, Vec<SharedRow>> = BTreeMap::new();
+        // The days of the hours leaving memory, each copied out as arrays (made into files with
+        // the table unlocked).
+        let mut days: BTreeMap<i64, Frozen> = BTreeMap::new();
         if until > before {
-            for row in self.memory.shared_rows_between(i64::MIN, until) {
-                days.entry(day_of(row.time_ns)).or_default().push(row);
+            let mut hours = self.memory.chunk_starts();
+            hours.retain(|h| *h < until);
+            let mut first: Vec<i64> = hours.iter().map(|h| day_of(*h)).collect();
+            first.dedup();
+            for day in first {
+                let from = day.saturating_mul(DAY_NS);
+                let to = (day + 1).saturating_mul(DAY_NS).min(until);
+                let rows = self.memory.frozen(from, to);
+                if !rows.is_empty() {
+                    days.insert(day, rows);
+                }
             }
         }
         let mut parts = Vec::new();
@@ -261,18 +284,15 @@ impl TableStore {
         for day in whole {
             let part = self.magnetic.take_part();
             let overlay = &self.magnetic.overlays[&day];
-            let mut rows: Vec<SharedRow> = overlay.rows.shared_rows_between(i64::MIN, i64::MAX).collect();
-            let version = overlay.version;
-            if let Some(extra) = days.remove(&day) {
-                stats.tiered_rows += extra.len() as u64;
-                rows.extend(extra);
-            }
-            parts.push(PartJob { day, part, rows, whole_day: Some(version) });
+            let loaded = overlay.rows.records();
+            let leaving = days.remove(&day);
+            stats.tiered_rows += leaving.as_ref().map_or(0, |b| b.len() as u64);
+            parts.push(PartJob { day, part, leaving, whole_day: Some((loaded, overlay.version)) });
         }
         for (day, rows) in days {
             stats.tiered_rows += rows.len() as u64;
             let part = self.magnetic.take_part();
-            parts.push(PartJob { day, part, rows, whole_day: None });
+            parts.push(PartJob { day, part, leaving: Some(rows), whole_day: None });
         }
         if parts.is_empty() && !expiring && until == before {
             return Ok(None);
@@ -318,9 +338,9 @@ impl TableStore {
         for (part, file) in job.parts.iter().zip(written) {
             let Some(file) = file else { continue };
             stats.files_written += 1;
-            if part.whole_day.is_some() {
+            if let Some((_, version)) = &part.whole_day {
                 manifest.files.retain(|f| f.day != part.day);
-                rewritten.push((part.day, part.whole_day));
+                rewritten.push((part.day, *version));
             }
             manifest.files.push(file);
         }
@@ -340,7 +360,7 @@ impl TableStore {
         // writes meanwhile (it stays loaded, and is written again by the next pass).
         self.memory.expire_before(job.until);
         for (day, version) in rewritten {
-            if self.magnetic.overlays.get(&day).is_some_and(|o| Some(o.version) == version) {
+            if self.magnetic.overlays.get(&day).is_some_and(|o| o.version == version) {
                 self.magnetic.overlays.remove(&day);
             }
         }
@@ -348,7 +368,7 @@ impl TableStore {
         // that file's rows.
         for part in job.parts.iter().filter(|p| p.whole_day.is_none()) {
             if let Some(o) = self.magnetic.overlays.get_mut(&part.day) {
-                part.rows.iter().for_each(|r| o.rows.restore(r.to_record()));
+                leaving_records(part)?.into_iter().for_each(|r| o.rows.restore(r));
                 o.dirty = true;
             }
         }
