@@ -11,7 +11,10 @@
 //! the same files.
 //!
 //! Settings (environment): `SCALE_DIR` (default `out/bench-scale`), `SCALE_DAYS` (365),
-//! `SCALE_SENSORS` (100).
+//! `SCALE_SENSORS` (100). With `SCALE_NULL_ENGINE=1` the same writes go instead to an HTTP
+//! server that reads each request and answers success without doing anything, which measures
+//! what the client alone can send on this machine (the ceiling of the ingest figure while
+//! client and engine share its cores).
 
 #![allow(missing_docs)]
 
@@ -257,7 +260,38 @@ async fn ingest(w: &Client, clock: &Clock, from: i64, to: i64, sensors: usize) -
     latencies
 }
 
+/// A server that reads every request and answers WriteRecords' success (a DescribeEndpoints
+/// with itself), doing no work: what the client can send when the engine costs nothing.
+async fn null_engine() -> String {
+    use axum::http::HeaderMap;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    let app = axum::Router::new().fallback(move |headers: HeaderMap, body: axum::body::Bytes| async move {
+        let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let answer = if target.ends_with("DescribeEndpoints") {
+            json!({"Endpoints": [{"Address": address.to_string(), "CachePeriodInMinutes": 1440}]})
+        } else {
+            json!({"RecordsIngested": {"Total": 100, "MemoryStore": 100, "MagneticStore": 0}, "read": body.len()})
+        };
+        ([("content-type", "application/x-amz-json-1.0")], answer.to_string())
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    format!("http://{address}")
+}
+
 fn main() {
+    if std::env::var("SCALE_NULL_ENGINE").is_ok_and(|v| v == "1") {
+        let (days, sensors) = (env_or("SCALE_DAYS", 4), env_or("SCALE_SENSORS", 100));
+        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+        let url = rt.block_on(null_engine());
+        let (w, _) = rt.block_on(clients(&url));
+        let clock = Clock::manual(START_MS * 1_000_000);
+        let t = Instant::now();
+        rt.block_on(ingest(&w, &clock, START_MS, START_MS + days as i64 * DAY_MS, sensors));
+        let rows = (days as i64 * DAY_MS / MINUTE_MS) as f64 * sensors as f64;
+        println!("{{\"null_engine_records_per_second\": {:.0}}}", rows / t.elapsed().as_secs_f64());
+        return;
+    }
     let dir = PathBuf::from(std::env::var("SCALE_DIR").unwrap_or_else(|_| "out/bench-scale".into()));
     let (days, sensors) = (env_or("SCALE_DAYS", 365), env_or("SCALE_SENSORS", 100));
     let data = dir.join("data");

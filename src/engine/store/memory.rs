@@ -386,6 +386,8 @@ pub struct TableData {
     /// Rows by the start of their hour.
     hours: BTreeMap<i64, Hour>,
     live_rows: usize,
+    /// Rows marked dead since the hours were last checked for space to reclaim.
+    dead_since_reclaim: usize,
     /// Changes whenever the SQL layout (the column set) changes.
     layout_generation: u64,
     /// Single-measure names and multi-measure attribute names, with the type they were first
@@ -451,6 +453,10 @@ pub const CHUNK_NS: i64 = 3_600_000_000_000;
 fn chunk_of(time_ns: i64) -> i64 {
     time_ns.div_euclid(CHUNK_NS).saturating_mul(CHUNK_NS)
 }
+
+/// How many dead rows an hour may hold before [`TableData::reclaim`] rebuilds it (small in
+/// tests, so that the model test reaches it).
+const RECLAIM_FLOOR: usize = if cfg!(test) { 4 } else { 1024 };
 
 /// The value of dimension `name` in a series (its dimensions sorted by name).
 fn dimension<'a>(series: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -758,6 +764,7 @@ impl TableData {
                 let new = hour.append(key, version, &r.measure, &ids, kinds);
                 hour.index.insert(key, new);
                 undo.rows.push(RowUndo::Replaced { hour: start, old: row as u32, new });
+                self.dead_since_reclaim += 1;
             }
             None => {
                 let row = hour.append(key, version, &r.measure, &ids, kinds);
@@ -787,6 +794,7 @@ impl TableData {
                     hour.index.remove(&hour.key(row));
                     hour.set_live(row, false);
                     self.live_rows -= 1;
+                    self.dead_since_reclaim += 1;
                 }
                 RowUndo::Replaced { old, new, .. } => {
                     hour.set_live(new as usize, false);
@@ -843,6 +851,7 @@ impl TableData {
                 hour.set_live(row, false);
                 let new = hour.append(key, version, &r.measure, &ids, kinds);
                 hour.index.insert(key, new);
+                self.dead_since_reclaim += 1;
             }
             None => {
                 let row = hour.append(key, version, &r.measure, &ids, kinds);
@@ -974,8 +983,45 @@ impl TableData {
         }
     }
 
-    /// Deletes rows older than `cutoff_ns`, returning how many went.
+    /// The rows the builders hold, dead ones included.
+    #[cfg(test)]
+    fn rows_held(&self) -> usize {
+        self.hours.values().map(Hour::len).sum()
+    }
+
+    /// Rebuilds each hour whose dead rows (replaced or undone) outnumber its live ones and a
+    /// floor, once enough rows died since the last check: rewriting the same identities over
+    /// and over then holds memory in proportion to the rows, not to the rewrites. It renumbers
+    /// rows, so it runs only where no [`Undo`] is pending ([`TableData::expire_before`]).
+    fn reclaim(&mut self) {
+        if self.dead_since_reclaim < RECLAIM_FLOOR {
+            return;
+        }
+        self.dead_since_reclaim = 0;
+        let wasteful: Vec<i64> = self
+            .hours
+            .iter()
+            .filter(|(_, h)| h.len() - h.live_rows > h.live_rows.max(RECLAIM_FLOOR))
+            .map(|(start, _)| *start)
+            .collect();
+        for start in wasteful {
+            let Some(old) = self.hours.remove(&start) else { continue };
+            let mut hour = Hour::default();
+            for row in old.live_rows() {
+                let r = self.record(&old, row);
+                let ids = self.value_columns(&r);
+                let key = old.key(row);
+                let new = hour.append(key, old.version[row], &r.measure, &ids, &self.column_kinds);
+                hour.index.insert(key, new);
+            }
+            self.hours.insert(start, hour);
+        }
+    }
+
+    /// Deletes rows older than `cutoff_ns`, returning how many went (and reclaims the space of
+    /// rows replaced since: see [`TableData::reclaim`]).
     pub fn expire_before(&mut self, cutoff_ns: i64) -> usize {
+        self.reclaim();
         let start = chunk_of(cutoff_ns);
         let kept = self.hours.split_off(&start);
         let mut dropped: usize = self.hours.values().map(|h| h.live_rows).sum();
@@ -1153,6 +1199,24 @@ mod tests {
         assert_eq!(data.apply(&pressure_as_text), Apply::Written);
         assert_eq!(data.type_of("pressure"), Some(MeasureType::Varchar));
         assert_eq!(data.len(), 4);
+    }
+
+    #[test]
+    fn rewriting_one_identity_holds_memory_for_one_row() {
+        let mut data = TableData::default();
+        for version in 1..=10_000 {
+            let mut r = multi(5, &[("temperature", ScalarValue::Double(version as f64))], &[("mac", "A")]);
+            r.version = Some(version);
+            assert_eq!(data.apply(&r), Apply::Written);
+            data.expire_before(0);
+        }
+        assert_eq!(data.len(), 1);
+        assert!(data.rows_held() <= 2 * RECLAIM_FLOOR + 1, "{} rows held for one", data.rows_held());
+        let kept = data.records();
+        assert_eq!(
+            (kept[0].version, &kept[0].measure),
+            (Some(10_000), &Measure::Multi(vec![("temperature".into(), ScalarValue::Double(10_000.0))]))
+        );
     }
 
     mod model {
