@@ -135,7 +135,7 @@ fn value_at(array: &dyn Array, t: MeasureType, i: usize) -> Option<ScalarValue> 
     })
 }
 
-/// The records of a batch in the wide layout (as [`wide_batch`] writes it, or as read back from
+/// The records of a batch in the wide layout (as [`super::TableData::file_batch`] makes it, or as read back from
 /// Parquet); `Err` says what is wrong with it.
 pub fn records(batch: &RecordBatch) -> Result<Vec<NewRecord>, String> {
     let schema = batch.schema();
@@ -226,7 +226,7 @@ mod tests {
         ];
         let mut data = TableData::default();
         input.iter().cloned().for_each(|r| data.restore(r));
-        let batch = data.file_batch(i64::MIN, i64::MAX).unwrap().unwrap();
+        let batch = data.file_batch(i64::MIN..=i64::MAX).unwrap().unwrap();
         let schema = batch.schema();
         let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
         assert_eq!(
@@ -253,10 +253,10 @@ mod tests {
             assert!(back.contains(r), "{r:?} did not come back");
         }
         // Without versions above 1 there is no version column; a time range takes its rows.
-        let plain = data.file_batch(25, 31).unwrap().unwrap();
+        let plain = data.file_batch(25..=30).unwrap().unwrap();
         assert_eq!(plain.num_rows(), 1);
         assert!(plain.column_by_name(VERSION).is_none());
         assert!(plain.column_by_name("location").is_none(), "only the columns its rows use");
-        assert!(data.file_batch(31, 40).unwrap().is_none());
+        assert!(data.file_batch(31..=39).unwrap().is_none());
     }
 }

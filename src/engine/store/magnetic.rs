@@ -373,7 +373,7 @@ impl Compaction {
             let bytes = checked_read(&self.verified, &f.path, &path, &f.sum)?;
             layout::read_file(&path, bytes)?.into_iter().for_each(|r| rows.restore(r));
         }
-        write_part(&self.dir, &self.verified, self.day, self.part, rows.file_batch(i64::MIN, i64::MAX))
+        write_part(&self.dir, &self.verified, self.day, self.part, rows.file_batch(i64::MIN..=i64::MAX))
     }
 }
 

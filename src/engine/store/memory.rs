@@ -4,16 +4,19 @@
 //! (a `measure_value::<type>` column per single-measure type, a column per MULTI attribute),
 //! next to plain vectors of each row's series, measure name, time and version, and the hour's
 //! identity index (series, measure name, time → row). Writing a row appends to the builders;
-//! nothing is allocated per value. A row replaced by a higher version stays in the builders,
-//! marked dead, and the index points to its successor.
+//! nothing is allocated per value. A row replaced by a higher version (or undone) stays in the
+//! builders, marked dead, and the index points to its successor; an hour with more dead rows
+//! than live ones is rebuilt (`TableData::reclaim`).
 //!
 //! A query takes each hour as a record batch in the table's SQL layout, built from the
 //! builders when a query first needs it and kept until a row of that hour changes (or a column
-//! appears), so steady ingestion only rebuilds the current hour. A tiering pass takes the hours
-//! leaving memory as one batch in the file layout ([`super::layout`]), sorted by series,
-//! measure name and time, and retention drops whole hours.
+//! appears), so steady ingestion only rebuilds the current hour. A tiering pass copies the hours
+//! leaving memory out as arrays ([`Frozen`]) and, with the table unlocked, makes them one batch
+//! in the file layout ([`super::layout`]), sorted by series, measure name and time. Retention
+//! drops whole hours, and marks the older rows of a partly expired hour dead.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 
 use arrow_array::builder::{
@@ -154,7 +157,11 @@ impl Col {
         match (self, v) {
             (Self::Double(b), ScalarValue::Double(x)) => b.append_value(*x),
             (Self::Bigint(b), ScalarValue::Bigint(x)) => b.append_value(*x),
-            (Self::Varchar(b), ScalarValue::Varchar(x)) => b.append_value(x),
+            // Past 2 GiB of text Arrow's offsets would overflow: writes are refused before
+            // ([`Hour::has_room`]), so only a replay could come here.
+            (Self::Varchar(b), ScalarValue::Varchar(x)) if b.values_slice().len() + x.len() <= i32::MAX as usize => {
+                b.append_value(x)
+            }
             (Self::Boolean(b), ScalarValue::Boolean(x)) => b.append_value(*x),
             (Self::Timestamp(b), ScalarValue::Timestamp(x)) => b.append_value(*x),
             (c, _) => c.push_nulls(1),
@@ -268,6 +275,9 @@ struct Hour {
     /// The hour in the table's SQL layout, as a query last took it, with the layout's
     /// generation; dropped when a row changes.
     batch: Option<(u64, Arc<RecordBatch>)>,
+    /// The rows in time order, and how many of them the last expiry passed, so that expiring
+    /// part of the hour on every write does not scan it each time; dropped when a row is added.
+    by_time: Option<(Vec<u32>, usize)>,
 }
 
 impl Hour {
@@ -324,6 +334,7 @@ impl Hour {
         self.live.push(true);
         self.live_rows += 1;
         self.batch = None;
+        self.by_time = None;
         row as u32
     }
 
@@ -337,6 +348,45 @@ impl Hour {
                 self.live_rows -= 1;
             }
             self.batch = None;
+        }
+    }
+
+    /// Marks the rows older than `cutoff_ns` dead and drops them from the index, returning how
+    /// many were live.
+    fn expire_before(&mut self, cutoff_ns: i64) -> usize {
+        let time = &self.time;
+        let (order, mut passed) = self.by_time.take().unwrap_or_else(|| {
+            let mut order: Vec<u32> = (0..time.len() as u32).collect();
+            order.sort_by_key(|&row| time[row as usize]);
+            (order, 0)
+        });
+        let mut dropped = 0;
+        while let Some(&row) = order.get(passed) {
+            let row = row as usize;
+            if self.time[row] >= cutoff_ns {
+                break;
+            }
+            if self.live[row] {
+                self.index.remove(&self.key(row));
+                self.set_live(row, false);
+                dropped += 1;
+            }
+            passed += 1;
+        }
+        self.by_time = Some((order, passed));
+        dropped
+    }
+
+    /// Whether the hour's VARCHAR columns can take `measure`'s text (Arrow offsets are 32-bit:
+    /// 2 GiB of text per column and hour).
+    fn has_room(&self, measure: &Measure, ids: &[u32]) -> bool {
+        let fits = |id: u32, v: &ScalarValue| match (self.columns.get(id as usize), v) {
+            (Some(Col::Varchar(b)), ScalarValue::Varchar(x)) => b.values_slice().len() + x.len() <= i32::MAX as usize,
+            _ => true,
+        };
+        match measure {
+            Measure::Single(v) => ids.first().is_none_or(|id| fits(*id, v)),
+            Measure::Multi(attrs) => ids.iter().zip(attrs).all(|(id, (_, v))| fits(*id, v)),
         }
     }
 
@@ -522,7 +572,7 @@ impl TableData {
     }
 
     /// Every hour's rows in the SQL layout of `schema` (this table's, as
-    /// [`crate::engine::sql::tables::table_schema`] gives it), in time order: those no row
+    /// [`crate::engine::sql::table_schema`] gives it), in time order: those no row
     /// changed in since the last call as they were, the others built and kept.
     pub fn chunks(&mut self, schema: &SchemaRef) -> Result<Vec<(i64, Arc<RecordBatch>)>, ArrowError> {
         let generation = self.layout_generation;
@@ -567,15 +617,18 @@ impl TableData {
     }
 
     /// One hour's live rows in the SQL layout of `layout` (dimensions, `measure_name`, `time`,
-    /// single-measure types, attributes), sorted by time, series and measure name.
+    /// single-measure types, attributes), sorted by time, then series (in the order the table
+    /// first saw them) and measure name.
     fn hour_batch(&self, hour: &Hour, layout: &TableData, schema: &SchemaRef) -> Result<RecordBatch, ArrowError> {
         let n = hour.len();
         let mut columns: Vec<ArrayRef> = Vec::new();
         for d in layout.dimension_names() {
-            let values: Vec<Option<&str>> = self.series_dimensions.iter().map(|s| dimension(s, d)).collect();
+            // Each series' value looked up once, for the series this hour has.
+            let mut values: Vec<Option<Option<&str>>> = vec![None; self.series_dimensions.len()];
             let mut b = StringBuilder::with_capacity(n, n * 8);
             for s in &hour.series {
-                b.append_option(values[*s as usize]);
+                let s = *s as usize;
+                b.append_option(*values[s].get_or_insert_with(|| dimension(&self.series_dimensions[s], d)));
             }
             columns.push(Arc::new(b.finish()));
         }
@@ -611,27 +664,27 @@ impl TableData {
         arrow_select::take::take_record_batch(&batch, &indices)
     }
 
-    /// The live rows with `from <= time < to` in the file layout ([`super::layout`]): only the
+    /// The live rows whose time is in `times` in the file layout ([`super::layout`]): only the
     /// columns they use, sorted by series (their dimensions), measure name and time, with a
     /// version column if a version is not 1. `None` without rows.
-    pub fn file_batch(&self, from: i64, to: i64) -> Result<Option<RecordBatch>, ArrowError> {
-        self.frozen(from, to).file_batch()
+    pub fn file_batch(&self, times: RangeInclusive<i64>) -> Result<Option<RecordBatch>, ArrowError> {
+        self.frozen(times).file_batch()
     }
 
-    /// A copy of the live rows with `from <= time < to`, to turn into a file with the table
+    /// A copy of the live rows whose time is in `times`, to turn into a file with the table
     /// unlocked ([`Frozen::file_batch`]): the hours' columns as arrays, nothing row by row.
-    pub fn frozen(&self, from: i64, to: i64) -> Frozen {
+    pub fn frozen(&self, times: RangeInclusive<i64>) -> Frozen {
         let hours = self
             .hours
-            .range(chunk_of(from)..)
-            .take_while(|(s, _)| **s < to)
+            .range(chunk_of(*times.start())..)
+            .take_while(|(s, _)| **s <= *times.end())
             .filter(|(_, h)| h.live_rows > 0)
             .map(|(_, h)| FrozenHour {
                 series: h.series.clone(),
                 measure: h.measure.clone(),
                 time: h.time.clone(),
                 version: h.version.clone(),
-                live: h.live.iter().zip(&h.time).map(|(l, t)| *l && (from..to).contains(t)).collect(),
+                live: h.live.iter().zip(&h.time).map(|(l, t)| *l && times.contains(t)).collect(),
                 columns: h.columns.iter().map(Col::array).collect(),
             })
             .collect();
@@ -737,7 +790,13 @@ impl TableData {
         let start = chunk_of(r.time_ns);
         let kinds = &self.column_kinds;
         let hour = self.hours.entry(start).or_default();
-        match hour.index.get(&key).map(|row| *row as usize) {
+        let existing = hour.index.get(&key).map(|row| *row as usize);
+        if !existing.is_some_and(|row| hour.holds(row, &r.measure, &ids)) && !hour.has_room(&r.measure, &ids) {
+            return Apply::Invalid(
+                "The memory store holds all the text it can for this record's hour (2 GiB per measure).".into(),
+            );
+        }
+        match existing {
             Some(row) if hour.holds(row, &r.measure, &ids) => {
                 // Versions are not columns: the hour's batch stays valid.
                 if version > hour.version[row] {
@@ -1006,6 +1065,9 @@ impl TableData {
             .collect();
         for start in wasteful {
             let Some(old) = self.hours.remove(&start) else { continue };
+            if old.live_rows == 0 {
+                continue;
+            }
             let mut hour = Hour::default();
             for row in old.live_rows() {
                 let r = self.record(&old, row);
@@ -1019,7 +1081,7 @@ impl TableData {
     }
 
     /// Deletes rows older than `cutoff_ns`, returning how many went (and reclaims the space of
-    /// rows replaced since: see [`TableData::reclaim`]).
+    /// rows replaced since: see `TableData::reclaim`).
     pub fn expire_before(&mut self, cutoff_ns: i64) -> usize {
         self.reclaim();
         let start = chunk_of(cutoff_ns);
@@ -1029,13 +1091,7 @@ impl TableData {
         if start < cutoff_ns
             && let Some(hour) = self.hours.get_mut(&start)
         {
-            for row in 0..hour.len() {
-                if hour.live[row] && hour.time[row] < cutoff_ns {
-                    hour.index.remove(&hour.key(row));
-                    hour.set_live(row, false);
-                    dropped += 1;
-                }
-            }
+            dropped += hour.expire_before(cutoff_ns);
         }
         self.live_rows -= dropped;
         dropped
@@ -1122,7 +1178,10 @@ impl Frozen {
         let n = rows.len();
         let mut columns: Vec<ArrayRef> = Vec::new();
         for d in &dims {
-            let values: Vec<Option<&str>> = self.series_dimensions.iter().map(|s| dimension(s, d)).collect();
+            let mut values: Vec<Option<&str>> = vec![None; self.series_dimensions.len()];
+            for s in &series {
+                values[*s as usize] = dimension(&self.series_dimensions[*s as usize], d);
+            }
             let mut b = StringBuilder::with_capacity(n, n * 8);
             for &(k, i) in &rows {
                 b.append_option(values[hours[k].series[i] as usize]);
@@ -1354,7 +1413,7 @@ mod tests {
                     prop_assert_eq!(data.len(), expected.len());
                     prop_assert_eq!(&sorted(data.records()), &expected);
                     // The file layout holds the same records; the query chunks the same rows.
-                    let in_file = match data.file_batch(i64::MIN, i64::MAX).unwrap() {
+                    let in_file = match data.file_batch(i64::MIN..=i64::MAX).unwrap() {
                         Some(batch) => crate::engine::store::layout::records(&batch).unwrap(),
                         None => Vec::new(),
                     };

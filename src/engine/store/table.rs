@@ -89,7 +89,7 @@ impl TierJob {
                     &self.verified,
                     p.day,
                     p.part,
-                    rows.file_batch(i64::MIN, i64::MAX),
+                    rows.file_batch(i64::MIN..=i64::MAX),
                 )
             })
             .collect()
@@ -238,7 +238,7 @@ impl TableStore {
     }
 
     /// A tiering pass in three steps, so that the files are written with the table unlocked:
-    /// [`TableStore::plan_tier`] (locked) takes what goes to files (as record batches) and part numbers,
+    /// [`TableStore::plan_tier`] (locked) copies what goes to files out as arrays and takes part numbers,
     /// [`TierJob::write`] (unlocked) writes them, [`TableStore::finish_tier`] (locked) lists
     /// them and drops the rows from memory. The rules are those of [`TableStore::tier`].
     /// `None` when there is nothing to do (or no data directory).
@@ -266,7 +266,7 @@ impl TableStore {
             for day in first {
                 let from = day.saturating_mul(DAY_NS);
                 let to = (day + 1).saturating_mul(DAY_NS).min(until);
-                let rows = self.memory.frozen(from, to);
+                let rows = self.memory.frozen(from..=to - 1);
                 if !rows.is_empty() {
                     days.insert(day, rows);
                 }
@@ -311,12 +311,21 @@ impl TableStore {
         written: io::Result<Vec<Option<MagneticFile>>>,
     ) -> io::Result<Option<TierStats>> {
         let late = self.tiering.take().map_or(0, |(_, late)| late);
-        let written = match written {
-            Ok(files) if late == 0 => files,
-            other => {
+        // A day loaded for writes while the pass wrote a new file for it lacks that file's rows:
+        // they are read back from the pass's copy, before anything changes.
+        let missed: io::Result<Vec<(i64, Vec<NewRecord>)>> = job
+            .parts
+            .iter()
+            .filter(|p| p.whole_day.is_none() && self.magnetic.overlays.contains_key(&p.day))
+            .map(|p| Ok((p.day, leaving_records(p)?)))
+            .collect();
+        let (written, missed) = match (written, missed) {
+            (Ok(files), Ok(missed)) if late == 0 => (files, missed),
+            (other, missed) => {
                 for f in other.iter().flatten().flatten() {
                     let _ = std::fs::remove_file(job.dir.join(&f.path));
                 }
+                missed?;
                 return other.map(|_| None);
             }
         };
@@ -364,11 +373,9 @@ impl TableStore {
                 self.magnetic.overlays.remove(&day);
             }
         }
-        // A day loaded for writes while the pass wrote a new file for it: the loaded day lacks
-        // that file's rows.
-        for part in job.parts.iter().filter(|p| p.whole_day.is_none()) {
-            if let Some(o) = self.magnetic.overlays.get_mut(&part.day) {
-                leaving_records(part)?.into_iter().for_each(|r| o.rows.restore(r));
+        for (day, records) in missed {
+            if let Some(o) = self.magnetic.overlays.get_mut(&day) {
+                records.into_iter().for_each(|r| o.rows.restore(r));
                 o.dirty = true;
             }
         }
