@@ -14,7 +14,9 @@
 //! `SCALE_SENSORS` (100). With `SCALE_NULL_ENGINE=1` the same writes go instead to an HTTP
 //! server that reads each request and answers success without doing anything, which measures
 //! what the client alone can send on this machine (the ceiling of the ingest figure while
-//! client and engine share its cores).
+//! client and engine share its cores). With `SCALE_QUERY_ONLY=1` it skips the writes and runs
+//! only the query phase, `SCALE_REPEAT` times (default 5), on the directory a full run left
+//! (with the same `SCALE_DIR`, `SCALE_DAYS` and `SCALE_SENSORS`), printing each round.
 
 #![allow(missing_docs)]
 
@@ -279,6 +281,34 @@ async fn null_engine() -> String {
     format!("http://{address}")
 }
 
+/// The query phase alone, `rounds` times, on the directory of an earlier full run: the
+/// walkthrough's shapes on the year and on the week in memory, one line per round.
+fn queries_only(data: &Path, days: usize, sensors: usize, rounds: usize) {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let end_ms = START_MS + days as i64 * DAY_MS;
+    let clock = Clock::manual((end_ms + 2 * DAY_MS) * 1_000_000);
+    let engine = rt.block_on(start(data, clock));
+    let (_, q) = rt.block_on(clients(&engine.endpoint_url()));
+    let week_clock = Clock::manual(end_ms * 1_000_000);
+    let memory_engine =
+        rt.block_on(LocalTimestream::start(EngineConfig { clock: week_clock.clone(), ..Default::default() }));
+    let memory_engine = memory_engine.expect("engine starts");
+    let (mw, mq) = rt.block_on(clients(&memory_engine.endpoint_url()));
+    rt.block_on(create(&mw, 8 * 24));
+    rt.block_on(ingest(&mw, &week_clock, end_ms - 7 * DAY_MS, end_ms, sensors));
+    for round in 1..=rounds {
+        let mut line = format!("round {round}:");
+        for (name, sql) in walkthrough(end_ms) {
+            let (year, _) = rt.block_on(timed(&q, &sql, 3));
+            let (week, _) = rt.block_on(timed(&mq, &sql, 3));
+            line += &format!("  {name}: {year:.1} / {week:.1} ms");
+        }
+        println!("{line}");
+    }
+    rt.block_on(engine.shutdown());
+    rt.block_on(memory_engine.shutdown());
+}
+
 fn main() {
     if std::env::var("SCALE_NULL_ENGINE").is_ok_and(|v| v == "1") {
         let (days, sensors) = (env_or("SCALE_DAYS", 4), env_or("SCALE_SENSORS", 100));
@@ -295,6 +325,9 @@ fn main() {
     let dir = PathBuf::from(std::env::var("SCALE_DIR").unwrap_or_else(|_| "out/bench-scale".into()));
     let (days, sensors) = (env_or("SCALE_DAYS", 365), env_or("SCALE_SENSORS", 100));
     let data = dir.join("data");
+    if std::env::var("SCALE_QUERY_ONLY").is_ok_and(|v| v == "1") {
+        return queries_only(&data, days, sensors, env_or("SCALE_REPEAT", 5));
+    }
     let _ = std::fs::remove_dir_all(&data);
     std::fs::create_dir_all(&data).expect("directory");
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
