@@ -268,17 +268,29 @@ async fn null_engine() -> String {
     use axum::http::HeaderMap;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
-    let app = axum::Router::new().fallback(move |headers: HeaderMap, body: axum::body::Bytes| async move {
+    let app = axum::Router::new().fallback(move |headers: HeaderMap, _body: axum::body::Bytes| async move {
         let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default();
         let answer = if target.ends_with("DescribeEndpoints") {
             json!({"Endpoints": [{"Address": address.to_string(), "CachePeriodInMinutes": 1440}]})
         } else {
-            json!({"RecordsIngested": {"Total": 100, "MemoryStore": 100, "MagneticStore": 0}, "read": body.len()})
+            json!({"RecordsIngested": {"Total": 100, "MemoryStore": 100, "MagneticStore": 0}})
         };
         ([("content-type", "application/x-amz-json-1.0")], answer.to_string())
     });
     tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
     format!("http://{address}")
+}
+
+/// An engine in memory holding only the week before `end_ms` (the walkthrough's shapes are
+/// compared against it), with its query client.
+async fn week_in_memory(end_ms: i64, sensors: usize) -> (LocalTimestream, QueryClient) {
+    let clock = Clock::manual(end_ms * 1_000_000);
+    let engine = LocalTimestream::start(EngineConfig { clock: clock.clone(), ..Default::default() }).await;
+    let engine = engine.expect("engine starts");
+    let (w, q) = clients(&engine.endpoint_url()).await;
+    create(&w, 8 * 24).await;
+    ingest(&w, &clock, end_ms - 7 * DAY_MS, end_ms, sensors).await;
+    (engine, q)
 }
 
 /// The query phase alone, `rounds` times, on the directory of an earlier full run: the
@@ -289,13 +301,7 @@ fn queries_only(data: &Path, days: usize, sensors: usize, rounds: usize) {
     let clock = Clock::manual((end_ms + 2 * DAY_MS) * 1_000_000);
     let engine = rt.block_on(start(data, clock));
     let (_, q) = rt.block_on(clients(&engine.endpoint_url()));
-    let week_clock = Clock::manual(end_ms * 1_000_000);
-    let memory_engine =
-        rt.block_on(LocalTimestream::start(EngineConfig { clock: week_clock.clone(), ..Default::default() }));
-    let memory_engine = memory_engine.expect("engine starts");
-    let (mw, mq) = rt.block_on(clients(&memory_engine.endpoint_url()));
-    rt.block_on(create(&mw, 8 * 24));
-    rt.block_on(ingest(&mw, &week_clock, end_ms - 7 * DAY_MS, end_ms, sensors));
+    let (memory_engine, mq) = rt.block_on(week_in_memory(end_ms, sensors));
     for round in 1..=rounds {
         let mut line = format!("round {round}:");
         for (name, sql) in walkthrough(end_ms) {
@@ -411,13 +417,7 @@ fn main() {
     }
     rt.block_on(engine.shutdown());
     // The same three shapes against an engine holding only that week, in memory.
-    let week_clock = Clock::manual(end_ms * 1_000_000);
-    let memory_engine =
-        rt.block_on(LocalTimestream::start(EngineConfig { clock: week_clock.clone(), ..Default::default() }));
-    let memory_engine = memory_engine.expect("engine starts");
-    let (mw, mq) = rt.block_on(clients(&memory_engine.endpoint_url()));
-    rt.block_on(create(&mw, 8 * 24));
-    rt.block_on(ingest(&mw, &week_clock, end_ms - 7 * DAY_MS, end_ms, sensors));
+    let (memory_engine, mq) = rt.block_on(week_in_memory(end_ms, sensors));
     let mut in_memory = Vec::new();
     for (_, sql) in walkthrough(end_ms) {
         in_memory.push(rt.block_on(timed(&mq, &sql, 3)).0);

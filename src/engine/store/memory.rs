@@ -287,16 +287,15 @@ impl Hour {
 
     /// Whether `row` holds exactly `measure` (`columns` are its values' column ids).
     fn holds(&self, row: usize, measure: &Measure, columns: &[u32]) -> bool {
-        let holds = |id: u32, v: &ScalarValue| self.columns.get(id as usize).is_some_and(|c| c.holds(row, v));
-        let values = match measure {
-            Measure::Single(v) => columns.first().is_some_and(|id| holds(*id, v)),
-            Measure::Multi(attrs) => columns.iter().zip(attrs).all(|(id, (_, v))| holds(*id, v)),
-        };
-        // And no other value.
-        values && self.columns.iter().filter(|c| c.is_valid(row)).count() == columns.len()
+        let holds = |id: &u32, v: &ScalarValue| self.columns.get(*id as usize).is_some_and(|c| c.holds(row, v));
+        // Every value (as many as columns), and no other.
+        values(measure).count() == columns.len()
+            && columns.iter().zip(values(measure)).all(|(id, v)| holds(id, v))
+            && self.columns.iter().filter(|c| c.is_valid(row)).count() == columns.len()
     }
 
-    /// Appends a row, its values in the columns `ids` (of the types `kinds` gives by id).
+    /// Appends a row and makes it its identity's row in the index, its values in the columns
+    /// `ids` (of the types `kinds` gives by id).
     fn append(
         &mut self,
         key: (u32, u32, i64),
@@ -313,11 +312,7 @@ impl Hour {
             c.push_nulls(row);
             self.columns.push(c);
         }
-        let values: Vec<&ScalarValue> = match measure {
-            Measure::Single(v) => vec![v],
-            Measure::Multi(attrs) => attrs.iter().map(|(_, v)| v).collect(),
-        };
-        for (id, v) in ids.iter().zip(values) {
+        for (id, v) in ids.iter().zip(values(measure)) {
             // A name given twice keeps its first value.
             let c = &mut self.columns[*id as usize];
             if c.len() == row {
@@ -335,6 +330,7 @@ impl Hour {
         self.live_rows += 1;
         self.batch = None;
         self.by_time = None;
+        self.index.insert(key, row as u32);
         row as u32
     }
 
@@ -380,14 +376,10 @@ impl Hour {
     /// Whether the hour's VARCHAR columns can take `measure`'s text (Arrow offsets are 32-bit:
     /// 2 GiB of text per column and hour).
     fn has_room(&self, measure: &Measure, ids: &[u32]) -> bool {
-        let fits = |id: u32, v: &ScalarValue| match (self.columns.get(id as usize), v) {
+        ids.iter().zip(values(measure)).all(|(id, v)| match (self.columns.get(*id as usize), v) {
             (Some(Col::Varchar(b)), ScalarValue::Varchar(x)) => b.values_slice().len() + x.len() <= i32::MAX as usize,
             _ => true,
-        };
-        match measure {
-            Measure::Single(v) => ids.first().is_none_or(|id| fits(*id, v)),
-            Measure::Multi(attrs) => ids.iter().zip(attrs).all(|(id, (_, v))| fits(*id, v)),
-        }
+        })
     }
 
     fn key(&self, row: usize) -> (u32, u32, i64) {
@@ -395,7 +387,7 @@ impl Hour {
     }
 
     /// The live rows, in order.
-    fn live_rows(&self) -> impl Iterator<Item = usize> + '_ {
+    fn live_row_ids(&self) -> impl Iterator<Item = usize> + '_ {
         self.live.iter().enumerate().filter(|(_, l)| **l).map(|(i, _)| i)
     }
 }
@@ -467,11 +459,11 @@ struct Shape {
     single: Option<MeasureType>,
     attributes: Vec<(String, MeasureType)>,
     dimensions: Vec<String>,
-    columns: Vec<u32>,
+    columns: Arc<[u32]>,
 }
 
 impl Shape {
-    fn of(r: &NewRecord, columns: Vec<u32>) -> Self {
+    fn of(r: &NewRecord, columns: Arc<[u32]>) -> Self {
         let (single, attributes) = match &r.measure {
             Measure::Single(v) => (Some(v.kind()), Vec::new()),
             Measure::Multi(attrs) => (None, attrs.iter().map(|(n, v)| (n.clone(), v.kind())).collect()),
@@ -508,6 +500,15 @@ fn chunk_of(time_ns: i64) -> i64 {
 /// tests, so that the model test reaches it).
 const RECLAIM_FLOOR: usize = if cfg!(test) { 4 } else { 1024 };
 
+/// A record's value(s), in order.
+fn values(measure: &Measure) -> impl Iterator<Item = &ScalarValue> {
+    let (single, attrs) = match measure {
+        Measure::Single(v) => (Some(v), &[][..]),
+        Measure::Multi(attrs) => (None, attrs.as_slice()),
+    };
+    single.into_iter().chain(attrs.iter().map(|(_, v)| v))
+}
+
 /// The value of dimension `name` in a series (its dimensions sorted by name).
 fn dimension<'a>(series: &'a [(String, String)], name: &str) -> Option<&'a str> {
     let i = series.binary_search_by(|(n, _)| n.as_str().cmp(name)).ok()?;
@@ -534,7 +535,7 @@ impl TableData {
     pub fn records(&self) -> Vec<NewRecord> {
         let mut out = Vec::with_capacity(self.live_rows);
         for hour in self.hours.values() {
-            out.extend(hour.live_rows().map(|row| self.record(hour, row)));
+            out.extend(hour.live_row_ids().map(|row| self.record(hour, row)));
         }
         out
     }
@@ -656,7 +657,7 @@ impl TableData {
         if sorted && hour.live_rows == n {
             return Ok(batch);
         }
-        let mut rows: Vec<usize> = hour.live_rows().collect();
+        let mut rows: Vec<usize> = hour.live_row_ids().collect();
         if !sorted {
             rows.sort_unstable_by(|a, b| key(*a).cmp(&key(*b)));
         }
@@ -790,21 +791,21 @@ impl TableData {
         let start = chunk_of(r.time_ns);
         let kinds = &self.column_kinds;
         let hour = self.hours.entry(start).or_default();
-        let existing = hour.index.get(&key).map(|row| *row as usize);
-        if !existing.is_some_and(|row| hour.holds(row, &r.measure, &ids)) && !hour.has_room(&r.measure, &ids) {
+        let existing = hour.index.get(&key).map(|row| (*row as usize, hour.holds(*row as usize, &r.measure, &ids)));
+        if !existing.is_some_and(|(_, same)| same) && !hour.has_room(&r.measure, &ids) {
             return Apply::Invalid(
                 "The memory store holds all the text it can for this record's hour (2 GiB per measure).".into(),
             );
         }
         match existing {
-            Some(row) if hour.holds(row, &r.measure, &ids) => {
+            Some((row, true)) => {
                 // Versions are not columns: the hour's batch stays valid.
                 if version > hour.version[row] {
                     undo.rows.push(RowUndo::Bumped { hour: start, row: row as u32, version: hour.version[row] });
                     hour.version[row] = version;
                 }
             }
-            Some(row) => {
+            Some((row, false)) => {
                 let existing = hour.version[row];
                 if version < existing {
                     return Apply::Conflict {
@@ -821,13 +822,11 @@ impl TableData {
                 }
                 hour.set_live(row, false);
                 let new = hour.append(key, version, &r.measure, &ids, kinds);
-                hour.index.insert(key, new);
                 undo.rows.push(RowUndo::Replaced { hour: start, old: row as u32, new });
                 self.dead_since_reclaim += 1;
             }
             None => {
                 let row = hour.append(key, version, &r.measure, &ids, kinds);
-                hour.index.insert(key, row);
                 undo.rows.push(RowUndo::Added { hour: start, row });
                 self.live_rows += 1;
             }
@@ -908,25 +907,23 @@ impl TableData {
             Some(row) if hour.holds(row, &r.measure, &ids) => hour.version[row] = hour.version[row].max(version),
             Some(row) => {
                 hour.set_live(row, false);
-                let new = hour.append(key, version, &r.measure, &ids, kinds);
-                hour.index.insert(key, new);
+                hour.append(key, version, &r.measure, &ids, kinds);
                 self.dead_since_reclaim += 1;
             }
             None => {
-                let row = hour.append(key, version, &r.measure, &ids, kinds);
-                hour.index.insert(key, row);
+                hour.append(key, version, &r.measure, &ids, kinds);
                 self.live_rows += 1;
             }
         }
     }
 
     /// The value column ids of `r`'s values, in its order (from the last shape when it fits).
-    fn value_columns(&mut self, r: &NewRecord) -> Vec<u32> {
+    fn value_columns(&mut self, r: &NewRecord) -> Arc<[u32]> {
         if let Some(shape) = self.last_shape.as_ref().filter(|s| s.fits(r)) {
             return shape.columns.clone();
         }
         match &r.measure {
-            Measure::Single(v) => vec![self.column(ColumnKind::Single(v.kind()))],
+            Measure::Single(v) => Arc::new([self.column(ColumnKind::Single(v.kind()))]),
             Measure::Multi(attrs) => {
                 attrs.iter().map(|(n, v)| self.column(ColumnKind::Attribute(Arc::from(n.as_str()), v.kind()))).collect()
             }
@@ -1069,12 +1066,10 @@ impl TableData {
                 continue;
             }
             let mut hour = Hour::default();
-            for row in old.live_rows() {
+            for row in old.live_row_ids() {
                 let r = self.record(&old, row);
                 let ids = self.value_columns(&r);
-                let key = old.key(row);
-                let new = hour.append(key, old.version[row], &r.measure, &ids, &self.column_kinds);
-                hour.index.insert(key, new);
+                hour.append(old.key(row), old.version[row], &r.measure, &ids, &self.column_kinds);
             }
             self.hours.insert(start, hour);
         }
