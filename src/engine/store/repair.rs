@@ -23,7 +23,7 @@ use super::persist::{
     CURRENT_FORMAT, Damage, Persistence, checkpoint_dir, data_files, lock, log_generation, read_catalog,
     read_checkpoint, save_catalog, table_dir, table_id_of, wal_path,
 };
-use super::wal::{frame, read_entries};
+use super::wal::read_entries;
 use crate::engine::catalog::{Catalog, Database, Table};
 
 /// The database that a rebuilt catalog puts recovered tables in.
@@ -238,7 +238,7 @@ fn repair_logs(dir: &Path, catalog: &Catalog, aside: &mut Aside, report: &mut Re
         aside.keep(&path)?;
         let mut intact = Vec::new();
         for entry in &contents.entries {
-            intact.extend(frame(&serde_json::to_vec(entry).map_err(io::Error::other)?)?);
+            intact.extend(entry.framed()?);
         }
         replace(&path, &intact)?;
     }

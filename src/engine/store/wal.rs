@@ -2,7 +2,9 @@
 //! the response goes out. Concurrent requests share syncs (group commit): while one request
 //! syncs, the others append, and the next sync covers them all.
 //!
-//! Entry format: `[payload length: u32 LE][CRC-32 of payload: u32 LE][payload: JSON]`.
+//! Entry format: `[payload length: u32 LE][CRC-32 of payload: u32 LE][payload]`. The payload
+//! is binary (its first byte, 1, is the format's version; see [`WalEntry::encode`]); logs
+//! written by earlier releases hold JSON payloads (first byte `{`), which are still read.
 //!
 //! Damage is told apart from a crash: a crash can only leave an unfinished entry at the end
 //! (nothing after it was acknowledged), which is dropped on open, its bytes kept aside. An
@@ -21,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-use super::memory::NewRecord;
+use super::memory::{Measure, NewRecord, ScalarValue};
 
 /// One logged write: records accepted into one table.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -134,8 +136,7 @@ impl Wal {
     /// [`Wal::sync_to`]. Callers append in the order the writes were applied. On failure the
     /// log is as it was before the call.
     pub fn append(&self, entry: &WalEntry) -> io::Result<u64> {
-        let payload = serde_json::to_vec(entry).map_err(io::Error::other)?;
-        let frame = frame(&payload)?;
+        let frame = entry.framed()?;
         let mut file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
         self.check_usable()?;
         let before = self.written.load(Ordering::SeqCst);
@@ -190,14 +191,201 @@ impl Wal {
     }
 }
 
-/// An entry's bytes: length, checksum, payload.
-pub(super) fn frame(payload: &[u8]) -> io::Result<Vec<u8>> {
-    let len = u32::try_from(payload.len()).map_err(|_| io::Error::other("log entry larger than 4 GiB"))?;
-    let mut frame = Vec::with_capacity(payload.len() + 8);
-    frame.extend_from_slice(&len.to_le_bytes());
-    frame.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
-    frame.extend_from_slice(payload);
-    Ok(frame)
+/// The first byte of a binary payload: the version of its format.
+const BINARY_V1: u8 = 1;
+
+impl WalEntry {
+    /// The entry as a log payload, binary format version 1: the version byte, the table id
+    /// (u64), then the memory store's records and the magnetic store's, each as a count (u32)
+    /// and the records. A record is its dimensions (a count, then name and value each), the
+    /// measure name, the time (i64), the version (0, or 1 and an i64), and the measure (0 and a
+    /// value, or 1, a count, and name and value each); a value is a tag (0 DOUBLE, 1 BIGINT,
+    /// 2 VARCHAR, 3 BOOLEAN, 4 TIMESTAMP) and its bytes; text is a length (u32) and UTF-8.
+    /// Integers are little-endian. About a third of the size of the JSON form and several
+    /// times faster to write and read.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64 + 256 * (self.records.len() + self.magnetic.len()));
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// The entry framed for the log: length, checksum, payload (one buffer, no copy).
+    pub(super) fn framed(&self) -> io::Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(72 + 256 * (self.records.len() + self.magnetic.len()));
+        out.extend_from_slice(&[0; 8]);
+        self.encode_into(&mut out);
+        let len = u32::try_from(out.len() - 8).map_err(|_| io::Error::other("log entry larger than 4 GiB"))?;
+        let crc = crc32fast::hash(&out[8..]);
+        out[..4].copy_from_slice(&len.to_le_bytes());
+        out[4..8].copy_from_slice(&crc.to_le_bytes());
+        Ok(out)
+    }
+
+    fn encode_into(&self, out: &mut Vec<u8>) {
+        out.push(BINARY_V1);
+        out.extend_from_slice(&self.table.to_le_bytes());
+        for records in [&self.records, &self.magnetic] {
+            put_len(out, records.len());
+            for r in records {
+                put_len(out, r.dimensions.len());
+                for (name, value) in &r.dimensions {
+                    put_str(out, name);
+                    put_str(out, value);
+                }
+                put_str(out, &r.measure_name);
+                out.extend_from_slice(&r.time_ns.to_le_bytes());
+                match r.version {
+                    None => out.push(0),
+                    Some(v) => {
+                        out.push(1);
+                        out.extend_from_slice(&v.to_le_bytes());
+                    }
+                }
+                match &r.measure {
+                    Measure::Single(v) => {
+                        out.push(0);
+                        put_value(out, v);
+                    }
+                    Measure::Multi(values) => {
+                        out.push(1);
+                        put_len(out, values.len());
+                        for (name, v) in values {
+                            put_str(out, name);
+                            put_value(out, v);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads a payload: binary (version 1) or the JSON of earlier releases. `None` when it is
+    /// neither (the caller has checked its checksum, so that means damage or a newer format).
+    pub fn decode(payload: &[u8]) -> Option<Self> {
+        match payload.first()? {
+            b'{' => serde_json::from_slice(payload).ok(),
+            &BINARY_V1 => {
+                let mut r = Reader(&payload[1..]);
+                let table = r.u64()?;
+                let records = r.records()?;
+                let magnetic = r.records()?;
+                r.0.is_empty().then_some(Self { table, records, magnetic })
+            }
+            _ => None,
+        }
+    }
+}
+
+fn put_len(out: &mut Vec<u8>, n: usize) {
+    // Lengths come from requests the API bounds (and text the engine holds), far below 4 GiB.
+    out.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes());
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_len(out, s.len());
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn put_value(out: &mut Vec<u8>, v: &ScalarValue) {
+    match v {
+        ScalarValue::Double(x) => {
+            out.push(0);
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+        ScalarValue::Bigint(x) => {
+            out.push(1);
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+        ScalarValue::Varchar(x) => {
+            out.push(2);
+            put_str(out, x);
+        }
+        ScalarValue::Boolean(x) => out.extend_from_slice(&[3, u8::from(*x)]),
+        ScalarValue::Timestamp(x) => {
+            out.push(4);
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+}
+
+/// Reads a binary payload; every read is checked, so that no bytes make it panic.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let (head, rest) = self.0.split_first_chunk::<N>()?;
+        self.0 = rest;
+        Some(*head)
+    }
+
+    fn u8(&mut self) -> Option<u8> {
+        self.take::<1>().map(|[b]| b)
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        self.take().map(u64::from_le_bytes)
+    }
+
+    fn i64(&mut self) -> Option<i64> {
+        self.take().map(i64::from_le_bytes)
+    }
+
+    /// A count of items each at least `min` bytes long: larger than the bytes left could hold
+    /// is damage (and would otherwise reserve memory for nothing).
+    fn len(&mut self, min: usize) -> Option<usize> {
+        let n = self.take().map(u32::from_le_bytes)? as usize;
+        (n.saturating_mul(min) <= self.0.len()).then_some(n)
+    }
+
+    fn str(&mut self) -> Option<String> {
+        let n = self.len(1)?;
+        let (text, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Some(std::str::from_utf8(text).ok()?.to_owned())
+    }
+
+    fn value(&mut self) -> Option<ScalarValue> {
+        Some(match self.u8()? {
+            0 => ScalarValue::Double(f64::from_le_bytes(self.take()?)),
+            1 => ScalarValue::Bigint(self.i64()?),
+            2 => ScalarValue::Varchar(self.str()?),
+            3 => ScalarValue::Boolean(match self.u8()? {
+                0 => false,
+                1 => true,
+                _ => return None,
+            }),
+            4 => ScalarValue::Timestamp(self.i64()?),
+            _ => return None,
+        })
+    }
+
+    fn records(&mut self) -> Option<Vec<NewRecord>> {
+        // The smallest record: no dimensions (4), an empty name (4), time (8), no version (1),
+        // a BOOLEAN (3).
+        let n = self.len(20)?;
+        let mut records = Vec::with_capacity(n);
+        for _ in 0..n {
+            let dims = self.len(8)?;
+            let dimensions = (0..dims).map(|_| Some((self.str()?, self.str()?))).collect::<Option<Vec<_>>>()?;
+            let measure_name = self.str()?;
+            let time_ns = self.i64()?;
+            let version = match self.u8()? {
+                0 => None,
+                1 => Some(self.i64()?),
+                _ => return None,
+            };
+            let measure = match self.u8()? {
+                0 => Measure::Single(self.value()?),
+                1 => {
+                    let n = self.len(6)?;
+                    Measure::Multi((0..n).map(|_| Some((self.str()?, self.value()?))).collect::<Option<Vec<_>>>()?)
+                }
+                _ => return None,
+            };
+            records.push(NewRecord { dimensions, measure_name, time_ns, version, measure });
+        }
+        Some(records)
+    }
 }
 
 /// Copies bytes that are about to be dropped to `path` (synced), so that nothing leaves the
@@ -217,11 +405,12 @@ fn entry_at(bytes: &[u8], at: usize) -> Option<(WalEntry, usize)> {
     let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
     let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
     let payload = bytes.get(at + 8..(at + 8).checked_add(len)?)?;
-    // Every payload is a JSON object: a cheap filter before the checksum when scanning.
-    if payload.first() != Some(&b'{') || crc32fast::hash(payload) != crc {
+    // Every payload starts with its format's byte: a cheap filter before the checksum when
+    // scanning.
+    if !matches!(payload.first(), Some(&BINARY_V1 | &b'{')) || crc32fast::hash(payload) != crc {
         return None;
     }
-    Some((serde_json::from_slice(payload).ok()?, 8 + len))
+    Some((WalEntry::decode(payload)?, 8 + len))
 }
 
 /// Reads every intact entry of a log. After an unreadable stretch, the rest of the file is
@@ -253,16 +442,89 @@ mod tests {
     use super::*;
     use crate::engine::store::{Measure, ScalarValue};
 
-    fn entry(i: i64) -> Vec<u8> {
-        let record = NewRecord {
+    fn record(i: i64) -> NewRecord {
+        NewRecord {
             dimensions: vec![("d".into(), "x".into())],
             measure_name: "m".into(),
             time_ns: i,
             version: None,
             measure: Measure::Single(ScalarValue::Bigint(i)),
-        };
-        frame(&serde_json::to_vec(&WalEntry { table: 1, records: vec![record], magnetic: Vec::new() }).unwrap())
-            .unwrap()
+        }
+    }
+
+    fn entry(i: i64) -> Vec<u8> {
+        WalEntry { table: 1, records: vec![record(i)], magnetic: Vec::new() }.framed().unwrap()
+    }
+
+    /// An entry as earlier releases wrote it: a JSON payload.
+    fn json_entry(i: i64) -> Vec<u8> {
+        let payload =
+            serde_json::to_vec(&WalEntry { table: 1, records: vec![record(i)], magnetic: Vec::new() }).unwrap();
+        let mut out = (payload.len() as u32).to_le_bytes().to_vec();
+        out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        out.extend_from_slice(&payload);
+        out
+    }
+
+    #[test]
+    fn a_log_of_an_earlier_release_is_read_and_continued_in_the_binary_format() {
+        let mut log: Vec<u8> = (0..3).flat_map(json_entry).collect();
+        log.extend((3..6).flat_map(entry));
+        let read = read_entries(&log);
+        assert_eq!((read.torn_tail(), read.damaged.len()), (0, 0));
+        let expected: Vec<WalEntry> =
+            (0..6).map(|i| WalEntry { table: 1, records: vec![record(i)], magnetic: Vec::new() }).collect();
+        assert_eq!(read.entries, expected);
+    }
+
+    fn value() -> impl Strategy<Value = ScalarValue> {
+        prop_oneof![
+            any::<f64>().prop_map(ScalarValue::Double),
+            any::<i64>().prop_map(ScalarValue::Bigint),
+            ".{0,12}".prop_map(ScalarValue::Varchar),
+            any::<bool>().prop_map(ScalarValue::Boolean),
+            any::<i64>().prop_map(ScalarValue::Timestamp),
+        ]
+    }
+
+    fn new_record() -> impl Strategy<Value = NewRecord> {
+        let measure = prop_oneof![
+            value().prop_map(Measure::Single),
+            proptest::collection::vec((".{0,6}", value()), 0..4).prop_map(Measure::Multi),
+        ];
+        (proptest::collection::vec((".{0,6}", ".{0,6}"), 0..4), ".{0,8}", any::<i64>(), any::<Option<i64>>(), measure)
+            .prop_map(|(dimensions, measure_name, time_ns, version, measure)| NewRecord {
+                dimensions,
+                measure_name,
+                time_ns,
+                version,
+                measure,
+            })
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Every entry reads back as written (NaN compared by its bits), and no cut or
+        /// changed byte of a payload makes decoding panic.
+        #[test]
+        fn binary_entries_read_back_exactly_and_bad_bytes_never_panic(
+            table in any::<u64>(),
+            records in proptest::collection::vec(new_record(), 0..5),
+            magnetic in proptest::collection::vec(new_record(), 0..3),
+            cut in any::<prop::sample::Index>(),
+            flip in any::<(prop::sample::Index, u8)>(),
+        ) {
+            let entry = WalEntry { table, records, magnetic };
+            let payload = entry.encode();
+            let back = WalEntry::decode(&payload).expect("decodes");
+            prop_assert_eq!(format!("{back:?}"), format!("{entry:?}"));
+            let _ = WalEntry::decode(&payload[..cut.index(payload.len())]);
+            let mut changed = payload.clone();
+            let at = flip.0.index(changed.len());
+            changed[at] ^= flip.1 | 1;
+            let _ = WalEntry::decode(&changed);
+        }
     }
 
     #[test]
