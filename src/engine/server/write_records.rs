@@ -86,10 +86,13 @@ impl WriteRecordsRequest<'_> {
     }
 }
 
-/// Parses the body; a wrong JSON type anywhere is a SerializationException.
+/// Parses the body; a wrong JSON type anywhere is a SerializationException. The body's UTF-8
+/// is checked once, as a whole (parsing bytes checks each string again, a tenth of the cost).
 pub(super) fn parse(body: &[u8]) -> ApiResult<WriteRecordsRequest<'_>> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::serialization(format!("Cannot read the WriteRecords request: {e}")))
+    let fail =
+        |e: &dyn std::fmt::Display| ApiError::serialization(format!("Cannot read the WriteRecords request: {e}"));
+    let text = std::str::from_utf8(body).map_err(|e| fail(&e))?;
+    serde_json::from_str(text).map_err(|e| fail(&e))
 }
 
 // Paths are built only when a check fails: valid records, the hot path, allocate none.
