@@ -10,11 +10,12 @@
 //! `MULTI`), so that a VARCHAR attribute and a dimension are told apart when the rows are read
 //! back.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type, TimestampNanosecondType};
-use arrow_array::{Array, RecordBatch};
+use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray, new_null_array};
 use arrow_schema::{DataType, Field, Schema};
 
 use std::fs::File;
@@ -100,17 +101,24 @@ pub fn write_file(path: &std::path::Path, batch: &RecordBatch) -> std::io::Resul
     Ok(FileSum { bytes, crc32, rows: batch.num_rows() as u64 })
 }
 
+fn invalid(path: &std::path::Path, what: impl std::fmt::Display) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: {what}", path.display()))
+}
+
+/// The batches of a Parquet file, given its bytes; `path` names it in errors.
+pub fn read_batches(path: &std::path::Path, bytes: Vec<u8>) -> std::io::Result<Vec<RecordBatch>> {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
+        .and_then(|b| b.build())
+        .map_err(|e| invalid(path, e))?;
+    reader.map(|b| b.map_err(|e| invalid(path, e))).collect()
+}
+
 /// The records of a Parquet file in the wide layout, given its bytes; `path` names it in
 /// errors.
 pub fn read_file(path: &std::path::Path, bytes: Vec<u8>) -> std::io::Result<Vec<NewRecord>> {
-    let bad =
-        |what: String| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: {what}", path.display()));
-    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
-        .and_then(|b| b.build())
-        .map_err(|e| bad(e.to_string()))?;
     let mut out = Vec::new();
-    for batch in reader {
-        out.extend(records(&batch.map_err(|e| bad(e.to_string()))?).map_err(bad)?);
+    for batch in read_batches(path, bytes)? {
+        out.extend(records(&batch).map_err(|e| invalid(path, e))?);
     }
     Ok(out)
 }
@@ -135,17 +143,8 @@ fn value_at(array: &dyn Array, t: MeasureType, i: usize) -> Option<ScalarValue> 
     })
 }
 
-/// The records of a batch in the wide layout (as [`super::TableData::file_batch`] makes it, or as read back from
-/// Parquet); `Err` says what is wrong with it.
-pub fn records(batch: &RecordBatch) -> Result<Vec<NewRecord>, String> {
-    let schema = batch.schema();
-    let column = |name: &str| batch.column_by_name(name).ok_or_else(|| format!("no column {name}"));
-    let names = column("measure_name")?.as_string_opt::<i32>().ok_or("measure_name is not utf8")?;
-    let times = column("time")?.as_primitive_opt::<TimestampNanosecondType>().ok_or("time is not a timestamp in ns")?;
-    let versions = match batch.column_by_name(VERSION) {
-        Some(v) => Some(v.as_primitive_opt::<Int64Type>().ok_or("ts_version is not int64")?),
-        None => None,
-    };
+/// The columns of a batch in the wide layout that have a role: (index, name, role).
+fn roles(schema: &Schema) -> Result<Vec<(usize, &str, Role)>, String> {
     let mut roles = Vec::new();
     for (k, field) in schema.fields().iter().enumerate() {
         let role = match field.metadata().get(ROLE).map(String::as_str) {
@@ -160,6 +159,29 @@ pub fn records(batch: &RecordBatch) -> Result<Vec<NewRecord>, String> {
         };
         roles.push((k, field.name().as_str(), role));
     }
+    Ok(roles)
+}
+
+/// A batch's `measure_name`, `time` and (if present) `ts_version` columns.
+fn key_columns(
+    batch: &RecordBatch,
+) -> Result<(&StringArray, &arrow_array::TimestampNanosecondArray, Option<&Int64Array>), String> {
+    let column = |name: &str| batch.column_by_name(name).ok_or_else(|| format!("no column {name}"));
+    let names = column("measure_name")?.as_string_opt::<i32>().ok_or("measure_name is not utf8")?;
+    let times = column("time")?.as_primitive_opt::<TimestampNanosecondType>().ok_or("time is not a timestamp in ns")?;
+    let versions = match batch.column_by_name(VERSION) {
+        Some(v) => Some(v.as_primitive_opt::<Int64Type>().ok_or("ts_version is not int64")?),
+        None => None,
+    };
+    Ok((names, times, versions))
+}
+
+/// The records of a batch in the wide layout (as [`super::TableData::file_batch`] makes it, or as read back from
+/// Parquet); `Err` says what is wrong with it.
+pub fn records(batch: &RecordBatch) -> Result<Vec<NewRecord>, String> {
+    let schema = batch.schema();
+    let (names, times, versions) = key_columns(batch)?;
+    let roles = roles(&schema)?;
     let mut out = Vec::with_capacity(batch.num_rows());
     for i in 0..batch.num_rows() {
         let mut dimensions = Vec::new();
@@ -192,6 +214,108 @@ pub fn records(batch: &RecordBatch) -> Result<Vec<NewRecord>, String> {
         });
     }
     Ok(out)
+}
+
+/// A stretch of one batch's rows with one series and measure name, in time order.
+struct Run<'a> {
+    series: Vec<(&'a str, &'a str)>,
+    measure: &'a str,
+    first: i64,
+    last: i64,
+    batch: usize,
+    rows: std::ops::Range<usize>,
+}
+
+/// Merges batches in the wide layout, each sorted as the layout sorts, into one sorted batch
+/// with the union of their columns, column by column (nothing row by row): what a finished
+/// day's compaction does with the day's hourly files. That is only right when no two batches
+/// hold rows of one series and measure name at overlapping times (then no identity can repeat
+/// either); otherwise `Ok(None)`, and the caller merges the records by the identity rules.
+/// `Err` says what is wrong with a batch.
+pub fn merge_sorted(batches: &[RecordBatch]) -> Result<Option<RecordBatch>, String> {
+    let mut dims: BTreeSet<&str> = BTreeSet::new();
+    let mut singles: BTreeSet<MeasureType> = BTreeSet::new();
+    let mut attrs: BTreeMap<&str, MeasureType> = BTreeMap::new();
+    let mut versioned = false;
+    let mut runs: Vec<Run> = Vec::new();
+    for (b, batch) in batches.iter().enumerate() {
+        let (names, times, versions) = key_columns(batch)?;
+        versioned |= versions.is_some_and(|v| v.values().iter().any(|v| *v != 1));
+        let mut dim_columns: Vec<(&str, &StringArray)> = Vec::new();
+        for (k, name, role) in roles(batch.schema_ref())? {
+            match role {
+                Role::Dimension => {
+                    dims.insert(name);
+                    dim_columns.push((name, batch.column(k).as_string::<i32>()));
+                }
+                Role::Single(t) => {
+                    singles.insert(t);
+                }
+                Role::Attribute(t) => {
+                    if *attrs.entry(name).or_insert(t) != t {
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+        let same_series = |i: usize, j: usize| {
+            dim_columns.iter().all(|(_, c)| c.is_valid(i) == c.is_valid(j) && c.value(i) == c.value(j))
+        };
+        let mut start = 0;
+        while start < batch.num_rows() {
+            let mut end = start + 1;
+            while end < batch.num_rows() && same_series(start, end) && names.value(start) == names.value(end) {
+                if times.value(end) <= times.value(end - 1) {
+                    return Ok(None);
+                }
+                end += 1;
+            }
+            let mut series: Vec<(&str, &str)> =
+                dim_columns.iter().filter(|(_, c)| c.is_valid(start)).map(|(n, c)| (*n, c.value(start))).collect();
+            series.sort_unstable();
+            runs.push(Run {
+                series,
+                measure: names.value(start),
+                first: times.value(start),
+                last: times.value(end - 1),
+                batch: b,
+                rows: start..end,
+            });
+            start = end;
+        }
+    }
+    if runs.is_empty() {
+        return Ok(None);
+    }
+    runs.sort_unstable_by(|a, b| (&a.series, a.measure, a.first).cmp(&(&b.series, b.measure, b.first)));
+    let overlapping =
+        runs.windows(2).any(|w| w[0].series == w[1].series && w[0].measure == w[1].measure && w[0].last >= w[1].first);
+    if overlapping {
+        return Ok(None);
+    }
+    let rows: Vec<(usize, usize)> = runs.iter().flat_map(|r| r.rows.clone().map(move |i| (r.batch, i))).collect();
+
+    let dims: Vec<&str> = dims.into_iter().collect();
+    let singles: Vec<MeasureType> = singles.into_iter().collect();
+    let attrs: Vec<(&str, MeasureType)> = attrs.into_iter().collect();
+    let schema = Arc::new(file_schema(&dims, &singles, &attrs, versioned));
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    for field in schema.fields() {
+        let arrays: Vec<ArrayRef> = batches
+            .iter()
+            .map(|batch| match batch.column_by_name(field.name()) {
+                Some(c) if c.data_type() == field.data_type() => Ok(c.clone()),
+                Some(c) => Err(format!("column {} is {}, not {}", field.name(), c.data_type(), field.data_type())),
+                None if field.name() == VERSION => {
+                    Ok(Arc::new(Int64Array::from(vec![1; batch.num_rows()])) as ArrayRef)
+                }
+                None => Ok(new_null_array(field.data_type(), batch.num_rows())),
+            })
+            .collect::<Result<_, String>>()?;
+        let arrays: Vec<&dyn Array> = arrays.iter().map(|a| a.as_ref()).collect();
+        columns.push(arrow_select::interleave::interleave(&arrays, &rows).map_err(|e| e.to_string())?);
+    }
+    RecordBatch::try_new(schema, columns).map(Some).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -258,5 +382,84 @@ mod tests {
         assert!(plain.column_by_name(VERSION).is_none());
         assert!(plain.column_by_name("location").is_none(), "only the columns its rows use");
         assert!(data.file_batch(31..=39).unwrap().is_none());
+    }
+
+    mod merge {
+        use super::*;
+        use proptest::prelude::*;
+
+        const HOUR: i64 = 3_600_000_000_000;
+
+        /// A record whose shape follows its measure name, as a table's type rules require.
+        fn new_record() -> impl Strategy<Value = NewRecord> {
+            let dims = prop_oneof![
+                Just(vec![("mac", "A")]),
+                Just(vec![("mac", "B")]),
+                Just(vec![("location", "attic"), ("mac", "B")]),
+                Just(vec![("location", "cellar")]),
+            ];
+            (dims, 0..5u8, 0..3 * HOUR, 1..4i64, any::<f64>(), any::<i64>(), proptest::option::of("[a-c]{0,3}"))
+                .prop_map(|(dims, kind, time, version, x, n, label)| {
+                    let (name, measure) = match kind {
+                        0 => ("temperature", Measure::Single(ScalarValue::Double(x))),
+                        1 => ("count", Measure::Single(ScalarValue::Bigint(n))),
+                        2 => ("moving", Measure::Single(ScalarValue::Boolean(n % 2 == 0))),
+                        3 => ("note", Measure::Single(ScalarValue::Varchar(label.clone().unwrap_or_default()))),
+                        _ => {
+                            let mut attrs = vec![("humidity".to_string(), ScalarValue::Double(x))];
+                            attrs.extend(label.map(|l| ("label".to_string(), ScalarValue::Varchar(l))));
+                            ("ruuvi", Measure::Multi(attrs))
+                        }
+                    };
+                    record(&dims, name, time, version, measure)
+                })
+        }
+
+        fn through_parquet(dir: &std::path::Path, n: usize, batch: &RecordBatch) -> RecordBatch {
+            let path = dir.join(format!("part-{n}.parquet"));
+            write_file(&path, batch).unwrap();
+            let mut back = read_batches(&path, std::fs::read(&path).unwrap()).unwrap();
+            assert_eq!(back.len(), 1);
+            back.remove(0)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+            /// A day's hourly files, read back from Parquet and merged column by column, are
+            /// exactly the day's rows as one file batch: same columns, same order, same values.
+            #[test]
+            fn hourly_files_merge_into_the_batch_of_the_whole(records in proptest::collection::vec(new_record(), 1..60)) {
+                let mut data = TableData::default();
+                records.into_iter().for_each(|r| data.restore(r));
+                let whole = data.file_batch(i64::MIN..=i64::MAX).unwrap().unwrap();
+                let dir = tempfile::tempdir().unwrap();
+                let hours: Vec<RecordBatch> = (0..3)
+                    .filter_map(|h| data.file_batch(h * HOUR..=(h + 1) * HOUR - 1).unwrap())
+                    .enumerate()
+                    .map(|(n, b)| through_parquet(dir.path(), n, &b))
+                    .collect();
+                let merged = merge_sorted(&hours).unwrap().expect("hours do not overlap");
+                prop_assert_eq!(merged.schema(), whole.schema());
+                prop_assert_eq!(merged, whole);
+            }
+        }
+
+        #[test]
+        fn files_whose_rows_overlap_are_left_to_the_identity_rules() {
+            let a = [("mac", "A")];
+            let one = |t: i64, v: f64| record(&a, "temperature", t, 1, Measure::Single(ScalarValue::Double(v)));
+            let batch = |rows: &[NewRecord]| {
+                let mut data = TableData::default();
+                rows.iter().cloned().for_each(|r| data.restore(r));
+                data.file_batch(i64::MIN..=i64::MAX).unwrap().unwrap()
+            };
+            let early = batch(&[one(1, 1.0), one(5, 2.0)]);
+            let late = batch(&[one(6, 3.0)]);
+            assert_eq!(merge_sorted(&[late.clone(), early.clone()]).unwrap().unwrap().num_rows(), 3);
+            // The same series and measure at overlapping times, or the same identity twice.
+            assert!(merge_sorted(&[early.clone(), batch(&[one(3, 9.0)])]).unwrap().is_none());
+            assert!(merge_sorted(&[late.clone(), late]).unwrap().is_none());
+            assert!(merge_sorted(&[]).unwrap().is_none());
+        }
     }
 }

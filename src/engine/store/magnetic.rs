@@ -365,13 +365,23 @@ pub struct Compaction {
 
 impl Compaction {
     /// Reads the day's files (verifying them) and writes their rows as one file, sorted by
-    /// series and time.
+    /// series and time: column by column when the files' rows do not overlap (hourly tier
+    /// files), else record by record by the identity rules.
     pub fn run(&self) -> io::Result<Option<MagneticFile>> {
-        let mut rows = TableData::default();
+        let mut batches = Vec::new();
         for f in &self.files {
             let path = self.dir.join(&f.path);
             let bytes = checked_read(&self.verified, &f.path, &path, &f.sum)?;
-            layout::read_file(&path, bytes)?.into_iter().for_each(|r| rows.restore(r));
+            batches.extend(layout::read_batches(&path, bytes)?);
+        }
+        let bad =
+            |e: String| io::Error::new(io::ErrorKind::InvalidData, format!("compacting {}: {e}", date_of(self.day)));
+        if let Some(merged) = layout::merge_sorted(&batches).map_err(bad)? {
+            return write_part(&self.dir, &self.verified, self.day, self.part, Ok(Some(merged)));
+        }
+        let mut rows = TableData::default();
+        for batch in &batches {
+            layout::records(batch).map_err(bad)?.into_iter().for_each(|r| rows.restore(r));
         }
         write_part(&self.dir, &self.verified, self.day, self.part, rows.file_batch(i64::MIN..=i64::MAX))
     }
