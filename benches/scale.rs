@@ -108,6 +108,22 @@ async fn start(dir: &Path, clock: Clock) -> LocalTimestream {
     LocalTimestream::start(config).await.expect("engine starts")
 }
 
+/// Waits until the restarted engine has read the newest files back into memory (the count of
+/// decoded files has not changed for a second): the time it took and the files read.
+fn read_back(engine: &LocalTimestream) -> (f64, usize) {
+    let t = Instant::now();
+    let decoded = || engine.engine().table_storage("ruuvi", "sensors").expect("table").decoded_files;
+    let (mut last, mut since) = (decoded(), Instant::now());
+    while since.elapsed() < Duration::from_secs(1) {
+        std::thread::sleep(Duration::from_millis(20));
+        let now = decoded();
+        if now != last {
+            (last, since) = (now, Instant::now());
+        }
+    }
+    ((since - t).as_secs_f64() * 1000.0, last)
+}
+
 async fn clients(url: &str) -> (Client, QueryClient) {
     let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
@@ -305,6 +321,8 @@ fn queries_only(data: &Path, days: usize, sensors: usize, rounds: usize) {
     let end_ms = START_MS + days as i64 * DAY_MS;
     let clock = Clock::manual((end_ms + 2 * DAY_MS) * 1_000_000);
     let engine = rt.block_on(start(data, clock));
+    let (read_back_ms, decoded_files) = read_back(&engine);
+    println!("newest {decoded_files} files read back into memory in {read_back_ms:.0} ms");
     let (_, q) = rt.block_on(clients(&engine.endpoint_url()));
     let (memory_engine, mq) = rt.block_on(week_in_memory(end_ms, sensors));
     for round in 1..=rounds {
@@ -405,6 +423,7 @@ fn main() {
     let t = Instant::now();
     let engine = rt.block_on(start(&data, clock.clone()));
     let restart_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let (read_back_ms, decoded_files) = read_back(&engine);
     let (_, q) = rt.block_on(clients(&engine.endpoint_url()));
     let mid = START_MS + (days as i64 / 2) * DAY_MS;
     let one_day = format!(
@@ -443,7 +462,7 @@ fn main() {
         "requests_during_pass": busy.len(), "requests_idle": idle.len(), "passes": passes.len(),
         "resident_mib_end": rss, "resident_mib_peak": peak,
         "disk_bytes": disk, "parquet_bytes": parquet,
-        "restart_ms": restart_ms,
+        "restart_ms": restart_ms, "read_back_ms": read_back_ms, "decoded_files": decoded_files,
         "sensor_day_ms": sensor_day_ms, "sensor_day_rows": sensor_day_rows,
         "daily_averages_ms": daily_ms, "daily_averages_rows": daily_rows,
         "daily_averages_sql": daily,

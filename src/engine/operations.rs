@@ -59,7 +59,7 @@ impl Engine {
             if let Some(p) = &self.persistence {
                 // Before any write can reach it: its rows age into its own directory.
                 let table = c.table(&db, &name)?;
-                table.data().magnetic = Magnetic::new(p.table_dir(table.id));
+                table.data().magnetic = Magnetic::new(p.table_dir(table.id), p.recent());
             }
             Ok(described)
         })
@@ -130,11 +130,14 @@ impl Engine {
         let store = data.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let files = &store.magnetic.manifest.files;
         let days: std::collections::BTreeSet<i64> = files.iter().map(|f| f.day).collect();
+        let recent = store.magnetic.recent();
+        let decoded_files = files.iter().filter(|f| recent.get(&store.magnetic.path_of(f)).is_some()).count();
         Ok(TableStorage {
             memory_rows: store.memory.len(),
             magnetic_rows: store.len() - store.memory.len(),
             files: files.len(),
             days: days.len(),
+            decoded_files,
         })
     }
 
@@ -158,4 +161,7 @@ pub struct TableStorage {
     pub files: usize,
     /// The days those files cover.
     pub days: usize,
+    /// Files whose rows are also held decoded in memory for queries (the newest days; see
+    /// [`QueryLimits::recent_files`](crate::engine::QueryLimits::recent_files)).
+    pub decoded_files: usize,
 }

@@ -8,7 +8,7 @@ use super::clock::Clock;
 use super::config::EngineConfig;
 use super::error::{ApiError, ApiErrorKind, ApiResult};
 use super::query::{QueryRunner, Results};
-use super::store::{CheckpointStats, Damage, Persistence};
+use super::store::{CheckpointStats, Damage, Magnetic, Persistence, RecentFiles};
 use crate::error::{Error, Result};
 
 /// The engine: catalog and data behind one lock, and the clock.
@@ -44,11 +44,14 @@ impl Engine {
         }
         let (persistence, mut catalog) = match &config.data_dir {
             Some(dir) => {
-                let (p, c) =
-                    Persistence::open(dir, &config.region, &config.account).map_err(|e| match Damage::of(&e) {
+                let recent = Arc::new(RecentFiles::new(config.query.recent_files));
+                let (p, c) = Persistence::open(dir, &config.region, &config.account, recent).map_err(|e| {
+                    match Damage::of(&e) {
                         Some(damage) => Error::Damaged(damage.to_string()),
                         None => Error::Io(e),
-                    })?;
+                    }
+                })?;
+                warm_recent(&c);
                 (Some(p), c)
             }
             None => (None, Catalog::new(&config.region, &config.account)),
@@ -178,4 +181,34 @@ impl Engine {
         p.delete_generations(retired)?;
         Ok(Some(stats))
     }
+}
+
+/// After a restart, reads the newest days' files of every table into the decoded copies, in a
+/// thread of its own, newest first, until the copies' budget is full: the start does not wait
+/// for it, and queries read the files until their copies are there. A file it cannot read is
+/// left to the query that reaches it (which reports it).
+fn warm_recent(catalog: &Catalog) {
+    let mut files = Vec::new();
+    let mut recent = None;
+    for table in catalog.databases.values().flat_map(|d| d.tables.values()) {
+        let store = table.data();
+        let verified = store.magnetic.verified();
+        recent.get_or_insert_with(|| store.magnetic.recent());
+        files.extend(store.magnetic.listed_files().into_iter().map(|f| (f, verified.clone())));
+    }
+    let Some(recent) = recent else { return };
+    if files.is_empty() {
+        return;
+    }
+    files.sort_by_key(|f| std::cmp::Reverse(f.0.0));
+    let spawned = std::thread::Builder::new().name("ruuvistream-warm".into()).spawn(move || {
+        for ((day, path, key, sum), verified) in files {
+            if !recent.wants(day) {
+                break;
+            }
+            let _ = Magnetic::warm(&recent, &verified, day, &path, &key, &sum);
+        }
+    });
+    // Without the thread, queries read the files.
+    drop(spawned);
 }

@@ -35,6 +35,12 @@ pub struct QueryLimits {
     /// A running query that no client has asked about for this long is cancelled (its client
     /// gave up). Default 2 minutes.
     pub abandon_after: Duration,
+    /// Persistent mode: memory for decoded copies of the newest days of the magnetic store, in
+    /// bytes, so that queries over recent days do not decode their Parquet files each time.
+    /// Kept as files are written and, after a restart, read back in the background; the
+    /// oldest days go first. Default: 1/16 of the machine's memory, at most 256 MiB (about
+    /// ten days of 100 sensors at one reading a minute); 0 keeps none.
+    pub recent_files: usize,
 }
 
 impl Default for QueryLimits {
@@ -50,6 +56,7 @@ impl Default for QueryLimits {
             results_memory: (machine / 8).max(256 << 20),
             poll_wait: Duration::from_secs(20),
             abandon_after: Duration::from_secs(120),
+            recent_files: (machine / 16).min(256 << 20),
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use arrow_array::Array;
+use arrow_array::{Array, RecordBatch};
 use arrow_schema::SchemaRef;
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider};
@@ -67,8 +67,24 @@ impl TableProvider for TimeTable {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let (from, to) =
             filters.iter().filter_map(time_range).fold((i64::MIN, i64::MAX), |(a, b), (c, d)| (a.max(c), b.min(d)));
-        let chunks: Vec<_> =
-            self.view.chunks.iter().filter(|(start, end, _)| *start < to && *end > from).map(|c| c.2.clone()).collect();
+        // The memory store's chunks, and the files kept decoded (as the table's columns);
+        // the other files are read below.
+        let mut chunks: Vec<(i64, Arc<RecordBatch>)> = self
+            .view
+            .chunks
+            .iter()
+            .filter(|(start, end, _)| *start < to && *end > from)
+            .map(|c| (c.0, c.2.clone()))
+            .collect();
+        let mut files = Vec::new();
+        for f in self.view.files.iter().filter(|f| f.min_time < to && f.max_time >= from) {
+            match f.decoded.as_deref().and_then(|b| as_table(b, &self.view.schema)) {
+                Some(batch) => chunks.push((f.min_time, Arc::new(batch))),
+                None => files.push(f),
+            }
+        }
+        chunks.sort_by_key(|c| c.0);
+        let chunks: Vec<Arc<RecordBatch>> = chunks.into_iter().map(|c| c.1).collect();
         let bytes: usize = chunks
             .iter()
             .map(|b| match projection {
@@ -87,7 +103,6 @@ impl TableProvider for TimeTable {
             MemorySourceConfig::try_new_exec(&partitions, self.schema(), projection.cloned())?;
         // The magnetic store's files that the time range reaches, streamed by DataFusion's
         // Parquet reader (only the projected columns; columns a file lacks read as NULL).
-        let files: Vec<_> = self.view.files.iter().filter(|f| f.min_time < to && f.max_time >= from).collect();
         if files.is_empty() {
             return Ok(memory);
         }
@@ -130,6 +145,21 @@ impl TableProvider for TimeTable {
         let parquet: Arc<dyn ExecutionPlan> = DataSourceExec::from_data_source(config);
         UnionExec::try_new(vec![memory, parquet])
     }
+}
+
+/// A file's decoded rows (in the file layout: only the columns its rows use) as the table's
+/// columns, NULL where the file has no such column; `None` if a column's type differs.
+fn as_table(batch: &RecordBatch, schema: &SchemaRef) -> Option<RecordBatch> {
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|field| match batch.column_by_name(field.name()) {
+            Some(c) if c.data_type() == field.data_type() => Some(c.clone()),
+            Some(_) => None,
+            None => Some(arrow_array::new_null_array(field.data_type(), batch.num_rows())),
+        })
+        .collect::<Option<Vec<_>>>()?;
+    RecordBatch::try_new(schema.clone(), columns).ok()
 }
 
 /// The `[from, to)` range of times (ns) a filter lets through, when it is a comparison of

@@ -39,6 +39,8 @@ pub struct ViewFile {
     pub min_time: i64,
     /// Its newest row time, ns.
     pub max_time: i64,
+    /// Its rows, decoded, when it is among the newest files kept in memory.
+    pub decoded: Option<Arc<RecordBatch>>,
 }
 
 /// One table as a query reads it: its columns, its rows in memory in chunks (the memory
@@ -71,16 +73,21 @@ impl TableView {
             chunks.push((day.saturating_mul(DAY_NS), (day + 1).saturating_mul(DAY_NS), Arc::new(batch)));
         }
         chunks.sort_by_key(|c| c.0);
+        let recent = store.magnetic.recent();
         let files = store
             .magnetic
             .files_between(i64::MIN, i64::MAX)
             .into_iter()
-            .map(|f| ViewFile {
-                path: store.magnetic.path_of(&f),
-                key: f.path.clone(),
-                sum: f.sum,
-                min_time: f.min_time,
-                max_time: f.max_time,
+            .map(|f| {
+                let path = store.magnetic.path_of(&f);
+                ViewFile {
+                    decoded: recent.get(&path),
+                    path,
+                    key: f.path.clone(),
+                    sum: f.sum,
+                    min_time: f.min_time,
+                    max_time: f.max_time,
+                }
             })
             .collect();
         Ok(Self { schema, chunks, files, verified: store.magnetic.verified() })

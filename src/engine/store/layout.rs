@@ -108,7 +108,7 @@ fn invalid(path: &std::path::Path, what: impl std::fmt::Display) -> std::io::Err
 /// The batches of a Parquet file, given its bytes; `path` names it in errors.
 pub fn read_batches(path: &std::path::Path, bytes: Vec<u8>) -> std::io::Result<Vec<RecordBatch>> {
     let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
-        .and_then(|b| b.build())
+        .and_then(|b| b.with_batch_size(64 * 1024).build())
         .map_err(|e| invalid(path, e))?;
     reader.map(|b| b.map_err(|e| invalid(path, e))).collect()
 }

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use arrow_array::cast::AsArray;
@@ -23,6 +24,7 @@ use super::dir::{Damage, files_below, replace_file, sync_dir};
 use super::layout;
 use super::manifest::{FileSum, mismatch};
 use super::memory::{Columns, NewRecord, TableData};
+use super::recent::RecentFiles;
 use crate::engine::catalog::DAY_NS;
 
 /// The name of a table's magnetic manifest.
@@ -94,6 +96,8 @@ pub struct Magnetic {
     /// Files whose checksums were verified since the engine started (shared with queries,
     /// which verify the files they reach outside the table's lock).
     verified: Verified,
+    /// Decoded copies of the newest files (shared by the engine's tables).
+    recent: Arc<RecentFiles>,
     /// How many manifests were put in place (to tell whether a failed save got that far).
     pub renames: u64,
     /// Why tiering is refused until the engine restarts: a manifest was put in place but its
@@ -138,7 +142,7 @@ pub fn date_of(day: i64) -> String {
 impl Magnetic {
     /// The magnetic store in `dir` (`<data dir>/tables/<id>`), as its manifest lists it; every
     /// listed file must exist. A directory with data files but no manifest is damage.
-    pub fn open(data_dir: &Path, dir: PathBuf) -> io::Result<Self> {
+    pub fn open(data_dir: &Path, dir: PathBuf, recent: Arc<RecentFiles>) -> io::Result<Self> {
         let path = dir.join(MANIFEST);
         let manifest = match fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes)
@@ -190,13 +194,52 @@ impl Magnetic {
                 }
             }
         }
-        Ok(Self { dir: Some(dir), manifest, ..Self::default() })
+        Ok(Self { dir: Some(dir), manifest, recent, ..Self::default() })
     }
 
     /// An empty magnetic store in `dir` (`<data dir>/tables/<id>`, created when rows first go
     /// there).
-    pub fn new(dir: PathBuf) -> Self {
-        Self { dir: Some(dir), ..Self::default() }
+    pub fn new(dir: PathBuf, recent: Arc<RecentFiles>) -> Self {
+        Self { dir: Some(dir), recent, ..Self::default() }
+    }
+
+    /// The decoded copies of the newest files.
+    pub fn recent(&self) -> Arc<RecentFiles> {
+        self.recent.clone()
+    }
+
+    /// The table's files as the background read after a restart wants them: (day, absolute
+    /// path, path below the table's directory, checksum).
+    pub fn listed_files(&self) -> Vec<(i64, PathBuf, String, FileSum)> {
+        self.manifest.files.iter().map(|f| (f.day, self.path_of(f), f.path.clone(), f.sum)).collect()
+    }
+
+    /// Reads a file the manifest listed into the decoded copies (verifying its checksum), if
+    /// its day would be kept; a file deleted meanwhile is skipped.
+    pub fn warm(
+        recent: &RecentFiles,
+        verified: &Verified,
+        day: i64,
+        path: &Path,
+        key: &str,
+        sum: &FileSum,
+    ) -> io::Result<()> {
+        if !recent.wants(day) || recent.get(path).is_some() {
+            return Ok(());
+        }
+        let bytes = match checked_read(verified, key, path, sum) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let batches = layout::read_batches(path, bytes)?;
+        let Some(first) = batches.first() else { return Ok(()) };
+        let batch = arrow_select::concat::concat_batches(&first.schema(), &batches).map_err(io::Error::other)?;
+        // Deleted while it was read (compaction replaced it): not kept.
+        if path.exists() {
+            recent.insert(day, path, batch);
+        }
+        Ok(())
     }
 
     /// Whether rows are tiered to files (persistent mode).
@@ -283,7 +326,7 @@ impl Magnetic {
             .find(|(d, files)| files.len() > 1 && *d < finished && !self.overlays.contains_key(d))?;
         let part = self.manifest.next_part;
         self.manifest.next_part += 1;
-        Some(Compaction { dir, day, files, part, verified: self.verified.clone() })
+        Some(Compaction { dir, day, files, part, verified: self.verified.clone(), recent: self.recent.clone() })
     }
 
     /// Puts a merged day in place of the files it merged, if they are still the day's files
@@ -294,6 +337,7 @@ impl Magnetic {
         let then: Vec<&str> = job.files.iter().map(|f| f.path.as_str()).collect();
         if now != then || self.overlays.contains_key(&job.day) {
             let _ = fs::remove_file(job.dir.join(&merged.path));
+            self.recent.remove(&job.dir.join(&merged.path));
             return Ok(false);
         }
         let previous = self.manifest.clone();
@@ -339,6 +383,7 @@ impl Magnetic {
         let Some(dir) = &self.dir else { return Ok(()) };
         let listed: HashSet<&str> = self.manifest.files.iter().map(|f| f.path.as_str()).collect();
         for f in old.iter().filter(|f| !listed.contains(f.path.as_str())) {
+            self.recent.remove(&dir.join(&f.path));
             match fs::remove_file(dir.join(&f.path)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -361,6 +406,7 @@ pub struct Compaction {
     files: Vec<MagneticFile>,
     part: u64,
     verified: Verified,
+    recent: Arc<RecentFiles>,
 }
 
 impl Compaction {
@@ -377,21 +423,23 @@ impl Compaction {
         let bad =
             |e: String| io::Error::new(io::ErrorKind::InvalidData, format!("compacting {}: {e}", date_of(self.day)));
         if let Some(merged) = layout::merge_sorted(&batches).map_err(bad)? {
-            return write_part(&self.dir, &self.verified, self.day, self.part, Ok(Some(merged)));
+            return write_part(&self.dir, &self.verified, &self.recent, self.day, self.part, Ok(Some(merged)));
         }
         let mut rows = TableData::default();
         for batch in &batches {
             layout::records(batch).map_err(bad)?.into_iter().for_each(|r| rows.restore(r));
         }
-        write_part(&self.dir, &self.verified, self.day, self.part, rows.file_batch(i64::MIN..=i64::MAX))
+        write_part(&self.dir, &self.verified, &self.recent, self.day, self.part, rows.file_batch(i64::MIN..=i64::MAX))
     }
 }
 
 /// Writes a day's rows in the file layout (as [`TableData::file_batch`] gives them; `None` for
-/// no rows) as `date=<day>/part-<part>.parquet` below `dir`, synced with its directory.
+/// no rows) as `date=<day>/part-<part>.parquet` below `dir`, synced with its directory, and
+/// keeps the batch among the decoded copies of the newest files.
 pub(super) fn write_part(
     dir: &Path,
     verified: &Verified,
+    recent: &RecentFiles,
     day: i64,
     part: u64,
     batch: Result<Option<RecordBatch>, ArrowError>,
@@ -409,5 +457,6 @@ pub(super) fn write_part(
     let sum = layout::write_file(&dir.join(&path), &batch)?;
     sync_dir(&dir.join(format!("date={}", date_of(day))))?;
     verified.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(path.clone());
+    recent.insert(day, &dir.join(&path), batch);
     Ok(Some(MagneticFile { path, day, min_time, max_time, sum }))
 }

@@ -8,6 +8,7 @@ mod magnetic;
 mod manifest;
 mod memory;
 mod persist;
+mod recent;
 mod repair;
 mod snapshot;
 mod table;
@@ -19,6 +20,7 @@ pub use magnetic::{Compaction, MagneticFile, TableManifest, Verified, date_of, d
 pub use manifest::FileSum;
 pub use memory::{Apply, CHUNK_NS, Columns, Frozen, Measure, MeasureType, NewRecord, ScalarValue, TableData, Undo};
 pub use persist::{CURRENT_FORMAT, CheckpointStats, Damage, Logged, Persistence};
+pub use recent::RecentFiles;
 pub use repair::{RECOVERED_DATABASE, RepairReport, repair};
 pub use table::{StoreUndo, TableStore, TierStats};
 pub use wal::{LogDamage, WalEntry};

@@ -32,6 +32,7 @@ use super::dir::{files_below, replace_file, sync_dir};
 use super::magnetic::Magnetic;
 use super::manifest::{Manifest, mismatch};
 use super::memory::NewRecord;
+use super::recent::RecentFiles;
 use super::wal::{Wal, WalEntry};
 use super::{layout, snapshot};
 use crate::engine::catalog::Catalog;
@@ -46,6 +47,8 @@ pub struct Persistence {
     started: Mutex<std::time::Instant>,
     /// What each live generation holds, to know when it can go.
     summaries: Mutex<Summaries>,
+    /// Decoded copies of the newest magnetic files, shared by the tables.
+    recent: Arc<RecentFiles>,
     // Held for the engine's lifetime: a second engine on the same directory is refused.
     _lock: File,
 }
@@ -220,7 +223,7 @@ impl Persistence {
     /// when queried). A new directory gets a new catalog for `region` and `account`; one written
     /// by an earlier release is converted (its checkpoint's rows go into a new log, and tiering
     /// writes the old ones to files). Damage is an error whose inner error is a [`Damage`].
-    pub fn open(dir: &Path, region: &str, account: &str) -> io::Result<(Self, Catalog)> {
+    pub fn open(dir: &Path, region: &str, account: &str, recent: Arc<RecentFiles>) -> io::Result<(Self, Catalog)> {
         let lock = lock(dir)?;
         // Absolute from here on: queries read the files by absolute path, whatever the working
         // directory was when a relative one was given.
@@ -245,7 +248,7 @@ impl Persistence {
             }
         };
         for table in catalog.databases.values().flat_map(|d| d.tables.values()) {
-            let magnetic = Magnetic::open(dir, table_dir(dir, table.id))?;
+            let magnetic = Magnetic::open(dir, table_dir(dir, table.id), recent.clone())?;
             let mut store = table.data();
             store.memory.seed_columns(&magnetic.manifest.columns);
             store.magnetic = magnetic;
@@ -257,6 +260,7 @@ impl Persistence {
                 dir: dir.to_path_buf(),
                 wal: Mutex::new((catalog.wal_generation, Arc::new(wal))),
                 summaries: Mutex::new(summaries),
+                recent: recent.clone(),
                 started: Mutex::new(std::time::Instant::now()),
                 _lock: lock,
             };
@@ -312,6 +316,7 @@ impl Persistence {
             dir: dir.to_path_buf(),
             wal: Mutex::new((current, Arc::new(open_wal.expect("the current generation was opened")))),
             summaries: Mutex::new(summaries),
+            recent,
             started: Mutex::new(std::time::Instant::now()),
             _lock: lock,
         };
@@ -332,6 +337,11 @@ impl Persistence {
     /// old one, sync the directory.
     pub fn save_catalog(&self, catalog: &Catalog) -> io::Result<()> {
         save_catalog(&self.dir, catalog)
+    }
+
+    /// The decoded copies of the newest magnetic files.
+    pub fn recent(&self) -> Arc<RecentFiles> {
+        self.recent.clone()
     }
 
     /// The directory of a table's magnetic store.

@@ -149,10 +149,11 @@ pub fn repair(dir: &Path, region: &str, account: &str, now: i64) -> io::Result<R
         }
     }
     // Open it as the engine would, to count what is there (and to prove that it opens).
-    let (_, catalog) = Persistence::open(dir, region, account).map_err(|e| match Damage::of(&e) {
-        Some(d) => io::Error::other(format!("the directory is still damaged after the repair: {}", d.problem)),
-        None => e,
-    })?;
+    let (_, catalog) =
+        Persistence::open(dir, region, account, Default::default()).map_err(|e| match Damage::of(&e) {
+            Some(d) => io::Error::other(format!("the directory is still damaged after the repair: {}", d.problem)),
+            None => e,
+        })?;
     report.rows_kept = catalog.databases.values().flat_map(|d| d.tables.values()).map(|t| t.data().len()).sum();
     Ok(report)
 }

@@ -28,6 +28,7 @@ pub struct TableStore {
 pub struct TierJob {
     dir: std::path::PathBuf,
     verified: super::magnetic::Verified,
+    recent: std::sync::Arc<super::RecentFiles>,
     until: i64,
     ended: Option<u64>,
     oldest_kept: i64,
@@ -77,7 +78,7 @@ impl TierJob {
                 let Some((loaded, _)) = &p.whole_day else {
                     // Rows leaving memory: one per identity already.
                     let batch = p.leaving.as_ref().map_or(Ok(None), Frozen::file_batch);
-                    return super::magnetic::write_part(&self.dir, &self.verified, p.day, p.part, batch);
+                    return super::magnetic::write_part(&self.dir, &self.verified, &self.recent, p.day, p.part, batch);
                 };
                 // A day loaded for writes, with rows leaving memory: one row per identity, by
                 // the version rules.
@@ -87,6 +88,7 @@ impl TierJob {
                 super::magnetic::write_part(
                     &self.dir,
                     &self.verified,
+                    &self.recent,
                     p.day,
                     p.part,
                     rows.file_batch(i64::MIN..=i64::MAX),
@@ -299,7 +301,16 @@ impl TableStore {
         }
         self.magnetic.ensure_manifest()?;
         self.tiering = Some((until, 0));
-        Ok(Some(TierJob { dir, verified: self.magnetic.verified(), until, ended, oldest_kept, parts, stats }))
+        Ok(Some(TierJob {
+            dir,
+            verified: self.magnetic.verified(),
+            recent: self.magnetic.recent(),
+            until,
+            ended,
+            oldest_kept,
+            parts,
+            stats,
+        }))
     }
 
     /// Lists the files a [`TierJob`] wrote and drops the rows they hold from memory — unless a
@@ -324,6 +335,7 @@ impl TableStore {
             (other, missed) => {
                 for f in other.iter().flatten().flatten() {
                     let _ = std::fs::remove_file(job.dir.join(&f.path));
+                    job.recent.remove(&job.dir.join(&f.path));
                 }
                 missed?;
                 return other.map(|_| None);
