@@ -31,7 +31,7 @@ use aws_sdk_timestreamwrite::config::{Credentials, Region};
 use aws_sdk_timestreamwrite::types::{
     Dimension, MeasureValue, MeasureValueType, Record, RetentionProperties, TimeUnit,
 };
-use ruuvistream::engine::{Clock, EngineConfig, LocalTimestream};
+use ruuvistream::engine::{Clock, EngineConfig, LocalTimestream, QueryLimits};
 use serde_json::json;
 
 const MINUTE_MS: i64 = 60_000;
@@ -103,10 +103,32 @@ async fn start(dir: &Path, clock: Clock) -> LocalTimestream {
         clock,
         // The bench runs the passes itself, to know when they run.
         checkpoint_interval: Duration::from_secs(3600),
+        query: QueryLimits {
+            recent_files: std::env::var("SCALE_RECENT_MIB")
+                .ok()
+                .and_then(|v| v.parse::<usize>().ok())
+                .map_or(QueryLimits::default().recent_files, |mib| mib << 20),
+            ..Default::default()
+        },
         ..Default::default()
     };
     LocalTimestream::start(config).await.expect("engine starts")
 }
+
+/// One sensor's day from the middle of the data.
+fn one_day(days: usize, sensors: usize) -> String {
+    let mid = START_MS + (days as i64 / 2) * DAY_MS;
+    format!(
+        "SELECT time, temperature, humidity, pressure FROM ruuvi.sensors WHERE mac = '{}' AND time >= \
+         from_milliseconds({mid}) AND time < from_milliseconds({}) ORDER BY time",
+        mac(sensors / 2),
+        mid + DAY_MS
+    )
+}
+
+/// Daily averages per sensor over all the data.
+const DAILY: &str =
+    "SELECT mac, bin(time, 1d) AS day, avg(temperature) AS t FROM ruuvi.sensors GROUP BY mac, bin(time, 1d)";
 
 /// Waits until the restarted engine has read the newest files back into memory (the count of
 /// decoded files has not changed for a second): the time it took and the files read.
@@ -332,6 +354,9 @@ fn queries_only(data: &Path, days: usize, sensors: usize, rounds: usize) {
             let (week, _) = rt.block_on(timed(&mq, &sql, 3));
             line += &format!("  {name}: {year:.1} / {week:.1} ms");
         }
+        let (day, _) = rt.block_on(timed(&q, &one_day(days, sensors), 5));
+        let (daily, _) = rt.block_on(timed(&q, DAILY, 3));
+        line += &format!("  one sensor's day: {day:.1} ms  daily averages: {daily:.0} ms");
         println!("{line}");
     }
     rt.block_on(engine.shutdown());
@@ -425,17 +450,8 @@ fn main() {
     let restart_ms = t.elapsed().as_secs_f64() * 1000.0;
     let (read_back_ms, decoded_files) = read_back(&engine);
     let (_, q) = rt.block_on(clients(&engine.endpoint_url()));
-    let mid = START_MS + (days as i64 / 2) * DAY_MS;
-    let one_day = format!(
-        "SELECT time, temperature, humidity, pressure FROM ruuvi.sensors WHERE mac = '{}' AND time >= \
-         from_milliseconds({mid}) AND time < from_milliseconds({}) ORDER BY time",
-        mac(sensors / 2),
-        mid + DAY_MS
-    );
-    let (sensor_day_ms, sensor_day_rows) = rt.block_on(timed(&q, &one_day, 5));
-    let daily =
-        "SELECT mac, bin(time, 1d) AS day, avg(temperature) AS t FROM ruuvi.sensors GROUP BY mac, bin(time, 1d)";
-    let (daily_ms, daily_rows) = rt.block_on(timed(&q, daily, 3));
+    let (sensor_day_ms, sensor_day_rows) = rt.block_on(timed(&q, &one_day(days, sensors), 5));
+    let (daily_ms, daily_rows) = rt.block_on(timed(&q, DAILY, 3));
     let mut shapes = Vec::new();
     for (name, sql) in walkthrough(end_ms) {
         let (ms, rows) = rt.block_on(timed(&q, &sql, 3));
@@ -465,7 +481,7 @@ fn main() {
         "restart_ms": restart_ms, "read_back_ms": read_back_ms, "decoded_files": decoded_files,
         "sensor_day_ms": sensor_day_ms, "sensor_day_rows": sensor_day_rows,
         "daily_averages_ms": daily_ms, "daily_averages_rows": daily_rows,
-        "daily_averages_sql": daily,
+        "daily_averages_sql": DAILY,
         "walkthrough": shapes.iter().zip(&in_memory).map(|((name, sql, ms, rows), mem)| json!({
             "name": name, "sql": sql, "ms": ms, "rows": rows, "in_memory_week_ms": mem,
         })).collect::<Vec<_>>(),
