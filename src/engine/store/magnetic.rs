@@ -235,7 +235,9 @@ impl Magnetic {
         let batches = layout::read_batches(path, bytes)?;
         let Some(first) = batches.first() else { return Ok(()) };
         let batch = arrow_select::concat::concat_batches(&first.schema(), &batches).map_err(io::Error::other)?;
-        // Deleted while it was read (compaction replaced it): not kept.
+        // Deleted while it was read (compaction replaced it): not kept. (If it goes between
+        // this check and the insert, the copy only takes room until older days push it out:
+        // part numbers are never reused, so no query looks it up.)
         if path.exists() {
             recent.insert(day, path, batch);
         }

@@ -1,6 +1,7 @@
 //! Table data: the memory store (columnar hours with their identity index, versions, measure
-//! types and the column set), the magnetic store (Parquet files by day) and tiering between them;
-//! and persistent mode (catalog file, write-ahead log, checksums, repair).
+//! types and the column set), the magnetic store (Parquet files by day, the newest days also held
+//! decoded for queries) and tiering between them; and persistent mode (catalog file, write-ahead
+//! log, checksums, repair).
 
 mod dir;
 pub mod layout;
