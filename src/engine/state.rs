@@ -8,7 +8,7 @@ use super::clock::Clock;
 use super::config::EngineConfig;
 use super::error::{ApiError, ApiErrorKind, ApiResult};
 use super::query::{QueryRunner, Results};
-use super::store::{CheckpointStats, Damage, Magnetic, Persistence, RecentFiles};
+use super::store::{CheckpointStats, Damage, Persistence, RecentFiles};
 use crate::error::{Error, Result};
 
 /// The engine: catalog and data behind one lock, and the clock.
@@ -51,7 +51,7 @@ impl Engine {
                         None => Error::Io(e),
                     }
                 })?;
-                warm_recent(&c);
+                p.read_back_recent(&c);
                 (Some(p), c)
             }
             None => (None, Catalog::new(&config.region, &config.account)),
@@ -181,34 +181,4 @@ impl Engine {
         p.delete_generations(retired)?;
         Ok(Some(stats))
     }
-}
-
-/// After a restart, reads the newest days' files of every table into the decoded copies, in a
-/// thread of its own, newest first, until the copies' budget is full: the start does not wait
-/// for it, and queries read the files until their copies are there. A file it cannot read is
-/// left to the query that reaches it (which reports it).
-fn warm_recent(catalog: &Catalog) {
-    let mut files = Vec::new();
-    let mut recent = None;
-    for table in catalog.databases.values().flat_map(|d| d.tables.values()) {
-        let store = table.data();
-        let verified = store.magnetic.verified();
-        recent.get_or_insert_with(|| store.magnetic.recent());
-        files.extend(store.magnetic.listed_files().into_iter().map(|f| (f, verified.clone())));
-    }
-    let Some(recent) = recent else { return };
-    if files.is_empty() {
-        return;
-    }
-    files.sort_by_key(|f| std::cmp::Reverse(f.0.0));
-    let spawned = std::thread::Builder::new().name("ruuvistream-warm".into()).spawn(move || {
-        for ((day, path, key, sum), verified) in files {
-            if !recent.wants(day) {
-                break;
-            }
-            let _ = Magnetic::warm(&recent, &verified, day, &path, &key, &sum);
-        }
-    });
-    // Without the thread, queries read the files.
-    drop(spawned);
 }

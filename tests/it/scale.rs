@@ -131,6 +131,13 @@ async fn days_of_sensors_age_into_day_files_with_memory_bounded_and_every_row_an
     let decoded = rows(ts.query(every_row).await.unwrap().batches);
     assert_eq!(decoded.num_rows() as i64, total + 1);
     assert!(decoded.column_by_name("measure_value::varchar").is_some());
+    // Those answers came from the copies: with a day's file moved away, the day still answers.
+    let first_day = table_dir.join(format!("date={}", date_of(day_of(START))));
+    let file = std::fs::read_dir(&first_day).unwrap().next().unwrap().unwrap().path();
+    let aside = dir.path().join("aside.parquet");
+    std::fs::rename(&file, &aside).unwrap();
+    assert_eq!(rows(ts.query(every_row).await.unwrap().batches), decoded);
+    std::fs::rename(&aside, &file).unwrap();
 
     // A restart replays only what is not in files yet, and answers the same: from the files
     // alone (no decoded copies), and once the copies are read back in the background.

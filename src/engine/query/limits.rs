@@ -38,8 +38,8 @@ pub struct QueryLimits {
     /// Persistent mode: memory for decoded copies of the newest days of the magnetic store, in
     /// bytes, so that queries over recent days do not decode their Parquet files each time.
     /// Kept as files are written and, after a restart, read back in the background; the
-    /// oldest days go first. Default: 1/16 of the machine's memory, at most 256 MiB (about
-    /// ten days of 100 sensors at one reading a minute); 0 keeps none.
+    /// oldest days go first. Default: 1/16 of the machine's memory, at most 256 MiB (twelve
+    /// days of 100 sensors at one MULTI reading a minute in `make bench-scale`); 0 keeps none.
     pub recent_files: usize,
 }
 

@@ -20,6 +20,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::union::UnionExec;
 
 use super::tables::TableView;
+use crate::engine::store::layout::columns_as;
 use crate::engine::store::verify_file;
 
 /// One table in one query.
@@ -147,19 +148,10 @@ impl TableProvider for TimeTable {
     }
 }
 
-/// A file's decoded rows (in the file layout: only the columns its rows use) as the table's
-/// columns, NULL where the file has no such column; `None` if a column's type differs.
+/// A file's decoded rows as the table's columns (see [`columns_as`]); `None` if a column's
+/// type differs, and the file is read instead.
 fn as_table(batch: &RecordBatch, schema: &SchemaRef) -> Option<RecordBatch> {
-    let columns = schema
-        .fields()
-        .iter()
-        .map(|field| match batch.column_by_name(field.name()) {
-            Some(c) if c.data_type() == field.data_type() => Some(c.clone()),
-            Some(_) => None,
-            None => Some(arrow_array::new_null_array(field.data_type(), batch.num_rows())),
-        })
-        .collect::<Option<Vec<_>>>()?;
-    RecordBatch::try_new(schema.clone(), columns).ok()
+    RecordBatch::try_new(schema.clone(), columns_as(batch, schema).ok()?).ok()
 }
 
 /// The `[from, to)` range of times (ns) a filter lets through, when it is a comparison of

@@ -299,23 +299,29 @@ pub fn merge_sorted(batches: &[RecordBatch]) -> Result<Option<RecordBatch>, Stri
     let singles: Vec<MeasureType> = singles.into_iter().collect();
     let attrs: Vec<(&str, MeasureType)> = attrs.into_iter().collect();
     let schema = Arc::new(file_schema(&dims, &singles, &attrs, versioned));
+    let inputs = batches.iter().map(|b| columns_as(b, &schema)).collect::<Result<Vec<_>, _>>()?;
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
-    for field in schema.fields() {
-        let arrays: Vec<ArrayRef> = batches
-            .iter()
-            .map(|batch| match batch.column_by_name(field.name()) {
-                Some(c) if c.data_type() == field.data_type() => Ok(c.clone()),
-                Some(c) => Err(format!("column {} is {}, not {}", field.name(), c.data_type(), field.data_type())),
-                None if field.name() == VERSION => {
-                    Ok(Arc::new(Int64Array::from(vec![1; batch.num_rows()])) as ArrayRef)
-                }
-                None => Ok(new_null_array(field.data_type(), batch.num_rows())),
-            })
-            .collect::<Result<_, String>>()?;
-        let arrays: Vec<&dyn Array> = arrays.iter().map(|a| a.as_ref()).collect();
+    for k in 0..schema.fields().len() {
+        let arrays: Vec<&dyn Array> = inputs.iter().map(|c| c[k].as_ref()).collect();
         columns.push(arrow_select::interleave::interleave(&arrays, &rows).map_err(|e| e.to_string())?);
     }
     RecordBatch::try_new(schema, columns).map(Some).map_err(|e| e.to_string())
+}
+
+/// A batch in the wide layout (a file's rows: only the columns they use) as the columns of
+/// `schema`, a wider set of the table's columns: NULL where the batch lacks a column, version
+/// 1 where it has no `ts_version`. `Err` when a column's type differs.
+pub fn columns_as(batch: &RecordBatch, schema: &Schema) -> Result<Vec<ArrayRef>, String> {
+    schema
+        .fields()
+        .iter()
+        .map(|field| match batch.column_by_name(field.name()) {
+            Some(c) if c.data_type() == field.data_type() => Ok(c.clone()),
+            Some(c) => Err(format!("column {} is {}, not {}", field.name(), c.data_type(), field.data_type())),
+            None if field.name() == VERSION => Ok(Arc::new(Int64Array::from(vec![1; batch.num_rows()])) as ArrayRef),
+            None => Ok(new_null_array(field.data_type(), batch.num_rows())),
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -214,36 +214,6 @@ impl Magnetic {
         self.manifest.files.iter().map(|f| (f.day, self.path_of(f), f.path.clone(), f.sum)).collect()
     }
 
-    /// Reads a file the manifest listed into the decoded copies (verifying its checksum), if
-    /// its day would be kept; a file deleted meanwhile is skipped.
-    pub fn warm(
-        recent: &RecentFiles,
-        verified: &Verified,
-        day: i64,
-        path: &Path,
-        key: &str,
-        sum: &FileSum,
-    ) -> io::Result<()> {
-        if !recent.wants(day) || recent.get(path).is_some() {
-            return Ok(());
-        }
-        let bytes = match checked_read(verified, key, path, sum) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e),
-        };
-        let batches = layout::read_batches(path, bytes)?;
-        let Some(first) = batches.first() else { return Ok(()) };
-        let batch = arrow_select::concat::concat_batches(&first.schema(), &batches).map_err(io::Error::other)?;
-        // Deleted while it was read (compaction replaced it): not kept. (If it goes between
-        // this check and the insert, the copy only takes room until older days push it out:
-        // part numbers are never reused, so no query looks it up.)
-        if path.exists() {
-            recent.insert(day, path, batch);
-        }
-        Ok(())
-    }
-
     /// Whether rows are tiered to files (persistent mode).
     pub fn is_persistent(&self) -> bool {
         self.dir.is_some()
@@ -433,6 +403,19 @@ impl Compaction {
         }
         write_part(&self.dir, &self.verified, &self.recent, self.day, self.part, rows.file_batch(i64::MIN..=i64::MAX))
     }
+}
+
+/// A listed file's rows as one batch, read with its checksum verified; `None` if it was
+/// deleted meanwhile (a pass replaced it) or holds no rows.
+pub fn read_decoded(verified: &Verified, key: &str, path: &Path, sum: &FileSum) -> io::Result<Option<RecordBatch>> {
+    let bytes = match checked_read(verified, key, path, sum) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let batches = layout::read_batches(path, bytes)?;
+    let Some(first) = batches.first() else { return Ok(None) };
+    arrow_select::concat::concat_batches(&first.schema(), &batches).map(Some).map_err(io::Error::other)
 }
 
 /// Writes a day's rows in the file layout (as [`TableData::file_batch`] gives them; `None` for

@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 pub use super::dir::Damage;
 use super::dir::{files_below, replace_file, sync_dir};
-use super::magnetic::Magnetic;
+use super::magnetic::{Magnetic, read_decoded};
 use super::manifest::{Manifest, mismatch};
 use super::memory::NewRecord;
 use super::recent::RecentFiles;
@@ -342,6 +342,41 @@ impl Persistence {
     /// The decoded copies of the newest magnetic files.
     pub fn recent(&self) -> Arc<RecentFiles> {
         self.recent.clone()
+    }
+
+    /// After a restart, reads the newest days' files of every table of `catalog` back into the
+    /// decoded copies, in a thread of its own, newest first, until the copies' budget is full:
+    /// the start does not wait, and queries read the files until their copies are there. A
+    /// file it cannot read is left to the query that reaches it (which reports it).
+    pub fn read_back_recent(&self, catalog: &Catalog) {
+        let mut files = Vec::new();
+        for table in catalog.databases.values().flat_map(|d| d.tables.values()) {
+            let store = table.data();
+            let verified = store.magnetic.verified();
+            files.extend(store.magnetic.listed_files().into_iter().map(|f| (f, verified.clone())));
+        }
+        if files.is_empty() || self.recent.budget() == 0 {
+            return;
+        }
+        files.sort_by_key(|f| std::cmp::Reverse(f.0.0));
+        let recent = self.recent.clone();
+        let spawned = std::thread::Builder::new().name("ruuvistream-read-back".into()).spawn(move || {
+            for ((day, path, key, sum), verified) in files {
+                if !recent.wants(day) {
+                    break;
+                }
+                // A file deleted while it was read (a pass replaced it) is not kept. One deleted
+                // between the check and the insert keeps its copy only until older days push it
+                // out: part numbers are never reused, so no query looks it up.
+                if let Ok(Some(batch)) = read_decoded(&verified, &key, &path, &sum)
+                    && path.exists()
+                {
+                    recent.insert(day, &path, batch);
+                }
+            }
+        });
+        // Without the thread, queries read the files.
+        drop(spawned);
     }
 
     /// The directory of a table's magnetic store.

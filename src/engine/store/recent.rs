@@ -41,6 +41,11 @@ impl RecentFiles {
         Self { budget, inner: Mutex::default() }
     }
 
+    /// The most bytes it holds.
+    pub fn budget(&self) -> usize {
+        self.budget
+    }
+
     /// Keeps `batch` as the rows of the file at `path` (absolute), whose rows are of `day`,
     /// making room by dropping older days; a batch older than everything kept, with no room
     /// left, is not kept.
