@@ -7,6 +7,7 @@ mod json;
 mod listener;
 mod query_api;
 mod router;
+mod scan;
 mod write_api;
 mod write_records;
 

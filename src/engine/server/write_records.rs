@@ -1,81 +1,51 @@
-//! WriteRecords on the wire: the body is deserialised straight into borrowed structs (no JSON
-//! tree, no copies of the strings), checked against the API's constraints, merged with
-//! CommonAttributes into the engine's typed records, and handed to
+//! WriteRecords on the wire: the body is read once by a [`Scanner`] into borrowed structs (no
+//! JSON tree, no copies of the strings but those with escapes), checked against the API's
+//! constraints, merged with CommonAttributes into the engine's typed records, and handed to
 //! [`Engine::write_records`](crate::engine::Engine::write_records).
 
 use std::borrow::Cow;
 
-use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::scan::{ScanError, Scanned, Scanner};
 use crate::engine::Engine;
 use crate::engine::error::{ApiError, ApiResult};
 use crate::engine::write::{MeasureInput, RecordInput, parse_epoch};
 
 type Text<'a> = Cow<'a, str>;
 
-/// An optional string borrowed from the body where it has no escapes. (`#[serde(borrow)]` on an
-/// `Option<Cow<str>>` field alone would copy every string: serde borrows only a field spelled
-/// `Cow<str>`, not an option of one or an alias.)
-fn text<'de: 'a, 'a, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Text<'a>>, D::Error> {
-    #[derive(Deserialize)]
-    struct Borrowed<'a>(#[serde(borrow)] Cow<'a, str>);
-    Ok(Option::<Borrowed<'a>>::deserialize(d)?.map(|b| b.0))
-}
-
 /// The WriteRecords request as sent.
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Default, PartialEq)]
 pub(super) struct WriteRecordsRequest<'a> {
-    #[serde(default, borrow, deserialize_with = "text")]
     database_name: Option<Text<'a>>,
-    #[serde(default, borrow, deserialize_with = "text")]
     table_name: Option<Text<'a>>,
-    #[serde(borrow)]
     common_attributes: Option<RecordIn<'a>>,
-    #[serde(borrow)]
     records: Option<Vec<RecordIn<'a>>>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Default, PartialEq)]
 struct RecordIn<'a> {
-    #[serde(borrow)]
     dimensions: Option<Vec<DimensionIn<'a>>>,
-    #[serde(default, borrow, deserialize_with = "text")]
     measure_name: Option<Text<'a>>,
-    #[serde(default, borrow, deserialize_with = "text")]
     measure_value: Option<Text<'a>>,
-    #[serde(default, borrow, deserialize_with = "text")]
     measure_value_type: Option<Text<'a>>,
-    #[serde(default, borrow, deserialize_with = "text")]
     time: Option<Text<'a>>,
-    #[serde(default, borrow, deserialize_with = "text")]
     time_unit: Option<Text<'a>>,
     version: Option<i64>,
-    #[serde(borrow)]
     measure_values: Option<Vec<MeasureValueIn<'a>>>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Default, PartialEq)]
 struct DimensionIn<'a> {
-    #[serde(default, borrow, deserialize_with = "text")]
     name: Option<Text<'a>>,
-    #[serde(default, borrow, deserialize_with = "text")]
     value: Option<Text<'a>>,
-    #[serde(default, borrow, deserialize_with = "text")]
     dimension_value_type: Option<Text<'a>>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Default, PartialEq)]
 struct MeasureValueIn<'a> {
-    #[serde(default, borrow, deserialize_with = "text")]
     name: Option<Text<'a>>,
-    #[serde(default, borrow, deserialize_with = "text")]
     value: Option<Text<'a>>,
-    #[serde(default, borrow, deserialize_with = "text")]
     r#type: Option<Text<'a>>,
 }
 
@@ -86,13 +56,85 @@ impl WriteRecordsRequest<'_> {
     }
 }
 
-/// Parses the body; a wrong JSON type anywhere is a SerializationException. The body's UTF-8
-/// is checked once, as a whole (parsing bytes checks each string again, a tenth of the cost).
+/// Parses the body; malformed JSON or a wrong JSON type anywhere is a SerializationException.
+/// Members the API does not define are skipped; a member given twice is an error.
 pub(super) fn parse(body: &[u8]) -> ApiResult<WriteRecordsRequest<'_>> {
     let fail =
         |e: &dyn std::fmt::Display| ApiError::serialization(format!("Cannot read the WriteRecords request: {e}"));
     let text = std::str::from_utf8(body).map_err(|e| fail(&e))?;
-    serde_json::from_str(text).map_err(|e| fail(&e))
+    let mut s = Scanner::new(text);
+    request(&mut s).and_then(|r| s.finish().map(|()| r)).map_err(|e| fail(&s.describe(&e)))
+}
+
+/// Reads member `name` into `slot` (`null` leaves it empty), unless `seen` says it was read.
+fn member<'a, T>(
+    s: &mut Scanner<'a>,
+    seen: &mut u32,
+    bit: u32,
+    name: &str,
+    slot: &mut Option<T>,
+    read: impl FnOnce(&mut Scanner<'a>) -> Scanned<T>,
+) -> Scanned<()> {
+    if *seen & (1 << bit) != 0 {
+        return Err(ScanError { what: format!("duplicate field `{name}`"), at: s.position() });
+    }
+    *seen |= 1 << bit;
+    *slot = if s.null()? { None } else { Some(read(s)?) };
+    Ok(())
+}
+
+fn list<'a, T>(s: &mut Scanner<'a>, item: impl Fn(&mut Scanner<'a>) -> Scanned<T>) -> Scanned<Vec<T>> {
+    let mut out = Vec::new();
+    s.array(|s| item(s).map(|x| out.push(x)))?;
+    Ok(out)
+}
+
+fn request<'a>(s: &mut Scanner<'a>) -> Scanned<WriteRecordsRequest<'a>> {
+    let (mut r, mut seen) = (WriteRecordsRequest::default(), 0);
+    s.object(|s, key| match key.as_ref() {
+        "DatabaseName" => member(s, &mut seen, 0, &key, &mut r.database_name, Scanner::string),
+        "TableName" => member(s, &mut seen, 1, &key, &mut r.table_name, Scanner::string),
+        "CommonAttributes" => member(s, &mut seen, 2, &key, &mut r.common_attributes, record),
+        "Records" => member(s, &mut seen, 3, &key, &mut r.records, |s| list(s, record)),
+        _ => s.skip(),
+    })?;
+    Ok(r)
+}
+
+fn record<'a>(s: &mut Scanner<'a>) -> Scanned<RecordIn<'a>> {
+    let (mut r, mut seen) = (RecordIn::default(), 0);
+    s.object(|s, key| match key.as_ref() {
+        "Dimensions" => member(s, &mut seen, 0, &key, &mut r.dimensions, |s| list(s, dimension)),
+        "MeasureName" => member(s, &mut seen, 1, &key, &mut r.measure_name, Scanner::string),
+        "MeasureValue" => member(s, &mut seen, 2, &key, &mut r.measure_value, Scanner::string),
+        "MeasureValueType" => member(s, &mut seen, 3, &key, &mut r.measure_value_type, Scanner::string),
+        "Time" => member(s, &mut seen, 4, &key, &mut r.time, Scanner::string),
+        "TimeUnit" => member(s, &mut seen, 5, &key, &mut r.time_unit, Scanner::string),
+        "Version" => member(s, &mut seen, 6, &key, &mut r.version, Scanner::integer),
+        "MeasureValues" => member(s, &mut seen, 7, &key, &mut r.measure_values, |s| list(s, measure_value)),
+        _ => s.skip(),
+    })?;
+    Ok(r)
+}
+
+/// An object of string members: the values of `names`, in their order.
+fn strings<'a, const N: usize>(s: &mut Scanner<'a>, names: [&str; N]) -> Scanned<[Option<Text<'a>>; N]> {
+    let (mut out, mut seen) = (std::array::from_fn(|_| None), 0);
+    s.object(|s, key| match names.iter().position(|n| *n == key) {
+        Some(i) => member(s, &mut seen, i as u32, &key, &mut out[i], Scanner::string),
+        None => s.skip(),
+    })?;
+    Ok(out)
+}
+
+fn dimension<'a>(s: &mut Scanner<'a>) -> Scanned<DimensionIn<'a>> {
+    let [name, value, dimension_value_type] = strings(s, ["Name", "Value", "DimensionValueType"])?;
+    Ok(DimensionIn { name, value, dimension_value_type })
+}
+
+fn measure_value<'a>(s: &mut Scanner<'a>) -> Scanned<MeasureValueIn<'a>> {
+    let [name, value, r#type] = strings(s, ["Name", "Value", "Type"])?;
+    Ok(MeasureValueIn { name, value, r#type })
 }
 
 // Paths are built only when a check fails: valid records, the hot path, allocate none.
@@ -320,6 +362,9 @@ fn merge<'a>(r: &'a RawRecord<'a>, common: Option<&'a RawRecord<'a>>) -> ApiResu
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+    use serde_json::Map;
+
     use super::*;
 
     #[test]
@@ -337,7 +382,200 @@ mod tests {
         let value = &record.measure_values.as_ref().unwrap()[0];
         assert!(matches!(value.r#type, Some(Cow::Borrowed("DOUBLE"))));
         assert!(record.time.is_none());
-        // A wrong JSON type is still an error.
-        assert!(parse(br#"{"DatabaseName":5}"#).is_err());
+    }
+
+    #[test]
+    fn malformed_bodies_are_serialization_errors_that_say_where() {
+        let message = |body: &str| parse(body.as_bytes()).map(drop).unwrap_err().message;
+        assert_eq!(
+            message(r#"{"DatabaseName":5}"#),
+            "Cannot read the WriteRecords request: invalid type: a number, expected a string at line 1 column 17"
+        );
+        assert!(
+            message("{\"Records\":[{},\n {\"Version\": 1.5}]}")
+                .contains("floating point `1.5`, expected i64 at line 2 column 14")
+        );
+        assert!(message(r#"{"TableName":"a","TableName":"b"}"#).contains("duplicate field `TableName`"));
+        assert!(message(r#"{"Records":[null]}"#).contains("expected an object"));
+        assert!(message(r#"{} {}"#).contains("trailing characters"));
+        assert!(message(r#"{"DatabaseName":"\ud800"}"#).contains("lone leading surrogate"));
+        assert!(message(&format!("{{\"x\":{}{}}}", "[".repeat(200), "]".repeat(200))).contains("recursion limit"));
+        assert!(message("{\"DatabaseName\":\"a\tb\"}").contains("control character"));
+        assert!(parse(&[b'{', 0xff, b'}']).is_err());
+    }
+
+    #[test]
+    fn numbers_literals_and_escapes_follow_the_json_grammar() {
+        let numbers = ["0", "-0", "01", "-01", "1.", ".5", "1e", "1e+", "1E5", "-", "--1", "1.5e-3", "00", "2.0", "+1"];
+        let literals = ["true", "tru", "nul", "falsey", "null", "[]", "[1,]", "{,}", "{\"a\":1,}", "[1 2]"];
+        let strings = [r#""\/""#, r#""\x""#, r#""\u12""#, r#""\ud83d\ude00""#, r#""\udc00""#, r#""\u00E9""#];
+        for value in numbers.iter().chain(&literals).chain(&strings) {
+            for body in [format!(r#"{{"Other":{value}}}"#), format!(r#"{{"Records":[{{"Version":{value}}}]}}"#)] {
+                assert_eq!(parse(body.as_bytes()).ok(), oracle(&body), "{body}");
+            }
+        }
+        for value in strings {
+            let body = format!(r#"{{"DatabaseName":{value}}}"#);
+            assert_eq!(parse(body.as_bytes()).ok(), oracle(&body), "{body}");
+        }
+    }
+
+    /// What serde_json makes of a body, in the request's structs: the reference the scanner is
+    /// checked against (`None` where serde_json refuses the JSON or a member has the wrong type).
+    fn oracle(body: &str) -> Option<WriteRecordsRequest<'static>> {
+        fn text(v: &Value) -> Option<Option<Text<'static>>> {
+            match v {
+                Value::Null => Some(None),
+                Value::String(s) => Some(Some(Cow::Owned(s.clone()))),
+                _ => None,
+            }
+        }
+        fn opt<T>(v: Option<&Value>, f: impl Fn(&Value) -> Option<T>) -> Option<Option<T>> {
+            match v {
+                None | Some(Value::Null) => Some(None),
+                Some(v) => f(v).map(Some),
+            }
+        }
+        fn list<T>(v: &Value, f: impl Fn(&Value) -> Option<T>) -> Option<Vec<T>> {
+            v.as_array()?.iter().map(f).collect()
+        }
+        fn field(m: &Map<String, Value>, k: &str) -> Option<Option<Text<'static>>> {
+            m.get(k).map_or(Some(None), text)
+        }
+        fn record(v: &Value) -> Option<RecordIn<'static>> {
+            let m = v.as_object()?;
+            Some(RecordIn {
+                dimensions: opt(m.get("Dimensions"), |v| {
+                    list(v, |d| {
+                        let d = d.as_object()?;
+                        Some(DimensionIn {
+                            name: field(d, "Name")?,
+                            value: field(d, "Value")?,
+                            dimension_value_type: field(d, "DimensionValueType")?,
+                        })
+                    })
+                })?,
+                measure_name: field(m, "MeasureName")?,
+                measure_value: field(m, "MeasureValue")?,
+                measure_value_type: field(m, "MeasureValueType")?,
+                time: field(m, "Time")?,
+                time_unit: field(m, "TimeUnit")?,
+                version: opt(m.get("Version"), Value::as_i64)?,
+                measure_values: opt(m.get("MeasureValues"), |v| {
+                    list(v, |x| {
+                        let x = x.as_object()?;
+                        Some(MeasureValueIn {
+                            name: field(x, "Name")?,
+                            value: field(x, "Value")?,
+                            r#type: field(x, "Type")?,
+                        })
+                    })
+                })?,
+            })
+        }
+        let v: Value = serde_json::from_str(body).ok()?;
+        let m = v.as_object()?;
+        Some(WriteRecordsRequest {
+            database_name: field(m, "DatabaseName")?,
+            table_name: field(m, "TableName")?,
+            common_attributes: opt(m.get("CommonAttributes"), record)?,
+            records: opt(m.get("Records"), |v| list(v, record))?,
+        })
+    }
+
+    /// Values a member may hold: mostly strings (with escapes and characters of every width),
+    /// and every other JSON type, nested.
+    fn value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            4 => "[a-zA-Z0-9:. \"\\\\/\u{e9}\u{1F321}\u{1}\n]{0,8}".prop_map(Value::from),
+            1 => Just(Value::Null),
+            1 => any::<bool>().prop_map(Value::from),
+            1 => any::<i64>().prop_map(Value::from),
+            1 => (-1e6f64..1e6).prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 16, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                prop::collection::btree_map("[A-Z][a-z]{0,3}", inner, 0..3)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// An object with some of `keys` (plus an unknown one), each holding `member` or any value.
+    fn object_of(keys: &'static [&'static str], member: BoxedStrategy<Value>) -> BoxedStrategy<Value> {
+        prop::collection::vec((prop::sample::select(keys), prop_oneof![3 => member, 1 => value()]), 0..6)
+            .prop_map(|pairs| Value::Object(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()))
+            .boxed()
+    }
+
+    fn body() -> impl Strategy<Value = String> {
+        let text = "[a-zA-Z0-9_:.\u{e9}\"\\\\]{0,6}".prop_map(Value::from).boxed();
+        let dimension = object_of(&["Name", "Value", "DimensionValueType", "Other"], text.clone());
+        let measure = object_of(&["Name", "Value", "Type", "Other"], text.clone());
+        let record = object_of(
+            &[
+                "Dimensions",
+                "MeasureName",
+                "MeasureValue",
+                "MeasureValueType",
+                "Time",
+                "TimeUnit",
+                "Version",
+                "MeasureValues",
+                "Other",
+            ],
+            prop_oneof![
+                text.clone(),
+                prop::collection::vec(dimension, 0..3).prop_map(Value::from),
+                prop::collection::vec(measure, 0..3).prop_map(Value::from),
+                (1i64..1 << 40).prop_map(Value::from),
+            ]
+            .boxed(),
+        );
+        let request = object_of(
+            &["DatabaseName", "TableName", "CommonAttributes", "Records", "Other"],
+            prop_oneof![text, record.clone(), prop::collection::vec(record, 0..4).prop_map(Value::from)].boxed(),
+        );
+        // Pretty or compact, then up to three bytes replaced by or inserted before a byte JSON
+        // cares about, and perhaps cut short.
+        let edit = (any::<prop::sample::Index>(), any::<bool>(), prop::sample::select(&b"{}[]\",:\\0-.e 1"[..]));
+        (
+            request,
+            any::<bool>(),
+            prop::collection::vec(edit, 0..4),
+            prop::option::weighted(0.1, any::<prop::sample::Index>()),
+        )
+            .prop_map(|(v, pretty, edits, cut)| {
+                let mut text =
+                    if pretty { serde_json::to_string_pretty(&v) } else { serde_json::to_string(&v) }.unwrap();
+                for (at, replace, byte) in edits {
+                    let i = at.index(text.len().max(1));
+                    let byte = char::from(byte).to_string();
+                    if !text.is_char_boundary(i) {
+                        continue;
+                    }
+                    match text[i..].chars().next() {
+                        Some(c) if replace && c.is_ascii() => text.replace_range(i..i + 1, &byte),
+                        _ => text.insert_str(i, &byte),
+                    }
+                }
+                if let Some(at) = cut {
+                    let i = at.index(text.len().max(1));
+                    if text.is_char_boundary(i) {
+                        text.truncate(i);
+                    }
+                }
+                text
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+        #[test]
+        fn the_scanner_reads_what_serde_json_reads(body in body()) {
+            let scanned = parse(body.as_bytes()).ok();
+            prop_assert_eq!(scanned, oracle(&body), "{}", body);
+        }
     }
 }
