@@ -8,7 +8,9 @@
 //! size, the restart time, and query times (one sensor's day, daily averages per sensor over
 //! the year, the walkthrough's three query shapes over the last week, the last against an
 //! engine holding only that week in memory). `benches/compare_scale.py` then runs DuckDB on
-//! the same files.
+//! the same files. Before the writes it measures the client alone (as `SCALE_NULL_ENGINE=1`
+//! does, four days) and reports the ingest rate as a share of it, which carries across machines
+//! of different speed.
 //!
 //! Settings (environment): `SCALE_DIR` (default `out/bench-scale`), `SCALE_DAYS` (365),
 //! `SCALE_SENSORS` (100). With `SCALE_NULL_ENGINE=1` the same writes go instead to an HTTP
@@ -16,7 +18,9 @@
 //! what the client alone can send on this machine (the ceiling of the ingest figure while
 //! client and engine share its cores). With `SCALE_QUERY_ONLY=1` it skips the writes and runs
 //! only the query phase, `SCALE_REPEAT` times (default 5), on the directory a full run left
-//! (with the same `SCALE_DIR`, `SCALE_DAYS` and `SCALE_SENSORS`), printing each round.
+//! (with the same `SCALE_DIR`, `SCALE_DAYS` and `SCALE_SENSORS`), printing each round (the
+//! two engines taking turns at going first) and then each shape's median and range over the
+//! rounds, year against week.
 
 #![allow(missing_docs)]
 
@@ -157,11 +161,15 @@ async fn clients(url: &str) -> (Client, QueryClient) {
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    percentile_of(&sorted.iter().map(|d| d.as_secs_f64() * 1000.0).collect::<Vec<_>>(), p)
+}
+
+/// The `p` quantile of sorted values (NaN if there are none).
+fn percentile_of(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
-    let k = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[k].as_secs_f64() * 1000.0
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
 /// CPU time this process has used (user and system), from `/proc/self/stat`.
@@ -347,34 +355,67 @@ fn queries_only(data: &Path, days: usize, sensors: usize, rounds: usize) {
     println!("newest {decoded_files} files read back into memory in {read_back_ms:.0} ms");
     let (_, q) = rt.block_on(clients(&engine.endpoint_url()));
     let (memory_engine, mq) = rt.block_on(week_in_memory(end_ms, sensors));
+    // Per shape, the year's and the week's times of every round, for the medians at the end.
+    let mut times: Vec<(Vec<f64>, Vec<f64>)> = vec![Default::default(); walkthrough(end_ms).len()];
+    let (mut days_ms, mut daily_ms) = (Vec::new(), Vec::new());
     for round in 1..=rounds {
         let mut line = format!("round {round}:");
-        for (name, sql) in walkthrough(end_ms) {
-            let (year, _) = rt.block_on(timed(&q, &sql, 3));
-            let (week, _) = rt.block_on(timed(&mq, &sql, 3));
+        for (i, (name, sql)) in walkthrough(end_ms).into_iter().enumerate() {
+            // The two engines alternate in which goes first, so that neither always runs warm.
+            let (year, week) = if round % 2 == 1 {
+                let year = rt.block_on(timed(&q, &sql, 3)).0;
+                (year, rt.block_on(timed(&mq, &sql, 3)).0)
+            } else {
+                let week = rt.block_on(timed(&mq, &sql, 3)).0;
+                (rt.block_on(timed(&q, &sql, 3)).0, week)
+            };
+            times[i].0.push(year);
+            times[i].1.push(week);
             line += &format!("  {name}: {year:.1} / {week:.1} ms");
         }
         let (day, _) = rt.block_on(timed(&q, &one_day(days, sensors), 5));
         let (daily, _) = rt.block_on(timed(&q, DAILY, 3));
+        days_ms.push(day);
+        daily_ms.push(daily);
         line += &format!("  one sensor's day: {day:.1} ms  daily averages: {daily:.0} ms");
         println!("{line}");
     }
+    // Sorts `v` and gives its median with its range.
+    let spread = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        format!("{:.1} ms ({:.1}-{:.1})", percentile_of(v, 0.5), v[0], v[v.len() - 1])
+    };
+    println!("medians of {rounds} rounds (min-max), year on disk / the week in memory:");
+    for ((name, _), (year, week)) in walkthrough(end_ms).iter().zip(&mut times) {
+        let (year_text, week_text) = (spread(year), spread(week));
+        let ratio = percentile_of(year, 0.5) / percentile_of(week, 0.5);
+        println!("  {name}: {year_text} / {week_text}: {ratio:.2}");
+    }
+    println!("  one sensor's day: {}; daily averages: {}", spread(&mut days_ms), spread(&mut daily_ms));
     rt.block_on(engine.shutdown());
     rt.block_on(memory_engine.shutdown());
+}
+
+/// The client alone: four days (at most `days`) of the same writes to [`null_engine`], as
+/// (records/s, cores busy). The ingest figure's ceiling on this machine, measured in the same
+/// run so that the two compare on one machine's speed.
+fn client_alone(rt: &tokio::runtime::Runtime, days: usize, sensors: usize) -> (f64, f64) {
+    let days = days.min(4);
+    let url = rt.block_on(null_engine());
+    let (w, _) = rt.block_on(clients(&url));
+    let clock = Clock::manual(START_MS * 1_000_000);
+    let (t, cpu) = (Instant::now(), cpu_seconds());
+    rt.block_on(ingest(&w, &clock, START_MS, START_MS + days as i64 * DAY_MS, sensors));
+    let (rows, s) = ((days as i64 * DAY_MS / MINUTE_MS) as f64 * sensors as f64, t.elapsed().as_secs_f64());
+    (rows / s, (cpu_seconds() - cpu) / s)
 }
 
 fn main() {
     if std::env::var("SCALE_NULL_ENGINE").is_ok_and(|v| v == "1") {
         let (days, sensors) = (env_or("SCALE_DAYS", 4), env_or("SCALE_SENSORS", 100));
         let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-        let url = rt.block_on(null_engine());
-        let (w, _) = rt.block_on(clients(&url));
-        let clock = Clock::manual(START_MS * 1_000_000);
-        let (t, cpu) = (Instant::now(), cpu_seconds());
-        rt.block_on(ingest(&w, &clock, START_MS, START_MS + days as i64 * DAY_MS, sensors));
-        let (rows, s) = ((days as i64 * DAY_MS / MINUTE_MS) as f64 * sensors as f64, t.elapsed().as_secs_f64());
-        let cores = (cpu_seconds() - cpu) / s;
-        println!("{{\"null_engine_records_per_second\": {:.0}, \"cores_busy\": {cores:.2}}}", rows / s);
+        let (rate, cores) = client_alone(&rt, days, sensors);
+        println!("{{\"null_engine_records_per_second\": {rate:.0}, \"cores_busy\": {cores:.2}}}");
         return;
     }
     let dir = PathBuf::from(std::env::var("SCALE_DIR").unwrap_or_else(|_| "out/bench-scale".into()));
@@ -386,6 +427,8 @@ fn main() {
     let _ = std::fs::remove_dir_all(&data);
     std::fs::create_dir_all(&data).expect("directory");
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let (alone, alone_cores) = client_alone(&rt, days, sensors);
+    println!("the client alone: {alone:.0} records/s ({alone_cores:.2} cores busy)");
     let end_ms = START_MS + days as i64 * DAY_MS;
     let clock = Clock::manual(START_MS * 1_000_000);
     let engine = rt.block_on(start(&data, clock.clone()));
@@ -472,6 +515,8 @@ fn main() {
         "days": days, "sensors": sensors, "rows": total_rows,
         "ingest_seconds": ingest_s, "records_per_second": total_rows / ingest_s,
         "ingest_cores_busy": ingest_cores, "ingest_cpu_us_per_record": ingest_cores * ingest_s / total_rows * 1e6,
+        "client_alone_records_per_second": alone, "client_alone_cores_busy": alone_cores,
+        "ingest_vs_client_alone": total_rows / ingest_s / alone,
         "monthly_records_per_second": months, "last_month_vs_first": last / first,
         "write_p50_ms_idle": percentile(&idle, 0.5), "write_p99_ms_idle": percentile(&idle, 0.99),
         "write_p50_ms_during_pass": percentile(&busy, 0.5), "write_p99_ms_during_pass": percentile(&busy, 0.99),
