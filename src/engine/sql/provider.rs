@@ -94,11 +94,17 @@ impl TableProvider for TimeTable {
             })
             .sum();
         self.scanned.fetch_add(bytes as u64, Ordering::Relaxed);
-        // Contiguous runs of chunks, one per partition.
-        let parts = state.config().target_partitions().clamp(1, chunks.len().max(1));
-        let per = chunks.len().div_ceil(parts).max(1);
-        let partitions: Vec<Vec<_>> =
-            chunks.chunks(per).map(|run| run.iter().map(|b| b.as_ref().clone()).collect()).collect();
+        // In slices of DataFusion's batch size, as its operators expect (a decoded file holds
+        // a day); slicing copies nothing.
+        let size = state.config().batch_size().max(1);
+        let slices: Vec<RecordBatch> = chunks
+            .iter()
+            .flat_map(|b| (0..b.num_rows()).step_by(size).map(move |at| b.slice(at, size.min(b.num_rows() - at))))
+            .collect();
+        // Contiguous runs of slices, one per partition.
+        let parts = state.config().target_partitions().clamp(1, slices.len().max(1));
+        let per = slices.len().div_ceil(parts).max(1);
+        let partitions: Vec<Vec<_>> = slices.chunks(per).map(<[RecordBatch]>::to_vec).collect();
         let partitions = if partitions.is_empty() { vec![Vec::new()] } else { partitions };
         let memory: Arc<dyn ExecutionPlan> =
             MemorySourceConfig::try_new_exec(&partitions, self.schema(), projection.cloned())?;
