@@ -1,9 +1,10 @@
 //! A JSON reader for the one request on the ingest path, WriteRecords: it walks the body once,
 //! handing out strings borrowed from it (copied only where they hold escapes) and skipping
 //! members it does not know, with no tree and no per-field dispatch machinery in between.
-//! It accepts exactly the JSON of RFC 8259 (checked against serde_json by a property test in
-//! `write_records`), nests at most [`MAX_DEPTH`] levels, and its errors say where the body
-//! went wrong (`line L column C`).
+//! It accepts the JSON of RFC 8259 as serde_json reads it (a property test in `write_records`
+//! checks the two against each other), nests at most [`MAX_DEPTH`] levels, and its errors say
+//! where the body went wrong (`line L column C`). Its callers refuse a member given twice, as
+//! serde's derived readers did.
 
 use std::borrow::Cow;
 
