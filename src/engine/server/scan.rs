@@ -44,12 +44,8 @@ impl<'a> Scanner<'a> {
         format!("{} at line {line} column {column}", e.what)
     }
 
-    /// The byte offset reached.
-    pub fn position(&self) -> usize {
-        self.at
-    }
-
-    fn fail<T>(&self, what: impl Into<String>) -> Scanned<T> {
+    /// An error at the offset reached, for what a caller finds wrong there.
+    pub fn fail<T>(&self, what: impl Into<String>) -> Scanned<T> {
         Err(ScanError { what: what.into(), at: self.at })
     }
 
@@ -373,7 +369,16 @@ impl<'a> Scanner<'a> {
             Some(b't') => self.literal("true"),
             Some(b'f') => self.literal("false"),
             Some(b'n') => self.literal("null"),
-            Some(b'-' | b'0'..=b'9') => self.number().map(drop),
+            Some(b'-' | b'0'..=b'9') => {
+                // As serde_json, a number beyond a double's range is an error even where unread.
+                let start = self.at;
+                let (text, _) = self.number()?;
+                if text.parse::<f64>().is_ok_and(f64::is_infinite) {
+                    self.at = start;
+                    return self.fail("number out of range");
+                }
+                Ok(())
+            }
             Some(_) => self.fail("expected value"),
             None => self.fail("EOF while parsing a value"),
         }

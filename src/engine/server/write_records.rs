@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use serde_json::{Value, json};
 
-use super::scan::{ScanError, Scanned, Scanner};
+use super::scan::{Scanned, Scanner};
 use crate::engine::Engine;
 use crate::engine::error::{ApiError, ApiResult};
 use crate::engine::write::{MeasureInput, RecordInput, parse_epoch};
@@ -76,7 +76,7 @@ fn member<'a, T>(
     read: impl FnOnce(&mut Scanner<'a>) -> Scanned<T>,
 ) -> Scanned<()> {
     if *seen & (1 << bit) != 0 {
-        return Err(ScanError { what: format!("duplicate field `{name}`"), at: s.position() });
+        return s.fail(format!("duplicate field `{name}`"));
     }
     *seen |= 1 << bit;
     *slot = if s.null()? { None } else { Some(read(s)?) };
@@ -406,7 +406,27 @@ mod tests {
 
     #[test]
     fn numbers_literals_and_escapes_follow_the_json_grammar() {
-        let numbers = ["0", "-0", "01", "-01", "1.", ".5", "1e", "1e+", "1E5", "-", "--1", "1.5e-3", "00", "2.0", "+1"];
+        let numbers = [
+            "0",
+            "-0",
+            "01",
+            "1e309",
+            "-1e0000309",
+            "1e-400",
+            "123456789012345678901234567890",
+            "-01",
+            "1.",
+            ".5",
+            "1e",
+            "1e+",
+            "1E5",
+            "-",
+            "--1",
+            "1.5e-3",
+            "00",
+            "2.0",
+            "+1",
+        ];
         let literals = ["true", "tru", "nul", "falsey", "null", "[]", "[1,]", "{,}", "{\"a\":1,}", "[1 2]"];
         let strings = [r#""\/""#, r#""\x""#, r#""\u12""#, r#""\ud83d\ude00""#, r#""\udc00""#, r#""\u00E9""#];
         for value in numbers.iter().chain(&literals).chain(&strings) {
