@@ -268,6 +268,7 @@ impl TableStore {
             for day in first {
                 let from = day.saturating_mul(DAY_NS);
                 let to = (day + 1).saturating_mul(DAY_NS).min(until);
+                self.memory.seal(from..=to - 1);
                 let rows = self.memory.frozen(from..=to - 1);
                 if !rows.is_empty() {
                     days.insert(day, rows);
