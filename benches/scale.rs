@@ -13,7 +13,8 @@
 //! of different speed.
 //!
 //! Settings (environment): `SCALE_DIR` (default `out/bench-scale`), `SCALE_DAYS` (365),
-//! `SCALE_SENSORS` (100). With `SCALE_NULL_ENGINE=1` the same writes go instead to an HTTP
+//! `SCALE_SENSORS` (100), `SCALE_PASSES_NICE=0` (the passes at the writes' priority, to compare
+//! with the lower one the engine gives them). With `SCALE_NULL_ENGINE=1` the same writes go instead to an HTTP
 //! server that reads each request and answers success without doing anything, which measures
 //! what the client alone can send on this machine (the ceiling of the ingest figure while
 //! client and engine share its cores). With `SCALE_QUERY_ONLY=1` it skips the writes and runs
@@ -435,12 +436,17 @@ fn main() {
     let (w, _) = rt.block_on(clients(&engine.endpoint_url()));
     rt.block_on(create(&w, 24));
 
-    // Passes beside the writes, one a second (as --checkpoint-interval 1s would), each timed.
+    // Passes beside the writes, one a second (as --checkpoint-interval 1s would), each timed,
+    // at the lower priority the engine's own pass thread takes (unless SCALE_PASSES_NICE=0).
+    let nice = std::env::var("SCALE_PASSES_NICE").map_or(true, |v| v != "0");
     let stop = Arc::new(AtomicBool::new(false));
     let passes: Arc<Mutex<Vec<(Instant, Instant)>>> = Arc::default();
     let tiering = {
         let (e, stop, passes) = (engine.engine().clone(), stop.clone(), passes.clone());
         std::thread::spawn(move || {
+            if nice {
+                ruuvistream::engine::lower_thread_priority();
+            }
             while !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_secs(1));
                 let t = Instant::now();
@@ -520,7 +526,7 @@ fn main() {
         "monthly_records_per_second": months, "last_month_vs_first": last / first,
         "write_p50_ms_idle": percentile(&idle, 0.5), "write_p99_ms_idle": percentile(&idle, 0.99),
         "write_p50_ms_during_pass": percentile(&busy, 0.5), "write_p99_ms_during_pass": percentile(&busy, 0.99),
-        "requests_during_pass": busy.len(), "requests_idle": idle.len(), "passes": passes.len(),
+        "passes_niced": nice, "requests_during_pass": busy.len(), "requests_idle": idle.len(), "passes": passes.len(),
         "resident_mib_end": rss, "resident_mib_peak": peak,
         "disk_bytes": disk, "parquet_bytes": parquet,
         "restart_ms": restart_ms, "read_back_ms": read_back_ms, "decoded_files": decoded_files,

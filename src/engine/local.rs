@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 
 use super::clock::Clock;
 use super::config::EngineConfig;
+use super::passes::Passes;
 use super::server;
 use super::state::Engine;
 use crate::error::{Error, Result};
@@ -25,7 +26,8 @@ pub struct LocalTimestream {
     scheme: &'static str,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
-    checkpoints: Option<JoinHandle<()>>,
+    /// Persistent mode: the background passes' thread.
+    passes: Option<Passes>,
 }
 
 impl LocalTimestream {
@@ -51,29 +53,17 @@ impl LocalTimestream {
         let scheme = if tls.is_some() { "https" } else { "http" };
         let engine = Arc::new(Engine::open(config)?);
         let app = server::router(engine.clone());
-        let checkpoints = engine.persistence.is_some().then(|| {
-            let engine = engine.clone();
-            let every = engine.config.checkpoint_interval.max(std::time::Duration::from_millis(10));
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(every);
-                tick.tick().await; // the first tick is immediate
-                loop {
-                    tick.tick().await;
-                    let e = engine.clone();
-                    match tokio::task::spawn_blocking(move || e.checkpoint()).await {
-                        Ok(Ok(_)) => {}
-                        Ok(Err(err)) => {
-                            eprintln!("ruuvistream engine: tiering failed (the log still has every write): {err}")
-                        }
-                        Err(_) => return,
-                    }
-                }
-            })
-        });
+        let passes = match engine.persistence {
+            Some(_) => {
+                let every = engine.config.checkpoint_interval.max(std::time::Duration::from_millis(10));
+                Some(Passes::start(engine.clone(), every)?)
+            }
+            None => None,
+        };
         let (stop, stopped) = oneshot::channel::<()>();
         let limits = engine.config.connections.clone();
         let task = tokio::spawn(server::serve(listener, app, limits, tls, stopped));
-        Ok(Self { engine, addr, scheme, stop: Some(stop), task: Some(task), checkpoints })
+        Ok(Self { engine, addr, scheme, stop: Some(stop), task: Some(task), passes })
     }
 
     /// `http://host:port`, the endpoint URL to give SDK clients.
@@ -100,9 +90,8 @@ impl LocalTimestream {
         }
         // Queries would otherwise run on (and keep the engine alive) until their time limit.
         self.engine.results.stop_all("The engine is shutting down; the query was stopped.");
-        if let Some(c) = self.checkpoints.take() {
-            c.abort();
-            let _ = c.await;
+        if let Some(passes) = self.passes.take() {
+            let _ = tokio::task::spawn_blocking(move || passes.stop()).await;
         }
         if let Some(task) = self.task.take() {
             let _ = task.await;
@@ -120,8 +109,8 @@ impl Drop for LocalTimestream {
             let _ = stop.send(());
             self.engine.results.stop_all("The engine is shutting down; the query was stopped.");
         }
-        if let Some(c) = self.checkpoints.take() {
-            c.abort();
+        if let Some(passes) = self.passes.as_mut() {
+            passes.signal();
         }
     }
 }
