@@ -5,7 +5,7 @@ use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use arrow_array::RecordBatch;
+use arrow_array::{Array, RecordBatch};
 use clap::{Args, ValueEnum};
 
 use crate::cli::{pretty, read_from};
@@ -85,6 +85,10 @@ pub struct IngestArgs {
     /// With --simulate: the seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Write every rejected reading to this CSV file (reading, mac, time, measure, reason,
+    /// existing_version); without it, the first ten are printed.
+    #[arg(long, value_name = "FILE")]
+    rejected: Option<PathBuf>,
     /// JSON lines (the simulator's or Ruuvi Gateway's) or hex lines to read (default: standard
     /// input).
     file: Option<PathBuf>,
@@ -220,22 +224,108 @@ pub fn ingest(args: IngestArgs, out: &mut dyn Write) -> Result<i32> {
     }
     writeln!(
         out,
-        "{} readings: {} records ingested ({} memory, {} magnetic) in {} requests, {} rejected",
-        batch.num_rows(),
-        report.records_ingested,
+        "{}: {} ingested ({} memory, {} magnetic) in {}, {} rejected",
+        plural(batch.num_rows(), "reading"),
+        plural(report.records_ingested, "record"),
         report.memory_store,
         report.magnetic_store,
-        report.requests,
+        plural(report.requests, "request"),
         report.rejected.len()
     )?;
-    for r in report.rejected.iter().take(20) {
-        let measure = if r.measure_name.is_empty() { String::new() } else { format!(" ({})", r.measure_name) };
-        eprintln!("ruuvistream: row {}{measure}: {}", r.row, r.reason);
-    }
-    if report.rejected.len() > 20 {
-        eprintln!("ruuvistream: … and {} more rejected records", report.rejected.len() - 20);
+    let multi = args.layout == LayoutArg::Multi;
+    let rejections: Vec<Rejection> = report.rejected.iter().map(|r| Rejection::of(&batch, r, multi)).collect();
+    if let Some(path) = &args.rejected {
+        let mut csv = String::from("reading,mac,time,measure,reason,existing_version\n");
+        for r in &rejections {
+            let fields = [r.reading.to_string(), r.mac.clone(), r.time.clone(), r.measure.clone(), r.reason.clone()];
+            let fields: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+            let version = r.existing_version.map(|v| v.to_string()).unwrap_or_default();
+            csv.push_str(&format!("{},{version}\n", fields.join(",")));
+        }
+        std::fs::write(path, csv)
+            .map_err(|e| Error::InvalidArgument(format!("cannot write --rejected {}: {e}", path.display())))?;
+        if !rejections.is_empty() {
+            eprintln!("ruuvistream: {} written to {}", plural(rejections.len(), "rejected record"), path.display());
+        }
+    } else {
+        for r in rejections.iter().take(REJECTIONS_SHOWN) {
+            eprintln!("ruuvistream: {r}");
+        }
+        if rejections.len() > REJECTIONS_SHOWN {
+            eprintln!(
+                "ruuvistream: … and {} more; --rejected FILE writes every one of them to a CSV file",
+                rejections.len() - REJECTIONS_SHOWN
+            );
+        }
     }
     Ok(if report.rejected.is_empty() && unreadable == 0 { 0 } else { 1 })
+}
+
+/// How many rejected records `ingest` prints when no `--rejected` file is given.
+const REJECTIONS_SHOWN: usize = 10;
+
+/// `n` and a noun, singular or plural as `n` asks ("1 request", "2 requests").
+pub(crate) fn plural(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
+/// A CSV field, quoted when it holds a comma, a quote or a line break.
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_string() }
+}
+
+/// A rejected record as a reader knows it: which reading (counted from 1, in input order),
+/// which sensor and time, which measure, and why.
+struct Rejection {
+    reading: usize,
+    mac: String,
+    time: String,
+    measure: String,
+    reason: String,
+    existing_version: Option<i64>,
+}
+
+impl Rejection {
+    fn of(batch: &RecordBatch, r: &crate::client::RejectedRecord, multi: bool) -> Self {
+        let value = |column: &str| -> String {
+            let Some(array) = batch.column_by_name(column) else { return String::new() };
+            if r.row >= array.len() || array.is_null(r.row) {
+                return String::new();
+            }
+            let options = arrow_cast::display::FormatOptions::default();
+            arrow_cast::display::ArrayFormatter::try_new(array.as_ref(), &options)
+                .map(|f| f.value(r.row).to_string())
+                .unwrap_or_default()
+        };
+        let measure = if multi {
+            "all measures".to_string()
+        } else if r.measure_name.is_empty() {
+            "no measure".to_string()
+        } else {
+            r.measure_name.clone()
+        };
+        Self {
+            reading: r.row + 1,
+            mac: value("mac"),
+            time: value("time"),
+            measure,
+            reason: r.reason.clone(),
+            existing_version: r.existing_version,
+        }
+    }
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "reading {}", self.reading)?;
+        match (self.mac.is_empty(), self.time.is_empty()) {
+            (false, false) => write!(f, " (sensor {} at {})", self.mac, self.time)?,
+            (false, true) => write!(f, " (sensor {})", self.mac)?,
+            (true, false) => write!(f, " (at {})", self.time)?,
+            (true, true) => {}
+        }
+        write!(f, ", {}: {}", self.measure, self.reason)
+    }
 }
 
 /// Runs a query and prints (or saves) the result.

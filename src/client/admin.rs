@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use aws_sdk_timestreamwrite::types::{MagneticStoreWriteProperties, RetentionProperties};
 
-use super::{Timestream, sdk_error};
+use super::Timestream;
 use crate::error::{Error, Result};
 
 /// A table's retention: how long records stay in the memory store (whole hours, 1 h to 1 year)
@@ -84,7 +84,7 @@ impl Timestream {
     pub async fn create_database(&self, database: &str, if_not_exists: bool) -> Result<()> {
         match self.write.create_database().database_name(database).send().await {
             Ok(_) => Ok(()),
-            Err(e) => match sdk_error("CreateDatabase", e) {
+            Err(e) => match self.sdk_error("CreateDatabase", e) {
                 Error::Service { code, .. } if if_not_exists && code == "ConflictException" => Ok(()),
                 other => Err(other),
             },
@@ -96,7 +96,7 @@ impl Timestream {
         let mut names = Vec::new();
         let mut pages = self.write.list_databases().into_paginator().send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| sdk_error("ListDatabases", e))?;
+            let page = page.map_err(|e| self.sdk_error("ListDatabases", e))?;
             names.extend(page.databases().iter().filter_map(|d| d.database_name().map(str::to_string)));
         }
         Ok(names)
@@ -109,7 +109,7 @@ impl Timestream {
             .database_name(database)
             .send()
             .await
-            .map_err(|e| sdk_error("DeleteDatabase", e))?;
+            .map_err(|e| self.sdk_error("DeleteDatabase", e))?;
         Ok(())
     }
 
@@ -133,7 +133,7 @@ impl Timestream {
             .await;
         match sent {
             Ok(_) => Ok(()),
-            Err(e) => match sdk_error("CreateTable", e) {
+            Err(e) => match self.sdk_error("CreateTable", e) {
                 Error::Service { code, .. } if if_not_exists && code == "ConflictException" => Ok(()),
                 other => Err(other),
             },
@@ -149,7 +149,7 @@ impl Timestream {
             .table_name(table)
             .send()
             .await
-            .map_err(|e| sdk_error("DescribeTable", e))?;
+            .map_err(|e| self.sdk_error("DescribeTable", e))?;
         let t = out.table().ok_or_else(|| Error::Connection {
             operation: "DescribeTable",
             message: "the answer has no table".into(),
@@ -174,7 +174,7 @@ impl Timestream {
         let mut names = Vec::new();
         let mut pages = self.write.list_tables().database_name(database).into_paginator().send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| sdk_error("ListTables", e))?;
+            let page = page.map_err(|e| self.sdk_error("ListTables", e))?;
             names.extend(page.tables().iter().filter_map(|t| t.table_name().map(str::to_string)));
         }
         Ok(names)
@@ -190,7 +190,7 @@ impl Timestream {
             .magnetic_store_write_properties(retention.magnetic_properties()?)
             .send()
             .await
-            .map_err(|e| sdk_error("UpdateTable", e))?;
+            .map_err(|e| self.sdk_error("UpdateTable", e))?;
         Ok(())
     }
 
@@ -202,7 +202,7 @@ impl Timestream {
             .table_name(table)
             .send()
             .await
-            .map_err(|e| sdk_error("DeleteTable", e))?;
+            .map_err(|e| self.sdk_error("DeleteTable", e))?;
         Ok(())
     }
 }

@@ -21,7 +21,7 @@ use aws_config::meta::region::RegionProviderChain;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_timestreamwrite::config::{Credentials, Region};
-use aws_sdk_timestreamwrite::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_timestreamwrite::error::{ProvideErrorMetadata, SdkError};
 
 pub use admin::{Retention, TableInfo};
 /// The AWS SDK crates the client is built on, for calls made directly on
@@ -88,6 +88,49 @@ fn credentials_configured() -> bool {
 pub struct Timestream {
     write: aws_sdk_timestreamwrite::Client,
     query: aws_sdk_timestreamquery::Client,
+    /// Where requests go, as errors name it: the endpoint URL, or Timestream in a region.
+    target: Target,
+}
+
+/// Where a [`Timestream`] sends its requests, as its errors name it.
+#[derive(Debug, Clone)]
+struct Target(std::sync::Arc<str>);
+
+impl Target {
+    /// The text of a failure to get an answer: where, why, and what to check.
+    fn unreachable(&self, why: &str) -> String {
+        let url = &*self.0;
+        let host = url.split("://").nth(1).unwrap_or(url).split(['/', '?']).next().unwrap_or("");
+        let host = host
+            .rsplit_once(':')
+            .map_or(host, |(h, port)| if port.chars().all(|c| c.is_ascii_digit()) { h } else { host });
+        let local = matches!(host, "127.0.0.1" | "localhost" | "[::1]" | "0.0.0.0") || host.starts_with("127.");
+        let hint = if !url.contains("://") {
+            "check the network, the region and the credentials"
+        } else if local {
+            "is `ruuvistream serve` (or another engine) running there?"
+        } else {
+            "check the endpoint URL and that the server is up"
+        };
+        format!("cannot reach {url} ({why}); {hint}")
+    }
+}
+
+/// Refuses an endpoint URL that the SDK would fail on with an unreadable error: one without
+/// `http://` or `https://`, or without a host.
+fn check_endpoint_url(url: &str) -> Result<()> {
+    let lower = url.to_ascii_lowercase();
+    let rest = lower.strip_prefix("http://").or_else(|| lower.strip_prefix("https://"));
+    match rest {
+        Some(rest) if !rest.is_empty() && !rest.starts_with(['/', ':']) => Ok(()),
+        Some(_) => Err(Error::InvalidArgument(format!(
+            "the endpoint URL {url:?} has no host: write e.g. http://127.0.0.1:8000"
+        ))),
+        None => Err(Error::InvalidArgument(format!(
+            "the endpoint URL {url:?} needs a scheme: write http://{} (or https:// for an engine serving TLS)",
+            url.split_once("://").map_or(url, |(_, rest)| rest)
+        ))),
+    }
 }
 
 impl Timestream {
@@ -106,6 +149,7 @@ impl Timestream {
             loader = loader.credentials_provider(Credentials::new(id, secret, None, None, "ruuvistream"));
         }
         if let Some(url) = &opts.endpoint_url {
+            check_endpoint_url(url)?;
             loader = loader.endpoint_url(url).region(region.or_else("us-east-1"));
             if opts.credentials.is_none() && !credentials_configured() {
                 // The engine accepts any signature; a local endpoint needs no account.
@@ -115,12 +159,17 @@ impl Timestream {
             return Ok(Self {
                 write: aws_sdk_timestreamwrite::Client::new(&config),
                 query: aws_sdk_timestreamquery::Client::new(&config),
+                target: Target(url.trim_end_matches('/').into()),
             });
         }
         let config = loader.region(region).load().await;
+        let target = Target(match config.region() {
+            Some(r) => format!("Timestream in {r}").into(),
+            None => "Timestream (no region configured)".into(),
+        });
         let discovery = |e: aws_sdk_timestreamwrite::error::BoxError| Error::Connection {
             operation: "DescribeEndpoints",
-            message: format!("endpoint discovery failed: {e}"),
+            message: target.unreachable(&format!("endpoint discovery failed: {}", root_cause(e.as_ref()))),
         };
         let (write, reload_write) =
             aws_sdk_timestreamwrite::Client::new(&config).with_endpoint_discovery_enabled().await.map_err(discovery)?;
@@ -128,7 +177,7 @@ impl Timestream {
             aws_sdk_timestreamquery::Client::new(&config).with_endpoint_discovery_enabled().await.map_err(discovery)?;
         tokio::spawn(reload_write.reload_task());
         tokio::spawn(reload_query.reload_task());
-        Ok(Self { write, query })
+        Ok(Self { write, query, target })
     }
 
     /// The underlying aws-sdk-timestreamwrite client.
@@ -176,27 +225,84 @@ where
 impl<E, R> From<SdkError<E, R>> for Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 {
     fn from(e: SdkError<E, R>) -> Self {
-        sdk_error("Timestream", e)
+        sdk_error("Timestream", e, &Target("the endpoint".into()))
     }
 }
 
-/// An SDK error as the crate's: the service's error type and message, or what kept the request
-/// from an answer.
-fn sdk_error<E, R>(operation: &'static str, e: SdkError<E, R>) -> Error
+impl Timestream {
+    /// An SDK error of a call to this connection's target, as the crate's.
+    fn sdk_error<E, R>(&self, operation: &'static str, e: SdkError<E, R>) -> Error
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug + 'static,
+    {
+        sdk_error(operation, e, &self.target)
+    }
+}
+
+/// An SDK error as the crate's: the service's error code and message, or in a sentence what
+/// kept the request from an answer (where it went, the cause at the bottom of the SDK's chain,
+/// and what to check) — never the SDK's debug dump, which holds the request.
+fn sdk_error<E, R>(operation: &'static str, e: SdkError<E, R>, target: &Target) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 {
-    match e.as_service_error() {
-        Some(s) => Error::Service {
-            operation,
-            code: s.code().unwrap_or("UnknownError").to_string(),
-            message: s.message().unwrap_or_default().to_string(),
-        },
-        None => Error::Connection { operation, message: DisplayErrorContext(&e).to_string() },
+    let message = match &e {
+        SdkError::ServiceError(s) => {
+            let s = s.err();
+            return Error::Service {
+                operation,
+                code: s.code().unwrap_or("UnknownError").to_string(),
+                message: s.message().unwrap_or_default().to_string(),
+            };
+        }
+        SdkError::TimeoutError(_) => target.unreachable("no answer in time, after every retry"),
+        SdkError::DispatchFailure(d) if d.is_timeout() => target.unreachable("no answer in time, after every retry"),
+        SdkError::DispatchFailure(d) if d.is_io() => target.unreachable(&root_cause(&e)),
+        SdkError::DispatchFailure(_) => format!("the request was not sent: {}", root_cause(&e)),
+        SdkError::ResponseError(_) => {
+            format!("the answer from {} is not a Timestream response ({})", target.0, root_cause(&e))
+        }
+        SdkError::ConstructionFailure(_) => format!("the request could not be made: {}", root_cause(&e)),
+        _ => root_cause(&e),
+    };
+    Error::Connection { operation, message }
+}
+
+/// The cause at the bottom of an error's chain, in words: "connection refused" for an I/O error
+/// of a kind people know, else its text without the OS error number.
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = e;
+    let mut io_kind = None;
+    while let Some(next) = last.source() {
+        last = next;
+        if let Some(io) = last.downcast_ref::<std::io::Error>() {
+            io_kind = Some(io.kind());
+        }
+    }
+    use std::io::ErrorKind as K;
+    let known = match io_kind {
+        Some(K::ConnectionRefused) => Some("connection refused"),
+        Some(K::ConnectionReset) => Some("the connection was reset"),
+        Some(K::ConnectionAborted) => Some("the connection was aborted"),
+        Some(K::TimedOut) => Some("timed out"),
+        Some(K::AddrNotAvailable) => Some("address not available"),
+        Some(K::UnexpectedEof) => Some("the connection closed before an answer"),
+        _ => None,
+    };
+    match known {
+        Some(text) => text.to_string(),
+        None => {
+            let text = last.to_string();
+            match text.find(" (os error") {
+                Some(i) => text[..i].to_string(),
+                None => text,
+            }
+        }
     }
 }
 
@@ -212,9 +318,44 @@ mod tests {
 
     #[test]
     fn block_on_reports_what_the_call_returns() {
-        // Nothing listens on port 9: the call's own error comes back, after the SDK's retries.
-        let connect = Connect { max_attempts: 1, ..Connect::endpoint("http://127.0.0.1:9") };
+        // Nothing listens on port 9: the call's own error comes back, after the SDK's retries,
+        // as a sentence that says where, why and what to check (not the SDK's debug dump).
+        let connect = Connect { max_attempts: 1, ..Connect::endpoint("http://127.0.0.1:9/") };
         let e = block_on(&connect, |ts| async move { ts.list_databases().await }).unwrap_err();
         assert!(matches!(e, Error::Connection { operation: "ListDatabases", .. }), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "ListDatabases: cannot reach http://127.0.0.1:9 (connection refused); is `ruuvistream serve` (or another \
+             engine) running there?"
+        );
+    }
+
+    #[test]
+    fn an_endpoint_url_needs_a_scheme_and_a_host() {
+        for good in ["http://127.0.0.1:8800", "HTTPS://timestream.example.com", "http://[::1]:8800/"] {
+            assert!(check_endpoint_url(good).is_ok(), "{good}");
+        }
+        let e = check_endpoint_url("127.0.0.1:8899").unwrap_err().to_string();
+        assert!(e.contains("needs a scheme: write http://127.0.0.1:8899 (or https://"), "{e}");
+        let e = check_endpoint_url("tcp://127.0.0.1:8899").unwrap_err().to_string();
+        assert!(e.contains("write http://127.0.0.1:8899"), "{e}");
+        let e = check_endpoint_url("http://").unwrap_err().to_string();
+        assert!(e.contains("has no host"), "{e}");
+        // Refused before any request: connect itself fails, with the same text.
+        let e = block_on(&Connect::endpoint("localhost:8800"), |_| async { Ok(()) }).unwrap_err();
+        assert!(matches!(&e, Error::InvalidArgument(m) if m.contains("write http://localhost:8800")), "{e}");
+    }
+
+    #[test]
+    fn only_local_endpoints_suggest_starting_the_engine() {
+        let local = Target("http://localhost:8800".into()).unreachable("connection refused");
+        assert!(local.ends_with("is `ruuvistream serve` (or another engine) running there?"), "{local}");
+        let remote = Target("https://ts.example.com:443".into()).unreachable("timed out");
+        assert_eq!(
+            remote,
+            "cannot reach https://ts.example.com:443 (timed out); check the endpoint URL and that the server is up"
+        );
+        let aws = Target("Timestream in eu-west-1".into()).unreachable("dns error");
+        assert!(aws.ends_with("check the network, the region and the credentials"), "{aws}");
     }
 }

@@ -12,7 +12,7 @@ use aws_sdk_timestreamquery::operation::query::QueryOutput;
 use aws_sdk_timestreamquery::types as sdk;
 use tokio::sync::mpsc;
 
-use super::{Timestream, sdk_error};
+use super::{Target, Timestream, sdk_error};
 use crate::error::{Error, Result};
 use crate::types::{BatchBuilder, Datum, ScalarType, TsType};
 
@@ -250,6 +250,7 @@ impl futures_core::Stream for QueryStream {
 /// Fetches every page into `tx`; when the receiver is gone before the end, cancels the query.
 async fn fetch_pages(
     client: aws_sdk_timestreamquery::Client,
+    target: Target,
     sql: String,
     page_rows: Option<i32>,
     tx: mpsc::Sender<Page>,
@@ -260,7 +261,7 @@ async fn fetch_pages(
         let page = match sent {
             Ok(p) => p,
             Err(e) => {
-                let _ = tx.send(Err(sdk_error("Query", e))).await;
+                let _ = tx.send(Err(sdk_error("Query", e, &target))).await;
                 return;
             }
         };
@@ -284,7 +285,7 @@ impl Timestream {
     /// pages up to about 1 MB.
     pub fn query_stream(&self, sql: &str, page_rows: Option<i32>) -> QueryStream {
         let (tx, rx) = mpsc::channel(1);
-        tokio::spawn(fetch_pages(self.query.clone(), sql.to_string(), page_rows, tx));
+        tokio::spawn(fetch_pages(self.query.clone(), self.target.clone(), sql.to_string(), page_rows, tx));
         QueryStream {
             pages: rx,
             builder: None,

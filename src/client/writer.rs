@@ -7,7 +7,7 @@ use aws_sdk_timestreamwrite::operation::write_records::WriteRecordsError;
 use aws_sdk_timestreamwrite::types as sdk;
 use tokio::task::JoinSet;
 
-use super::{Timestream, sdk_error};
+use super::{Target, Timestream, sdk_error};
 use crate::error::{Error, Result};
 use crate::records::{Mapping, Measure, TimeUnit, ValueType, WriteBatch, batches};
 
@@ -179,6 +179,7 @@ fn is_fatal(e: &Error) -> bool {
 /// write.
 async fn send(
     client: aws_sdk_timestreamwrite::Client,
+    target: Target,
     db: Arc<str>,
     table: Arc<str>,
     b: WriteBatch,
@@ -233,7 +234,7 @@ async fn send(
                 // The request as a whole was refused: each of its records is reported.
                 reject_all(&mut report, &format!("ValidationException: {}", v.message()));
             } else {
-                match sdk_error("WriteRecords", e) {
+                match sdk_error("WriteRecords", e, &target) {
                     // Every other request would fail the same way: stop.
                     err @ Error::Service { .. } if is_fatal(&err) => return Err(err),
                     // Throttling, server errors or timeouts after every retry, a lost connection:
@@ -296,7 +297,7 @@ impl Timestream {
         loop {
             while in_flight.len() < concurrency {
                 let Some(b) = pending.next() else { break };
-                in_flight.spawn(send(self.write.clone(), db.clone(), tbl.clone(), b));
+                in_flight.spawn(send(self.write.clone(), self.target.clone(), db.clone(), tbl.clone(), b));
             }
             let Some(joined) = in_flight.join_next().await else { break };
             let part =

@@ -76,7 +76,12 @@ pub fn decode_append(text: &str, out: &mut Vec<u8>) -> Result<(), DecodeError> {
         return Err(DecodeError::Empty);
     }
     if d.len() % 2 != 0 {
-        return Err(DecodeError::BadHex { position: offset + d.len(), reason: "odd number of hex digits" });
+        // A character that is no hex digit is the better answer: "hello" is not hex at all.
+        let position = match d.iter().position(|c| VALUE[*c as usize] == 0xFF) {
+            Some(i) => return Err(DecodeError::BadHex { position: offset + i, reason: "not a hex digit" }),
+            None => offset + d.len(),
+        };
+        return Err(DecodeError::BadHex { position, reason: "odd number of hex digits" });
     }
     if d.len() / 2 > MAX_BYTES {
         return Err(DecodeError::BadHex {

@@ -72,7 +72,10 @@ fn typed_errors() {
         }
     }
     assert!(matches!(decode_hex("0512FG"), Err(DecodeError::BadHex { position: 5, .. })));
-    assert!(matches!(decode_hex("051"), Err(DecodeError::BadHex { .. })));
+    assert!(matches!(decode_hex("051"), Err(DecodeError::BadHex { position: 3, reason: "odd number of hex digits" })));
+    // An odd count of characters that are not hex at all: the first wrong character is named.
+    assert!(matches!(decode_hex("hello"), Err(DecodeError::BadHex { position: 0, reason: "not a hex digit" })));
+    assert!(matches!(decode_hex(" 0x05G"), Err(DecodeError::BadHex { position: 5, reason: "not a hex digit" })));
     assert!(matches!(decode_hex(&"00".repeat(300)), Err(DecodeError::BadHex { .. })));
     assert!(matches!(decode_hex("https://ruu.vi/#B!"), Err(DecodeError::BadUrl(_))));
     assert!(matches!(decode(&[0x4C, 0x00, 0x02]), Err(DecodeError::NotRuuvi(_))));
