@@ -32,7 +32,7 @@ def main(out: pathlib.Path, notebooks: bool = True) -> None:
     sensors = ruuvistream.simulated_sensors(SENSORS, air_sensors=AIR)
     print("Sensors:")
     for s in sensors:
-        print(f"  {s['mac']}  format {s['data_format']:>3}  {s['location']}")
+        print(f"  {s['mac']}  format {s['format']:>2}  {s['location']}")
 
     began = time.perf_counter()
     packets = ruuvistream.simulate(SENSORS, "24h", "5s", air_sensors=AIR, start=START, raw=True)
@@ -91,30 +91,31 @@ def walkthrough(table: pa.Table, sensors: list[dict], out: pathlib.Path) -> None
               f"({len(report.rejected)} rejected) into the embedded engine at {engine.endpoint_url}")  # fmt: skip
         assert report.rejected == []
 
-        print("\nThe walkthrough's first query: each location's interpolated temperature, averaged")
-        print(
-            ts.query("""WITH interp_ts AS (
+        print("\nThe walkthrough's first query: each location's interpolated temperature (°C), averaged")
+        first = ts.query("""WITH interp_ts AS (
     SELECT location, INTERPOLATE_LINEAR(CREATE_TIME_SERIES(time, measure_value::double),
             SEQUENCE(ago(3h), ago(2h), 30m)) AS temp
         FROM ruuvi.sensors WHERE measure_name='temperature' and time>=ago(4h) GROUP BY location)
 SELECT location, avg(t.temp_unnest) AS avg_temp FROM interp_ts
 CROSS JOIN UNNEST(temp) AS t (time, temp_unnest) GROUP BY location ORDER BY location""").to_pandas()
-        )
+        print(first.round(2).to_string(index=False))
 
-        print("\nIts second: a TIMESERIES per location, read page by page with boto3's paginator")
+        print("\nIts second: a TIMESERIES per location (°C, every 10 min), read page by page with boto3's paginator")
         paginator = engine.client("timestream-query").get_paginator("query")
         sql = """SELECT location, measure_name, INTERPOLATE_LINEAR(
         CREATE_TIME_SERIES(time, measure_value::double), SEQUENCE(ago(4h), ago(3h), 10m)) AS v
         FROM ruuvi.sensors WHERE measure_name ='temperature' and time >= ago(5h)
         GROUP BY location, measure_name"""
-        for page in paginator.paginate(QueryString=sql):
-            for row in page["Rows"]:
-                points = row["Data"][2]["TimeSeriesValue"]
-                values = ", ".join(f"{float(p['Value']['ScalarValue']):.2f}" for p in points)
-                print(
-                    f"  {row['Data'][0]['ScalarValue']:<12} "
-                    f"{points[0]['Time'][11:16]}..{points[-1]['Time'][11:16]}: {values}"
-                )
+        # The query has no ORDER BY (as in the walkthrough): rows come in no set order, and are
+        # sorted here for reading.
+        rows = [row for page in paginator.paginate(QueryString=sql) for row in page["Rows"]]
+        for row in sorted(rows, key=lambda r: r["Data"][0]["ScalarValue"]):
+            points = row["Data"][2]["TimeSeriesValue"]
+            values = ", ".join(f"{float(p['Value']['ScalarValue']):.2f}" for p in points)
+            print(
+                f"  {row['Data'][0]['ScalarValue']:<12} "
+                f"{points[0]['Time'][11:16]}..{points[-1]['Time'][11:16]} UTC: {values}"
+            )
 
         print("\nIts third, the templated binned averages (filled safely), for the bedroom:")
         query_multi = """select bin(time, {bin}) as binned_time,
@@ -126,7 +127,13 @@ group by bin(time, {bin}) order by bin(time, {bin})"""
         sql = ruuvistream.format_sql(
             query_multi, bin=dt.timedelta(minutes=10), time=dt.timedelta(hours=1), location="bedroom"
         )
-        print(ts.query(sql).to_pandas().to_string(index=False))
+        binned = ts.query(sql).to_pandas()
+        # Ruuvi sensors report pressure in Pa; shown in hPa, as the summary above, and rounded
+        # for display only.
+        binned["avg_pressure"] = binned["avg_pressure"] / 100
+        units = {"binned_time": "binned_time (UTC)", "avg_temp": "avg_temp (°C)", "avg_humidity": "avg_humidity (%RH)",
+                 "avg_pressure": "avg_pressure (hPa)"}  # fmt: skip
+        print(binned.round({c: 2 for c in units if c != "binned_time"}).rename(columns=units).to_string(index=False))
 
         averages = ts.query("""SELECT location, bin(time, 10m) AS t,
         avg(CASE WHEN measure_name = 'temperature' THEN measure_value::double END) AS temperature,
@@ -140,6 +147,7 @@ def plot(averages, path: pathlib.Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
@@ -148,8 +156,10 @@ def plot(averages, path: pathlib.Path) -> None:
         ax2.plot(part["t"], part["humidity"], label=location)
     ax1.set_ylabel("temperature (°C)")
     ax2.set_ylabel("humidity (%RH)")
+    ax2.set_xlabel(f"time (UTC), {END - dt.timedelta(days=1):%Y-%m-%d}")
+    ax2.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=dt.timezone.utc))
     ax1.legend(fontsize="small", ncol=5)
-    fig.suptitle("A day of simulated Ruuvi sensors, queried back from the embedded Timestream engine")
+    fig.suptitle("A day of simulated Ruuvi sensors: 10-minute averages queried from the embedded Timestream engine")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)

@@ -253,10 +253,13 @@ def simulated_sensors(
 ) -> list[dict[str, Any]]:
     """Describe the sensors :func:`simulate` creates with the same arguments.
 
-    Returns one dict per sensor with ``mac``, ``location``, ``site`` and ``data_format``: the
-    mapping from MAC to location that Timestream dimensions are built from.
+    Returns one dict per sensor with ``mac``, ``location``, ``site``, ``data_format`` (the
+    format byte, as in decoded readings) and ``format`` (its name as Ruuvi writes it: ``"5"``,
+    ``"E1"``): the mapping from MAC to location that Timestream dimensions are built from.
 
     >>> [s["location"] for s in simulated_sensors(3)]
     ['bedroom', 'bathroom', 'greenhouse']
+    >>> [(s["data_format"], s["format"]) for s in simulated_sensors(1, air_sensors=1)]
+    [(5, '5'), (225, 'E1')]
     """
     return _native.simulated_sensors(sensors, air_sensors, seed, site)

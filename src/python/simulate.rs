@@ -105,7 +105,7 @@ fn packets_batch(sim: Simulator) -> Result<RecordBatch> {
 }
 
 /// The sensors a simulation with these settings has: a list of dicts with `mac`, `location`,
-/// `site` and `data_format`.
+/// `site`, `data_format` (the format byte) and `format` (its name as Ruuvi writes it: `5`, `E1`).
 #[pyfunction]
 #[pyo3(signature = (sensors = 4, air_sensors = 0, seed = 0, site = "home"))]
 pub fn simulated_sensors<'py>(
@@ -125,6 +125,7 @@ pub fn simulated_sensors<'py>(
             d.set_item("location", &s.location)?;
             d.set_item("site", &s.site)?;
             d.set_item("data_format", s.data_format.code())?;
+            d.set_item("format", s.data_format.to_string())?;
             Ok(d)
         })
         .collect()
