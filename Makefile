@@ -16,6 +16,9 @@ WHEEL_DIR := dist
 # The Jupyter kernel the Rust notebook runs on.
 EVCXR_VERSION := 0.22.0
 NEXTEST := $(shell cargo nextest --version >/dev/null 2>&1 && echo yes)
+# Where cargo builds: build logs and the Rust notebook's build cache go there too, so that
+# `make clean` removes them with it.
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 
 .PHONY: help
 help: ## List the targets
@@ -33,7 +36,8 @@ venv: $(VENV)/.deps ## Create the development virtualenv (.venv) with the test a
 .PHONY: wheel
 wheel: venv ## Build the wheel (debug profile) and install it into .venv
 	rm -rf $(WHEEL_DIR)
-	$(VENV)/bin/maturin build --quiet --out $(WHEEL_DIR)
+	$(PYTHON) scripts/progress.py "Building the wheel (about 5 minutes the first time)" \
+		$(TARGET_DIR)/logs/wheel.log -- $(VENV)/bin/maturin build --out $(WHEEL_DIR)
 	$(PIP) install --quiet --force-reinstall --no-deps $(WHEEL_DIR)/ruuvistream-*.whl
 
 .PHONY: evcxr-kernel
@@ -67,8 +71,19 @@ lint: venv ## rustfmt, clippy, ruff and mypy; warnings fail
 	$(VENV)/bin/mypy
 
 .PHONY: demo
-demo: wheel evcxr-kernel ## The main job: the walkthrough on the embedded engine (tables, out/walkthrough.png, executed notebooks)
+# The kernel builds (mostly on one core) beside the wheel; the evcxr-kernel step waits for it.
+demo: venv ## The main job: the walkthrough on the embedded engine (tables, out/walkthrough.png, executed notebooks)
+	bash scripts/evcxr-kernel.sh --background $(EVCXR_VERSION)
+	$(MAKE) --no-print-directory wheel evcxr-kernel
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) scripts/demo.py
+
+.PHONY: lab
+lab: wheel evcxr-kernel ## Open the notebooks in JupyterLab, on the project's .venv (installs jupyterlab into it)
+	$(PIP) install --quiet 'jupyterlab>=4'
+	# The Rust kernel builds in the target directory; its cells find Rust's standard library
+	# through LD_LIBRARY_PATH (see scripts/notebooks.py).
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" EVCXR_TMPDIR="$(TARGET_DIR)/evcxr-lab" \
+		LD_LIBRARY_PATH="$$(rustc --print target-libdir)$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH}" $(VENV)/bin/jupyter lab notebooks/
 
 .PHONY: notebooks
 notebooks: wheel evcxr-kernel ## Execute both walkthrough notebooks into out/notebooks (.ipynb and .html)
@@ -95,6 +110,6 @@ bench-scale: venv ## A year of 100 sensors through the engine (release build; ~2
 	$(PY) benches/compare_scale.py out/bench-scale --duckdb-threads 2
 
 .PHONY: clean
-clean: ## Remove build outputs and the virtualenv
+clean: ## Remove build outputs (the target directory, with build logs and the Rust notebook's build cache) and the virtualenv
 	cargo clean
 	rm -rf $(VENV) $(WHEEL_DIR) .pytest_cache .mypy_cache .ruff_cache

@@ -3,8 +3,11 @@
 Each notebook runs in its own directory (the Rust one depends on the crate by a relative path)
 with a generous per-cell timeout; a cell that errors, times out or panics fails the run. The
 Rust kernel gets the headless evcxr settings in ``notebooks/headless-evcxr`` (``:opt 0`` for a
-fast first build, a shared dependency cache, and panics that fail their cell), unless
-``EVCXR_CONFIG_DIR`` is already set.
+fast first build, and panics that fail their cell), unless ``EVCXR_CONFIG_DIR`` is already set,
+and builds in ``<target dir>/evcxr-notebooks`` (``EVCXR_TMPDIR``), kept between runs so that only
+the first one builds the notebook's dependencies, and removed by ``make clean``; one run at a
+time uses it. While a cell runs longer than 10 s, a line says so every 30 s, with what the
+kernel's build is doing.
 
 ``python scripts/notebooks.py [--out DIR] [--only python|rust]`` writes each executed notebook,
 and an HTML copy when nbconvert is installed, to DIR (default ``out/notebooks``); ``make
@@ -15,11 +18,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import os
 import pathlib
 import re
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 
@@ -40,6 +46,11 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 MESSAGE_LINES = 12
 # Lines of the kernel's own output kept in the failure message.
 KERNEL_LOG_LINES = 30
+# Seconds between two "still running" lines, and how long a cell runs before they start.
+HEARTBEAT_S = 30
+LONG_CELL_S = 10
+# The Rust notebook's build directory, kept between runs (cargo's target directory holds it).
+EVCXR_BUILD = pathlib.Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target") / "evcxr-notebooks"
 
 
 class NotebookFailed(RuntimeError):
@@ -88,14 +99,35 @@ def kernel_environment(kernel: str) -> Iterator[None]:
     process exits with status 99).
     """
     saved = dict(os.environ)
+    lock = None
     if kernel == "rust":
         os.environ.setdefault("EVCXR_CONFIG_DIR", str(EVCXR_CONFIG))
+        os.environ.setdefault("EVCXR_TMPDIR", str(EVCXR_BUILD))
         os.environ.pop("CARGO_INCREMENTAL", None)
+        # A cell's library finds Rust's standard library through a relative run path, which
+        # rustc computes one directory off when the build directory is as deep below the
+        # toolchain's common parent as a project in a home directory is ("dlopen failed"
+        # otherwise): the loader is told where the toolchain's libraries are.
+        std = subprocess.run(["rustc", "--print", "target-libdir"], capture_output=True, text=True, check=True)
+        libs = [std.stdout.strip(), os.environ.get("LD_LIBRARY_PATH", "")]
+        os.environ["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in libs if p)
+        # Two kernels must not share a build directory at the same time.
+        build = pathlib.Path(os.environ["EVCXR_TMPDIR"])
+        build.parent.mkdir(parents=True, exist_ok=True)
+        # Held until the kernel is done (closed below).
+        lock = open(build.with_name(build.name + ".lock"), "w")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"  waiting for another notebook run to finish with {build} …", flush=True)
+            fcntl.flock(lock, fcntl.LOCK_EX)
     try:
         yield
     finally:
         os.environ.clear()
         os.environ.update(saved)
+        if lock is not None:
+            lock.close()
 
 
 def execute(path: pathlib.Path, timeout: int = CELL_TIMEOUT_S) -> nbformat.NotebookNode:
@@ -105,6 +137,12 @@ def execute(path: pathlib.Path, timeout: int = CELL_TIMEOUT_S) -> nbformat.Noteb
     """
     nb = nbformat.read(path, as_version=4)
     kernel = nb.metadata.get("kernelspec", {}).get("name", "python3")
+    code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    running: dict[str, float | int] = {}
+
+    def started(cell: nbformat.NotebookNode, cell_index: int) -> None:
+        running.update(index=cell_index, since=time.monotonic())
+
     client = nbclient.NotebookClient(
         nb,
         timeout=timeout,
@@ -112,10 +150,31 @@ def execute(path: pathlib.Path, timeout: int = CELL_TIMEOUT_S) -> nbformat.Noteb
         kernel_name=kernel,
         record_timing=True,
         resources={"metadata": {"path": str(path.parent)}},
+        on_cell_execute=started,
     )
     # The kernel's own output (evcxr's cargo progress, ipykernel's warnings) goes to a log that
-    # is shown only when the notebook fails.
-    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as log:
+    # is shown only when the notebook fails; while a cell runs long, a line every 30 s says
+    # which one and what the log says the kernel is building.
+    with tempfile.NamedTemporaryFile("w+", encoding="utf-8", errors="replace", suffix=".log") as log:
+        done = threading.Event()
+
+        def heartbeat() -> None:
+            while not done.wait(HEARTBEAT_S):
+                if "index" not in running:
+                    continue
+                index, since = int(running["index"]), float(running["since"])
+                took = time.monotonic() - since
+                if took < LONG_CELL_S:
+                    continue
+                first_line = (
+                    nb.cells[index].source.strip().splitlines()[0][:60] if nb.cells[index].source.strip() else ""
+                )
+                number = code_cells.index(index) + 1 if index in code_cells else index + 1
+                line = f"  cell {number} of {len(code_cells)} ({first_line}) running for {took:.0f} s"
+                print(line + kernel_activity(pathlib.Path(log.name)), flush=True)
+
+        beat = threading.Thread(target=heartbeat, daemon=True)
+        beat.start()
         try:
             with kernel_environment(kernel):
                 client.execute(stdout=log, stderr=log)
@@ -124,12 +183,29 @@ def execute(path: pathlib.Path, timeout: int = CELL_TIMEOUT_S) -> nbformat.Noteb
             found = problems(nb) or [ANSI.sub("", str(e))]
         except nbclient.exceptions.DeadKernelError as e:
             found = [f"the kernel died: {e}"]
+        except RuntimeError as e:
+            # jupyter_client's "Kernel died before replying to kernel_info": it did not start.
+            found = [f"the {kernel!r} kernel did not start: {e}"]
+        finally:
+            done.set()
         if found:
             log.seek(0)
             tail = "\n".join(ANSI.sub("", log.read()).splitlines()[-KERNEL_LOG_LINES:])
             message = "\n\n".join(found) + f"\n\nkernel log (last lines):\n{tail}"
             raise NotebookFailed(f"{path.name} ({kernel}):\n{message}", nb)
     return nb
+
+
+def kernel_activity(log: pathlib.Path) -> str:
+    """Say what the kernel's log shows it building (``"; … 212 compiled, now x v1"``), if anything."""
+    try:
+        text = ANSI.sub("", log.read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return ""
+    compiling = re.findall(r"^\s*Compiling (\S+ \S+)", text, re.MULTILINE)
+    if not compiling:
+        return ""
+    return f"; the kernel is building its dependencies: {len(compiling)} compiled, now {compiling[-1]}"
 
 
 def save(nb: nbformat.NotebookNode, target: pathlib.Path) -> list[pathlib.Path]:
@@ -157,7 +233,8 @@ def run(out: pathlib.Path, only: list[str]) -> None:
                 "(`make notebooks` installs it: cargo install evcxr_jupyter, then evcxr_jupyter --install)"
             )
         began = time.perf_counter()
-        print(f"Executing {path.relative_to(ROOT)} …", flush=True)
+        cells = sum(1 for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+        print(f"Executing {path.relative_to(ROOT)} ({cells} code cells) …", flush=True)
         try:
             nb = execute(path)
         except NotebookFailed as e:

@@ -12,7 +12,7 @@
 use std::fmt;
 use std::fmt::Write as _;
 
-use arrow_array::RecordBatch;
+use arrow_array::{Array, RecordBatch};
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
 
 /// Rows shown by default before a table is cut short.
@@ -69,8 +69,14 @@ impl Table {
                 .iter()
                 .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
                 .collect::<Result<_, _>>()?;
+            let doubles: Vec<Option<&arrow_array::Float64Array>> =
+                batch.columns().iter().map(|c| c.as_any().downcast_ref()).collect();
             for i in 0..batch.num_rows().min(self.max_rows - rows.len()) {
-                rows.push(formatters.iter().map(|f| f.value(i).to_string()).collect());
+                let cell = |(f, d): (&ArrayFormatter, &Option<&arrow_array::Float64Array>)| match d {
+                    Some(d) if d.is_valid(i) => rounded(d.value(i)).unwrap_or_else(|| f.value(i).to_string()),
+                    _ => f.value(i).to_string(),
+                };
+                rows.push(formatters.iter().zip(&doubles).map(cell).collect());
             }
         }
         Ok(rows)
@@ -143,6 +149,18 @@ impl fmt::Display for Table {
 }
 
 /// How values are written: nulls as `null`.
+/// A DOUBLE for people: at most six decimals, trailing zeros dropped (`40.725` rather than
+/// `40.724999999999994`). Only for magnitudes where that keeps the value's meaning (1e-3 up
+/// to 1e15); others, and non-finite values, keep Arrow's text (`None`). Display only: the
+/// batches keep every bit.
+fn rounded(v: f64) -> Option<String> {
+    if !(1e-3..1e15).contains(&v.abs()) {
+        return (v == 0.0).then(|| "0".to_string());
+    }
+    let text = format!("{v:.6}");
+    Some(text.trim_end_matches('0').trim_end_matches('.').to_string())
+}
+
 fn options() -> FormatOptions<'static> {
     FormatOptions::default().with_null("null")
 }
@@ -197,5 +215,18 @@ mod tests {
                         +---+-------+\n… 2 more rows (5 in all)\n";
         assert_eq!(text, expected);
         assert_eq!(Table::default().to_html().matches("<tr>").count(), 1);
+    }
+
+    #[test]
+    fn doubles_are_rounded_for_display_only() {
+        let values = [40.724999999999994, 24.3, -0.5, 0.0, 1e-9, 1e20, f64::NAN, 1013.25];
+        let batch =
+            RecordBatch::try_from_iter([("v", Arc::new(arrow_array::Float64Array::from(values.to_vec())) as ArrayRef)])
+                .unwrap();
+        let html = Table::from(batch.clone()).to_html();
+        let cells: Vec<&str> = html.split("<td>").skip(1).map(|c| c.split("</td>").next().unwrap()).collect();
+        assert_eq!(cells, ["40.725", "24.3", "-0.5", "0", "1e-9", "1e20", "NaN", "1013.25"]);
+        let column = batch.column(0).as_any().downcast_ref::<arrow_array::Float64Array>().unwrap();
+        assert_eq!(column.value(0), 40.724999999999994, "the batch keeps every bit");
     }
 }

@@ -85,3 +85,15 @@ def test_a_panicking_rust_cell_fails_the_run(tmp_path):
     nbformat.write(notebook_with("rust", "let x = 1;", 'panic!("no such sensor {x}");', "let y = 2;"), path)
     with pytest.raises(runner.NotebookFailed, match="no such sensor 1"):
         runner.execute(path, timeout=300)
+
+
+def test_a_long_cell_says_what_runs(tmp_path, capsys, monkeypatch):
+    """A cell that runs longer than the heartbeat is named while it runs."""
+    monkeypatch.setattr(runner, "HEARTBEAT_S", 1)
+    monkeypatch.setattr(runner, "LONG_CELL_S", 1)
+    path = tmp_path / "slow.ipynb"
+    nbformat.write(notebook_with("python3", "x = 1", "import time\ntime.sleep(3.5)"), path)
+    runner.execute(path, timeout=120)
+    out = capsys.readouterr().out
+    assert "  cell 2 of 2 (import time) running for " in out, out
+    assert "cell 1 of 2" not in out
