@@ -6,8 +6,8 @@ Rust kernel gets the headless evcxr settings in ``notebooks/headless-evcxr`` (``
 fast first build, and panics that fail their cell), unless ``EVCXR_CONFIG_DIR`` is already set,
 and builds in ``<target dir>/evcxr-notebooks`` (``EVCXR_TMPDIR``), kept between runs so that only
 the first one builds the notebook's dependencies, and removed by ``make clean``; one run at a
-time uses it. While a cell runs longer than 10 s, a line says so every 30 s, with what the
-kernel's build is doing.
+time uses it. Every 30 s a line says which cell runs; one that has run longer than 10 s is
+named, with what the kernel's build is doing.
 
 ``python scripts/notebooks.py [--out DIR] [--only python|rust]`` writes each executed notebook,
 and an HTML copy when nbconvert is installed, to DIR (default ``out/notebooks``); ``make
@@ -158,18 +158,23 @@ def execute(path: pathlib.Path, timeout: int = CELL_TIMEOUT_S) -> nbformat.Noteb
     with tempfile.NamedTemporaryFile("w+", encoding="utf-8", errors="replace", suffix=".log") as log:
         done = threading.Event()
 
+        began = time.monotonic()
+
         def heartbeat() -> None:
             while not done.wait(HEARTBEAT_S):
                 if "index" not in running:
                     continue
                 index, since = int(running["index"]), float(running["since"])
                 took = time.monotonic() - since
-                if took < LONG_CELL_S:
-                    continue
-                first_line = (
-                    nb.cells[index].source.strip().splitlines()[0][:60] if nb.cells[index].source.strip() else ""
-                )
                 number = code_cells.index(index) + 1 if index in code_cells else index + 1
+                if took < LONG_CELL_S:
+                    # Short cells one after the other: where the run is, so that it never
+                    # looks stuck.
+                    so_far = time.monotonic() - began
+                    print(f"  at cell {number} of {len(code_cells)}, {so_far:.0f} s so far", flush=True)
+                    continue
+                source = nb.cells[index].source.strip()
+                first_line = source.splitlines()[0][:60] if source else ""
                 line = f"  cell {number} of {len(code_cells)} ({first_line}) running for {took:.0f} s"
                 print(line + kernel_activity(pathlib.Path(log.name)), flush=True)
 

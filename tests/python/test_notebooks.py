@@ -96,4 +96,13 @@ def test_a_long_cell_says_what_runs(tmp_path, capsys, monkeypatch):
     runner.execute(path, timeout=120)
     out = capsys.readouterr().out
     assert "  cell 2 of 2 (import time) running for " in out, out
-    assert "cell 1 of 2" not in out
+    assert "cell 1 of 2 (" not in out
+
+
+def test_short_cells_in_a_row_still_say_where_the_run_is(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(runner, "HEARTBEAT_S", 1)
+    path = tmp_path / "many.ipynb"
+    nbformat.write(notebook_with("python3", *["import time\ntime.sleep(0.4)"] * 8), path)
+    runner.execute(path, timeout=120)
+    out = capsys.readouterr().out
+    assert "  at cell " in out and " of 8, " in out and " s so far" in out, out
