@@ -78,12 +78,11 @@ demo: venv ## The main job: the walkthrough on the embedded engine (tables, out/
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) scripts/demo.py
 
 .PHONY: lab
+# Each Rust kernel opened there builds in a temporary directory of its own (evcxr's default: two
+# kernels must not share one), deleted when the kernel exits.
 lab: wheel evcxr-kernel ## Open the notebooks in JupyterLab, on the project's .venv (installs jupyterlab into it)
 	$(PIP) install --quiet 'jupyterlab>=4'
-	# The Rust kernel builds in the target directory; its cells find Rust's standard library
-	# through LD_LIBRARY_PATH (see scripts/notebooks.py).
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" EVCXR_TMPDIR="$(TARGET_DIR)/evcxr-lab" \
-		LD_LIBRARY_PATH="$$(rustc --print target-libdir)$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH}" $(VENV)/bin/jupyter lab notebooks/
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/jupyter lab notebooks/
 
 .PHONY: notebooks
 notebooks: wheel evcxr-kernel ## Execute both walkthrough notebooks into out/notebooks (.ipynb and .html)

@@ -190,6 +190,13 @@ pub fn ingest(args: IngestArgs, out: &mut dyn Write) -> Result<i32> {
     let time_unit = TimeUnit::parse(&args.time_unit).ok_or_else(|| {
         Error::InvalidArgument(format!("--time-unit must be s, ms, us or ns, not {}", args.time_unit))
     })?;
+    // A file that cannot be written is refused before anything is sent.
+    let mut rejected_file = match &args.rejected {
+        Some(path) => Some(std::fs::File::create(path).map_err(|e| {
+            Error::InvalidArgument(format!("cannot write the --rejected file {}: {e}", path.display()))
+        })?),
+        None => None,
+    };
     let (batch, labels, unreadable) = readings(&args)?;
     let layout = match args.layout {
         LayoutArg::Multi => Layout::Multi { measure_name: args.measure_name.clone() },
@@ -234,7 +241,7 @@ pub fn ingest(args: IngestArgs, out: &mut dyn Write) -> Result<i32> {
     )?;
     let multi = args.layout == LayoutArg::Multi;
     let rejections: Vec<Rejection> = report.rejected.iter().map(|r| Rejection::of(&batch, r, multi)).collect();
-    if let Some(path) = &args.rejected {
+    if let (Some(file), Some(path)) = (rejected_file.as_mut(), &args.rejected) {
         let mut csv = String::from("reading,mac,time,measure,reason,existing_version\n");
         for r in &rejections {
             let fields = [r.reading.to_string(), r.mac.clone(), r.time.clone(), r.measure.clone(), r.reason.clone()];
@@ -242,8 +249,7 @@ pub fn ingest(args: IngestArgs, out: &mut dyn Write) -> Result<i32> {
             let version = r.existing_version.map(|v| v.to_string()).unwrap_or_default();
             csv.push_str(&format!("{},{version}\n", fields.join(",")));
         }
-        std::fs::write(path, csv)
-            .map_err(|e| Error::InvalidArgument(format!("cannot write --rejected {}: {e}", path.display())))?;
+        file.write_all(csv.as_bytes())?;
         if !rejections.is_empty() {
             eprintln!("ruuvistream: {} written to {}", plural(rejections.len(), "rejected record"), path.display());
         }

@@ -178,3 +178,10 @@ def test_ingest_names_every_rejected_reading(tmp_path):
         assert sorted({int(r["reading"]) for r in rows}) == list(range(1, readings + 1))
         assert all(r["mac"] and r["time"].startswith("2020-01-01T00:0") and "outside" in r["reason"] for r in rows)
         assert f"{2 * readings} rejected records written to {path}" in single.stderr.decode()
+
+        # A file that cannot be written stops the command before anything is sent.
+        nowhere = subprocess.run(
+            [*args, "--rejected", str(tmp_path / "no" / "such" / "dir.csv")], input=old, capture_output=True
+        )
+        assert nowhere.returncode == 2 and b"cannot write the --rejected file" in nowhere.stderr, nowhere.stderr
+        assert nowhere.stdout == b""
