@@ -37,9 +37,10 @@ if $background; then
     fi
     mkdir -p "$state"
     rm -f "$state/status"
-    # A session of its own, so that the whole build can be stopped with `kill -- -PID`; at a
-    # lower priority than the project's build, which it runs beside.
-    setsid bash -c 'status=0; nice "${@:2}" >"$1/log" 2>&1 || status=$?; echo "$status" >"$1/status"' \
+    # A session of its own, so that the whole build can be stopped with `kill -- -PID`. At the
+    # same priority as the project's build beside it: its long chain of crates that build one
+    # after another is what the first run waits for last.
+    setsid bash -c 'status=0; "${@:2}" >"$1/log" 2>&1 || status=$?; echo "$status" >"$1/status"' \
         evcxr-build "$state" "${install_command[@]}" </dev/null >/dev/null 2>&1 &
     echo "$!" >"$state/pid"
     echo "evcxr-kernel: building evcxr_jupyter ${version} in the background (log: $state/log)"
