@@ -14,8 +14,9 @@
 //!
 //! Settings (environment): `SCALE_DIR` (default `out/bench-scale`), `SCALE_DAYS` (365),
 //! `SCALE_SENSORS` (100), `SCALE_PASSES_NICE=0` (the passes at the writes' priority, to compare
-//! with the lower one the engine gives them). With `SCALE_NULL_ENGINE=1` the same writes go instead to an HTTP
-//! server that reads each request and answers success without doing anything, which measures
+//! with the lower one the engine gives them). With `SCALE_NULL_ENGINE=1` the same writes go
+//! instead to an HTTP server that reads each request and answers success without doing anything,
+//! which measures
 //! what the client alone can send on this machine (the ceiling of the ingest figure while
 //! client and engine share its cores). With `SCALE_QUERY_ONLY=1` it skips the writes and runs
 //! only the query phase, `SCALE_REPEAT` times (default 5), on the directory a full run left

@@ -54,8 +54,8 @@ if running; then
         sleep 5
         waited=$(($(date +%s) - began))
         if [ $((waited % 30)) -lt 5 ]; then
-            now=$(grep -E '^\s*Compiling' "$state/log" 2>/dev/null | tail -n 1 | sed 's/^ *//' || true)
-            echo "  evcxr-kernel: waited ${waited} s, $(grep -cE '^\s*Compiling' "$state/log" 2>/dev/null || echo 0) crates compiled${now:+; now: $now}"
+            what=$(python3 "$here/progress.py" --status "$state/log")
+            echo "  evcxr-kernel: waited ${waited} s${what:+, $what}"
         fi
     done
 fi

@@ -19,9 +19,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
+import importlib.util
 import os
 import pathlib
-import re
 import subprocess
 import sys
 import tempfile
@@ -33,6 +33,12 @@ import nbclient
 import nbformat
 from jupyter_client.kernelspec import KernelSpecManager
 
+# The build-log reader of scripts/progress.py (this file also runs imported from a path).
+_spec = importlib.util.spec_from_file_location("progress", pathlib.Path(__file__).with_name("progress.py"))
+assert _spec is not None and _spec.loader is not None
+progress = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(progress)
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = {
     "python": ROOT / "notebooks" / "python" / "timestream-walkthrough.ipynb",
@@ -41,7 +47,7 @@ NOTEBOOKS = {
 EVCXR_CONFIG = ROOT / "notebooks" / "headless-evcxr"
 # The Rust notebook's first cell builds DataFusion and the AWS SDK on a cold cache.
 CELL_TIMEOUT_S = 1800
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
+ANSI = progress.ANSI
 # Lines of a panic's report kept in the failure message (the backtrace follows them).
 MESSAGE_LINES = 12
 # Lines of the kernel's own output kept in the failure message.
@@ -202,15 +208,9 @@ def execute(path: pathlib.Path, timeout: int = CELL_TIMEOUT_S) -> nbformat.Noteb
 
 
 def kernel_activity(log: pathlib.Path) -> str:
-    """Say what the kernel's log shows it building (``"; … 212 compiled, now x v1"``), if anything."""
-    try:
-        text = ANSI.sub("", log.read_text(encoding="utf-8", errors="replace"))
-    except OSError:
-        return ""
-    compiling = re.findall(r"^\s*Compiling (\S+ \S+)", text, re.MULTILINE)
-    if not compiling:
-        return ""
-    return f"; the kernel is building its dependencies: {len(compiling)} compiled, now {compiling[-1]}"
+    """Say what the kernel's log shows it building (``"; the kernel's build: …"``), if anything."""
+    what = progress.status(log)
+    return f"; the kernel's build: {what}" if what else ""
 
 
 def save(nb: nbformat.NotebookNode, target: pathlib.Path) -> list[pathlib.Path]:

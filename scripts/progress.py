@@ -21,6 +21,7 @@ EVERY_S = 30
 # Lines of the log printed when the command fails.
 TAIL_LINES = 40
 STEP = re.compile(r"^\s*(Compiling|Building|Installing|Downloaded|Finished|Running)\b.*$", re.MULTILINE)
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def elapsed(seconds: float) -> str:
@@ -30,14 +31,17 @@ def elapsed(seconds: float) -> str:
 
 
 def status(log: pathlib.Path) -> str:
-    """Say what the log shows the command doing: crates compiled so far and the latest step."""
+    """Say what a cargo log shows: crates compiled so far and the latest step ("" if nothing).
+
+    The one reader of build logs: the notebook runner and scripts/evcxr-kernel.sh use it too.
+    """
     try:
-        text = log.read_text(encoding="utf-8", errors="replace")
+        text = ANSI.sub("", log.read_text(encoding="utf-8", errors="replace"))
     except OSError:
         return ""
     steps = [m.group(0).strip() for m in STEP.finditer(text)]
     compiled = sum(1 for s in steps if s.startswith("Compiling"))
-    parts = [f"{compiled} crates compiled"] if compiled else []
+    parts = [f"{compiled} crate{'' if compiled == 1 else 's'} compiled"] if compiled else []
     if steps:
         parts.append(f"now: {steps[-1][:80]}")
     return "; ".join(parts)
@@ -76,9 +80,12 @@ def run(label: str, log: pathlib.Path, command: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
-    """``LABEL LOG -- COMMAND...``."""
+    """``LABEL LOG -- COMMAND...``, or ``--status LOG`` to print what a build log shows."""
+    if len(argv) == 2 and argv[0] == "--status":
+        print(status(pathlib.Path(argv[1])))
+        return 0
     if len(argv) < 4 or argv[2] != "--":
-        print("usage: progress.py LABEL LOG -- COMMAND...", file=sys.stderr)
+        print("usage: progress.py LABEL LOG -- COMMAND... | progress.py --status LOG", file=sys.stderr)
         return 2
     return run(argv[0], pathlib.Path(argv[1]), argv[3:])
 

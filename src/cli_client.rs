@@ -240,7 +240,8 @@ pub fn ingest(args: IngestArgs, out: &mut dyn Write) -> Result<i32> {
         report.rejected.len()
     )?;
     let multi = args.layout == LayoutArg::Multi;
-    let rejections: Vec<Rejection> = report.rejected.iter().map(|r| Rejection::of(&batch, r, multi)).collect();
+    let (macs, times) = (Cells::of(&batch, "mac"), Cells::of(&batch, "time"));
+    let rejections: Vec<Rejection> = report.rejected.iter().map(|r| Rejection::of(r, &macs, &times, multi)).collect();
     if let (Some(file), Some(path)) = (rejected_file.as_mut(), &args.rejected) {
         let mut csv = String::from("reading,mac,time,measure,reason,existing_version\n");
         for r in &rejections {
@@ -271,7 +272,7 @@ pub fn ingest(args: IngestArgs, out: &mut dyn Write) -> Result<i32> {
 const REJECTIONS_SHOWN: usize = 10;
 
 /// `n` and a noun, singular or plural as `n` asks ("1 request", "2 requests").
-pub(crate) fn plural(n: usize, noun: &str) -> String {
+fn plural(n: usize, noun: &str) -> String {
     format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
@@ -291,18 +292,28 @@ struct Rejection {
     existing_version: Option<i64>,
 }
 
+/// One column of the input as text, row by row (empty where it is missing or NULL).
+struct Cells<'a>(Option<(&'a dyn Array, arrow_cast::display::ArrayFormatter<'a>)>);
+
+impl<'a> Cells<'a> {
+    fn of(batch: &'a RecordBatch, column: &str) -> Self {
+        let options = arrow_cast::display::FormatOptions::default();
+        Self(batch.column_by_name(column).and_then(|array| {
+            let formatter = arrow_cast::display::ArrayFormatter::try_new(array.as_ref(), &options).ok()?;
+            Some((array.as_ref(), formatter))
+        }))
+    }
+
+    fn get(&self, row: usize) -> String {
+        match &self.0 {
+            Some((array, formatter)) if row < array.len() && array.is_valid(row) => formatter.value(row).to_string(),
+            _ => String::new(),
+        }
+    }
+}
+
 impl Rejection {
-    fn of(batch: &RecordBatch, r: &crate::client::RejectedRecord, multi: bool) -> Self {
-        let value = |column: &str| -> String {
-            let Some(array) = batch.column_by_name(column) else { return String::new() };
-            if r.row >= array.len() || array.is_null(r.row) {
-                return String::new();
-            }
-            let options = arrow_cast::display::FormatOptions::default();
-            arrow_cast::display::ArrayFormatter::try_new(array.as_ref(), &options)
-                .map(|f| f.value(r.row).to_string())
-                .unwrap_or_default()
-        };
+    fn of(r: &crate::client::RejectedRecord, macs: &Cells, times: &Cells, multi: bool) -> Self {
         let measure = if multi {
             "all measures".to_string()
         } else if r.measure_name.is_empty() {
@@ -312,8 +323,8 @@ impl Rejection {
         };
         Self {
             reading: r.row + 1,
-            mac: value("mac"),
-            time: value("time"),
+            mac: macs.get(r.row),
+            time: times.get(r.row),
             measure,
             reason: r.reason.clone(),
             existing_version: r.existing_version,

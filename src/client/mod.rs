@@ -94,26 +94,48 @@ pub struct Timestream {
 
 /// Where a [`Timestream`] sends its requests, as its errors name it.
 #[derive(Debug, Clone)]
-struct Target(std::sync::Arc<str>);
+enum Target {
+    /// An explicit endpoint URL (the engine, or another compatible server).
+    Url(std::sync::Arc<str>),
+    /// AWS, by endpoint discovery in this region (`None`: none configured).
+    Aws(Option<std::sync::Arc<str>>),
+    /// Not known: an SDK error converted with `?` on a call made directly on the SDK's clients.
+    Unknown,
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Url(url) => f.write_str(url),
+            Self::Aws(Some(region)) => write!(f, "Timestream in {region}"),
+            Self::Aws(None) => f.write_str("Timestream (no region configured)"),
+            Self::Unknown => f.write_str("the endpoint"),
+        }
+    }
+}
 
 impl Target {
     /// The text of a failure to get an answer: where, why, and what to check.
     fn unreachable(&self, why: &str) -> String {
-        let url = &*self.0;
-        let host = url.split("://").nth(1).unwrap_or(url).split(['/', '?']).next().unwrap_or("");
-        let host = host
-            .rsplit_once(':')
-            .map_or(host, |(h, port)| if port.chars().all(|c| c.is_ascii_digit()) { h } else { host });
-        let local = matches!(host, "127.0.0.1" | "localhost" | "[::1]" | "0.0.0.0") || host.starts_with("127.");
-        let hint = if !url.contains("://") {
-            "check the network, the region and the credentials"
-        } else if local {
-            "is `ruuvistream serve` (or another engine) running there?"
-        } else {
-            "check the endpoint URL and that the server is up"
+        let hint = match self {
+            Self::Url(url) if is_loopback(url) => "is `ruuvistream serve` (or another engine) running there?",
+            Self::Url(_) => "check the endpoint URL and that the server is up",
+            Self::Aws(_) => "check the network, the region and the credentials",
+            Self::Unknown => "check that it is up and that the network reaches it",
         };
-        format!("cannot reach {url} ({why}); {hint}")
+        format!("cannot reach {self} ({why}); {hint}")
     }
+}
+
+/// Whether an endpoint URL names this machine (a loopback address or `localhost`).
+fn is_loopback(url: &str) -> bool {
+    let authority = url.split_once("://").map_or(url, |(_, rest)| rest).split(['/', '?']).next().unwrap_or("");
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host,
+        _ => authority,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Refuses an endpoint URL that the SDK would fail on with an unreadable error: one without
@@ -159,14 +181,11 @@ impl Timestream {
             return Ok(Self {
                 write: aws_sdk_timestreamwrite::Client::new(&config),
                 query: aws_sdk_timestreamquery::Client::new(&config),
-                target: Target(url.trim_end_matches('/').into()),
+                target: Target::Url(url.trim_end_matches('/').into()),
             });
         }
         let config = loader.region(region).load().await;
-        let target = Target(match config.region() {
-            Some(r) => format!("Timestream in {r}").into(),
-            None => "Timestream (no region configured)".into(),
-        });
+        let target = Target::Aws(config.region().map(|r| r.as_ref().into()));
         let discovery = |e: aws_sdk_timestreamwrite::error::BoxError| Error::Connection {
             operation: "DescribeEndpoints",
             message: target.unreachable(&format!("endpoint discovery failed: {}", root_cause(e.as_ref()))),
@@ -228,7 +247,7 @@ where
     R: std::fmt::Debug + 'static,
 {
     fn from(e: SdkError<E, R>) -> Self {
-        sdk_error("Timestream", e, &Target("the endpoint".into()))
+        sdk_error("Timestream", e, &Target::Unknown)
     }
 }
 
@@ -265,7 +284,7 @@ where
         SdkError::DispatchFailure(d) if d.is_io() => target.unreachable(&root_cause(&e)),
         SdkError::DispatchFailure(_) => format!("the request was not sent: {}", root_cause(&e)),
         SdkError::ResponseError(_) => {
-            format!("the answer from {} is not a Timestream response ({})", target.0, root_cause(&e))
+            format!("the answer from {target} is not a Timestream response ({})", root_cause(&e))
         }
         SdkError::ConstructionFailure(_) => format!("the request could not be made: {}", root_cause(&e)),
         _ => root_cause(&e),
@@ -348,14 +367,27 @@ mod tests {
 
     #[test]
     fn only_local_endpoints_suggest_starting_the_engine() {
-        let local = Target("http://localhost:8800".into()).unreachable("connection refused");
-        assert!(local.ends_with("is `ruuvistream serve` (or another engine) running there?"), "{local}");
-        let remote = Target("https://ts.example.com:443".into()).unreachable("timed out");
+        for url in ["http://localhost:8800", "http://127.0.0.2:8800/", "http://[::1]:8800", "http://LOCALHOST"] {
+            let local = Target::Url(url.into()).unreachable("connection refused");
+            assert!(local.ends_with("is `ruuvistream serve` (or another engine) running there?"), "{local}");
+        }
+        let other = Target::Url("http://127.example.com:8800".into()).unreachable("refused");
+        assert!(other.ends_with("check the endpoint URL and that the server is up"), "{other}");
+        let remote = Target::Url("https://ts.example.com:443".into()).unreachable("timed out");
         assert_eq!(
             remote,
             "cannot reach https://ts.example.com:443 (timed out); check the endpoint URL and that the server is up"
         );
-        let aws = Target("Timestream in eu-west-1".into()).unreachable("dns error");
-        assert!(aws.ends_with("check the network, the region and the credentials"), "{aws}");
+        let aws = Target::Aws(Some("eu-west-1".into())).unreachable("dns error");
+        assert_eq!(
+            aws,
+            "cannot reach Timestream in eu-west-1 (dns error); check the network, the region and the credentials"
+        );
+        // A call made on the SDK's own clients, converted with `?`: no AWS advice for an engine.
+        let unknown = Target::Unknown.unreachable("connection refused");
+        assert_eq!(
+            unknown,
+            "cannot reach the endpoint (connection refused); check that it is up and that the network reaches it"
+        );
     }
 }

@@ -462,17 +462,22 @@ mod tests {
         fn field(m: &Map<String, Value>, k: &str) -> Option<Option<Text<'static>>> {
             m.get(k).map_or(Some(None), text)
         }
+        /// An object's string members `names`, as the scanner's `strings` reads them.
+        fn strings<const N: usize>(v: &Value, names: [&str; N]) -> Option<[Option<Text<'static>>; N]> {
+            let m = v.as_object()?;
+            let mut out = std::array::from_fn(|_| None);
+            for (slot, name) in out.iter_mut().zip(names) {
+                *slot = field(m, name)?;
+            }
+            Some(out)
+        }
         fn record(v: &Value) -> Option<RecordIn<'static>> {
             let m = v.as_object()?;
             Some(RecordIn {
                 dimensions: opt(m.get("Dimensions"), |v| {
                     list(v, |d| {
-                        let d = d.as_object()?;
-                        Some(DimensionIn {
-                            name: field(d, "Name")?,
-                            value: field(d, "Value")?,
-                            dimension_value_type: field(d, "DimensionValueType")?,
-                        })
+                        let [name, value, dimension_value_type] = strings(d, ["Name", "Value", "DimensionValueType"])?;
+                        Some(DimensionIn { name, value, dimension_value_type })
                     })
                 })?,
                 measure_name: field(m, "MeasureName")?,
@@ -483,12 +488,8 @@ mod tests {
                 version: opt(m.get("Version"), Value::as_i64)?,
                 measure_values: opt(m.get("MeasureValues"), |v| {
                     list(v, |x| {
-                        let x = x.as_object()?;
-                        Some(MeasureValueIn {
-                            name: field(x, "Name")?,
-                            value: field(x, "Value")?,
-                            r#type: field(x, "Type")?,
-                        })
+                        let [name, value, r#type] = strings(x, ["Name", "Value", "Type"])?;
+                        Some(MeasureValueIn { name, value, r#type })
                     })
                 })?,
             })
