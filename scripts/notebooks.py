@@ -45,7 +45,7 @@ NOTEBOOKS = {
     "rust": ROOT / "notebooks" / "rust" / "timestream-walkthrough.ipynb",
 }
 EVCXR_CONFIG = ROOT / "notebooks" / "headless-evcxr"
-# The Rust notebook's first cell builds DataFusion and the AWS SDK on a cold cache.
+# The Rust notebook's first cell builds the AWS SDK and Arrow on a cold cache.
 CELL_TIMEOUT_S = 1800
 ANSI = progress.ANSI
 # Lines of a panic's report kept in the failure message (the backtrace follows them).

@@ -1,16 +1,16 @@
 //! `ruuvistream serve`: the engine's settings as flags, and the engine in the foreground until
 //! Ctrl-C or SIGTERM.
 
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Args;
 
 use crate::engine::auth::{Grants, Keys, SigV4};
-use crate::engine::{ConnectionLimits, EngineConfig, LocalTimestream, QueryLimits, TlsFiles};
+use crate::engine::{Clock, ConnectionLimits, EngineConfig, LocalTimestream, QueryLimits, TlsFiles};
 use crate::error::{Error, Result};
-use crate::units::{parse_bytes, parse_duration};
+use crate::units::{format_time_ms, parse_bytes, parse_duration, parse_time_ns};
 
 /// The flags of `ruuvistream serve`.
 #[derive(Debug, Args)]
@@ -39,6 +39,18 @@ pub struct ServeArgs {
     /// The region the engine serves: ARNs name it and signatures must be scoped to it.
     #[arg(long, default_value = "us-east-1")]
     region: String,
+    /// Run on a manual clock that starts at TIME (RFC 3339, a date, or `now`) and moves only
+    /// when told to (`advance` and `set` with --control): to show or test how data ages and
+    /// how the write window moves, without waiting.
+    #[arg(long, value_name = "TIME")]
+    clock: Option<String>,
+    /// Take commands on standard input, one per line, each answered with one line on standard
+    /// output: `now`, and with --clock `advance DURATION` (e.g. 1h30m) and `set TIME`; the
+    /// answer is `now <nanoseconds> <RFC 3339>` or `error <why>`. The end of standard input
+    /// stops the engine, so that a program running it as a child process takes it along when
+    /// it exits.
+    #[arg(long)]
+    control: bool,
 
     /// Require every request to be signed (AWS Signature Version 4) with one of the keys in this
     /// file: AWS shared-credentials format, one [profile] per key with aws_access_key_id and
@@ -136,7 +148,13 @@ impl ServeArgs {
         if let (Some(id), Some(secret)) = (&self.access_key_id, &self.secret_access_key) {
             keys.get_or_insert_with(Keys::default).add(id, secret, Grants::all())?;
         }
+        let clock = match self.clock.as_deref() {
+            None => Clock::System,
+            Some("now") => Clock::manual(Clock::System.now_ns()),
+            Some(time) => Clock::manual(parse_time_ns(time)?),
+        };
         let mut config = EngineConfig {
+            clock,
             bind: self.bind,
             port: self.port,
             region: self.region,
@@ -167,8 +185,9 @@ pub fn repair(dir: &std::path::Path, out: &mut dyn Write) -> Result<i32> {
 }
 
 /// Runs the engine in the foreground and says where it listens, what it keeps and who may use
-/// it, until Ctrl-C or SIGTERM.
+/// it, until Ctrl-C or SIGTERM (or with --control, the end of standard input).
 pub fn serve(args: ServeArgs, out: &mut dyn Write) -> Result<i32> {
+    let control = args.control;
     let config = args.config()?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
@@ -191,14 +210,87 @@ pub fn serve(args: ServeArgs, out: &mut dyn Write) -> Result<i32> {
             config.query.memory >> 20,
             config.query.timeout.as_secs()
         );
+        let clock = match &config.clock {
+            Clock::System => String::new(),
+            manual => format!("; a manual clock at {}", format_time_ms(manual.now_ns())),
+        };
         let engine = LocalTimestream::start(config).await?;
         writeln!(out, "ruuvistream engine listening on {}", engine.endpoint_url())?;
-        writeln!(out, "({storage}; {access}; {limits}; Ctrl-C stops it)")?;
+        let stops = if control { "the end of standard input or Ctrl-C stops it" } else { "Ctrl-C stops it" };
+        writeln!(out, "({storage}; {access}; {limits}{clock}; {stops})")?;
         out.flush()?;
-        wait_for_signal().await;
+        if control {
+            let clock = engine.engine().clock().clone();
+            let mut commands = read_lines(std::io::stdin());
+            loop {
+                tokio::select! {
+                    () = wait_for_signal() => break,
+                    line = commands.recv() => match line {
+                        Some(line) => {
+                            writeln!(out, "{}", control_answer(&clock, &line))?;
+                            out.flush()?;
+                        }
+                        None => break,
+                    },
+                }
+            }
+        } else {
+            wait_for_signal().await;
+        }
         engine.shutdown().await;
         Ok(0)
     })
+}
+
+/// The lines of `input`, read on a thread of their own (standard input cannot be read without
+/// blocking); the channel closes at the end of the input or on a read error.
+fn read_lines(input: impl std::io::Read + Send + 'static) -> tokio::sync::mpsc::Receiver<String> {
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(input).lines() {
+            let Ok(line) = line else { break };
+            if tx.blocking_send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// The answer to one `serve --control` command: `now <ns> <RFC 3339>` or `error <why>`.
+fn control_answer(clock: &Clock, line: &str) -> String {
+    let (command, argument) = match line.trim().split_once(char::is_whitespace) {
+        Some((command, argument)) => (command, argument.trim()),
+        None => (line.trim(), ""),
+    };
+    let manual = |f: &dyn Fn() -> Result<()>| match clock {
+        Clock::System => {
+            Err(Error::InvalidArgument(format!("`{command}` needs a manual clock: start the engine with --clock TIME")))
+        }
+        Clock::Manual(_) => f(),
+    };
+    let done = match (command, argument) {
+        ("now", "") => Ok(()),
+        ("advance", by) if !by.is_empty() => manual(&|| {
+            clock.advance(parse_duration(by)?);
+            Ok(())
+        }),
+        ("set", time) if !time.is_empty() => manual(&|| {
+            clock.set_ns(parse_time_ns(time)?);
+            Ok(())
+        }),
+        _ => Err(Error::InvalidArgument(format!(
+            "unknown command {:?}: use `now`, `advance DURATION` or `set TIME`",
+            line.trim()
+        ))),
+    };
+    match done {
+        Ok(()) => {
+            let now = clock.now_ns();
+            format!("now {now} {}", format_time_ms(now))
+        }
+        Err(e) => format!("error {e}"),
+    }
 }
 
 async fn wait_for_signal() {
@@ -220,5 +312,37 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_commands_move_a_manual_clock_and_refuse_the_rest() {
+        let start = parse_time_ns("2026-12-01T12:00:00Z").unwrap();
+        let clock = Clock::manual(start);
+        assert_eq!(control_answer(&clock, "now"), format!("now {start} 2026-12-01T12:00:00.000Z"));
+        let later = start + 5_400_000_000_000;
+        assert_eq!(control_answer(&clock, "  advance 1h30m "), format!("now {later} 2026-12-01T13:30:00.000Z"));
+        assert_eq!(
+            control_answer(&clock, "set 2026-12-02"),
+            format!("now {} 2026-12-02T00:00:00.000Z", clock.now_ns())
+        );
+        for (line, why) in [
+            ("advance", "unknown command"),
+            ("advance 5 parsecs", "invalid duration"),
+            ("set yesterday", "invalid time"),
+            ("rewind 1h", "unknown command \"rewind 1h\""),
+            ("now please", "unknown command"),
+        ] {
+            let answer = control_answer(&clock, line);
+            assert!(answer.starts_with("error ") && answer.contains(why), "{line}: {answer}");
+        }
+        assert_eq!(clock.now_ns(), parse_time_ns("2026-12-02").unwrap(), "a refused command leaves the clock");
+        let system = control_answer(&Clock::System, "advance 1h");
+        assert!(system.starts_with("error ") && system.contains("start the engine with --clock TIME"), "{system}");
+        assert!(control_answer(&Clock::System, "now").starts_with("now "));
     }
 }

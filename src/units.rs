@@ -107,6 +107,12 @@ pub fn format_time_ms(ns: i64) -> String {
     chrono::DateTime::from_timestamp_nanos(ns).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
+/// Formats nanoseconds since the epoch as RFC 3339 UTC with as many fractional digits as it
+/// needs (`2026-11-30T00:00:01Z`, `2026-11-30T00:00:01.000000005Z`): exact, for machines.
+pub fn format_time_ns(ns: i64) -> String {
+    chrono::DateTime::from_timestamp_nanos(ns).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
 /// The start of a simulation: `start` (RFC 3339) if given, else the one that makes it end at the
 /// start of the current minute, so that the data is fresh enough for Timestream's memory store.
 pub fn simulation_start_ns(start: Option<&str>, duration: Duration) -> Result<i64> {

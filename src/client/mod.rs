@@ -11,6 +11,7 @@
 //! ```
 
 mod admin;
+mod process;
 mod query;
 mod writer;
 
@@ -24,6 +25,7 @@ use aws_sdk_timestreamwrite::config::{Credentials, Region};
 use aws_sdk_timestreamwrite::error::{ProvideErrorMetadata, SdkError};
 
 pub use admin::{Retention, TableInfo};
+pub use process::{EngineProcess, ServeOptions};
 /// The AWS SDK crates the client is built on, for calls made directly on
 /// [`Timestream::write_client`] and [`Timestream::query_client`].
 pub mod sdk {

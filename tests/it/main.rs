@@ -16,6 +16,8 @@ mod gateway;
 mod limits;
 #[cfg(feature = "engine")]
 mod persistence;
+#[cfg(all(feature = "client", feature = "engine", feature = "cli"))]
+mod process;
 mod properties;
 #[cfg(all(feature = "client", feature = "engine"))]
 mod scale;
