@@ -84,6 +84,10 @@ enum Command {
     /// file or standard input, or simulated sensors (--simulate).
     #[cfg(all(feature = "cli", feature = "client"))]
     Ingest(Box<crate::cli_client::IngestArgs>),
+    /// Receive Ruuvi Gateway messages (HTTP POST), spool them to disk and write them to a
+    /// Timestream table, holding them while Timestream is away.
+    #[cfg(feature = "bridge")]
+    Bridge(Box<crate::cli_bridge::BridgeArgs>),
     /// Run a query and print its result.
     #[cfg(all(feature = "cli", feature = "client"))]
     Query(crate::cli_client::QueryArgs),
@@ -125,6 +129,8 @@ where
         Command::Ingest(args) => crate::cli_client::ingest(*args, &mut out),
         #[cfg(feature = "client")]
         Command::Query(args) => crate::cli_client::query(args, &mut out),
+        #[cfg(feature = "bridge")]
+        Command::Bridge(args) => crate::cli_bridge::bridge(*args, &mut out),
     };
     let result = result.and_then(|status| out.flush().map(|()| status).map_err(Error::from));
     match result {
@@ -400,4 +406,28 @@ fn simulate(
         }
     }
     Ok(0)
+}
+
+/// Returns at Ctrl-C, or SIGTERM on Unix: how `serve` and `bridge` are stopped.
+#[cfg(any(feature = "engine", feature = "bridge"))]
+pub(crate) async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -224,7 +224,7 @@ pub fn serve(args: ServeArgs, out: &mut dyn Write) -> Result<i32> {
             let mut commands = read_lines(std::io::stdin());
             loop {
                 tokio::select! {
-                    () = wait_for_signal() => break,
+                    () = crate::cli::wait_for_signal() => break,
                     line = commands.recv() => match line {
                         Some(line) => {
                             writeln!(out, "{}", control_answer(&clock, &line))?;
@@ -235,7 +235,7 @@ pub fn serve(args: ServeArgs, out: &mut dyn Write) -> Result<i32> {
                 }
             }
         } else {
-            wait_for_signal().await;
+            crate::cli::wait_for_signal().await;
         }
         engine.shutdown().await;
         Ok(0)
@@ -290,28 +290,6 @@ fn control_answer(clock: &Clock, line: &str) -> String {
             format!("now {now} {}", format_time_ms(now))
         }
         Err(e) => format!("error {e}"),
-    }
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

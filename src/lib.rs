@@ -20,6 +20,8 @@
 //! * `cli` — the `ruuvistream` command-line program ([`cli`]).
 //! * `client` — the Timestream client: batched writes and Query results as Arrow ([`client`]).
 //! * `engine` — the embedded Timestream-compatible engine ([`engine`]).
+//! * `bridge` — the receiver of Ruuvi Gateway and MQTT messages that spools readings to disk
+//!   and writes them to Timestream ([`bridge`]).
 //! * `tls` — HTTPS for the engine (rustls).
 //! * `python` — the Python extension module `ruuvistream._native` (built by maturin; with the
 //!   CLI, the engine, the client and TLS).
@@ -35,6 +37,8 @@ pub mod units;
 
 #[cfg(feature = "cli")]
 pub mod cli;
+#[cfg(all(feature = "cli", feature = "bridge"))]
+mod cli_bridge;
 #[cfg(all(feature = "cli", feature = "client"))]
 mod cli_client;
 #[cfg(all(feature = "cli", feature = "engine"))]
@@ -45,6 +49,14 @@ pub mod client;
 
 #[cfg(feature = "engine")]
 pub mod engine;
+
+#[cfg(feature = "bridge")]
+pub mod bridge;
+
+#[cfg(any(feature = "engine", feature = "bridge"))]
+mod journal;
+#[cfg(any(feature = "engine", feature = "bridge"))]
+mod listener;
 
 #[cfg(feature = "python")]
 mod python;

@@ -5,6 +5,13 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 
+/// Now, in nanoseconds since the Unix epoch, from the system clock.
+pub fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
 /// Parses a duration written as one or more `<number><unit>` parts, units `ns`, `us`, `ms`, `s`,
 /// `m`, `h`, `d` (`1h30m`, `1.5h`, `1285ms`). A bare number is seconds.
 ///

@@ -129,8 +129,9 @@ impl Target {
     }
 }
 
-/// Whether an endpoint URL names this machine (a loopback address or `localhost`).
-fn is_loopback(url: &str) -> bool {
+/// Whether an endpoint URL (or a `host:port`) names this machine (a loopback address or
+/// `localhost`).
+pub(crate) fn is_loopback(url: &str) -> bool {
     let authority = url.split_once("://").map_or(url, |(_, rest)| rest).split(['/', '?']).next().unwrap_or("");
     let host = match authority.rsplit_once(':') {
         Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host,

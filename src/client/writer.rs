@@ -65,6 +65,9 @@ pub struct RejectedRecord {
     pub reason: String,
     /// The version already stored, when a different value exists for the same identity.
     pub existing_version: Option<i64>,
+    /// Whether writing it again may succeed: the service did not refuse it, its request failed
+    /// (throttling, server errors, timeouts or a lost connection, after every retry).
+    pub retryable: bool,
 }
 
 /// What a write did. Every input row's records are either counted in `records_ingested` or
@@ -200,12 +203,13 @@ async fn send(
         .await;
     let mut report = WriteReport { requests: 1, ..WriteReport::default() };
     // Every record of the request, rejected for one reason.
-    let reject_all = |report: &mut WriteReport, reason: &str| {
+    let reject_all = |report: &mut WriteReport, reason: &str, retryable: bool| {
         report.rejected.extend(b.rows.iter().enumerate().map(|(i, &row)| RejectedRecord {
             row,
             measure_name: measure_of(i),
             reason: reason.to_string(),
             existing_version: None,
+            retryable,
         }));
     };
     match sent {
@@ -226,20 +230,21 @@ async fn send(
                             measure_name: measure_of(i),
                             reason: rr.reason().unwrap_or_default().to_string(),
                             existing_version: rr.existing_version(),
+                            retryable: false,
                         });
                     }
                 }
                 report.records_ingested = n.saturating_sub(report.rejected.len());
             } else if let Some(WriteRecordsError::ValidationException(v)) = service {
                 // The request as a whole was refused: each of its records is reported.
-                reject_all(&mut report, &format!("ValidationException: {}", v.message()));
+                reject_all(&mut report, &format!("ValidationException: {}", v.message()), false);
             } else {
                 match sdk_error("WriteRecords", e, &target) {
                     // Every other request would fail the same way: stop.
                     err @ Error::Service { .. } if is_fatal(&err) => return Err(err),
                     // Throttling, server errors or timeouts after every retry, a lost connection:
                     // this request's records are reported, the others go on.
-                    err => reject_all(&mut report, &format!("not written: {err}")),
+                    err => reject_all(&mut report, &format!("not written: {err}"), true),
                 }
             }
         }
@@ -269,6 +274,7 @@ impl Timestream {
                     measure_name: String::new(),
                     reason,
                     existing_version: None,
+                    retryable: false,
                 })
                 .collect(),
             ..WriteReport::default()

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// Where the engine reads the time from.
 #[derive(Debug, Clone, Default)]
@@ -23,9 +23,7 @@ impl Clock {
     /// Now, in nanoseconds since the Unix epoch.
     pub fn now_ns(&self) -> i64 {
         match self {
-            Self::System => SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)),
+            Self::System => crate::units::now_ns(),
             Self::Manual(t) => t.load(Ordering::SeqCst),
         }
     }

@@ -2,10 +2,10 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::clock::Clock;
 use super::query::QueryLimits;
+pub use crate::listener::ConnectionLimits;
 
 /// How to run the engine.
 #[derive(Debug, Clone)]
@@ -77,33 +77,6 @@ impl Default for EngineConfig {
             advertise: None,
             unload_root: None,
             allow_anonymous: false,
-        }
-    }
-}
-
-/// Limits on the engine's connections.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnectionLimits {
-    /// How long a client may take to send a request's headers, counted from when its
-    /// connection opens or falls idle after a response; also how long an idle keep-alive
-    /// connection stays open. Default 30 s.
-    pub header_timeout: Duration,
-    /// How long a request's body may take to arrive once its headers are in. Default 60 s.
-    pub body_timeout: Duration,
-    /// Connections open at once. Default 512.
-    pub max_connections: usize,
-    /// On shutdown, how long requests in flight may take to finish before their connections
-    /// are cut. Default 10 s.
-    pub shutdown_grace: Duration,
-}
-
-impl Default for ConnectionLimits {
-    fn default() -> Self {
-        Self {
-            header_timeout: Duration::from_secs(30),
-            body_timeout: Duration::from_secs(60),
-            max_connections: 512,
-            shutdown_grace: Duration::from_secs(10),
         }
     }
 }

@@ -26,7 +26,7 @@
 mod batching;
 mod mapping;
 
-pub use batching::{WriteBatch, batches};
+pub use batching::{MAX_RECORDS_PER_REQUEST, WriteBatch, batches};
 pub use mapping::{Layout, Mapped, Mapping, measure_columns};
 
 use serde_json::{Value, json};
@@ -60,7 +60,7 @@ impl ValueType {
 }
 
 /// The unit of a record's time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize, serde::Deserialize)]
 pub enum TimeUnit {
     /// Seconds since the epoch.
     Seconds,
@@ -112,7 +112,7 @@ impl TimeUnit {
 }
 
 /// One named value of a MULTI record.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MeasureValue {
     /// The attribute's name.
     pub name: String,
@@ -123,7 +123,7 @@ pub struct MeasureValue {
 }
 
 /// What a record measures.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Measure {
     /// One value (`MeasureValue` + `MeasureValueType`).
     Single {
@@ -138,7 +138,7 @@ pub enum Measure {
 
 /// One Timestream record. In a [`WriteBatch`], the parts held in common by the batch are left
 /// empty here (no dimensions, an empty measure name).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Record {
     /// Dimension names and values.
     pub dimensions: Vec<(String, String)>,

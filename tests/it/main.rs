@@ -3,6 +3,8 @@
 #[cfg(feature = "engine")]
 mod auth;
 mod batch;
+#[cfg(all(feature = "bridge", feature = "engine"))]
+mod bridge;
 #[cfg(feature = "cli")]
 mod cli;
 #[cfg(all(feature = "client", feature = "engine"))]

@@ -1,11 +1,16 @@
 """The README's command-line examples run as written (with the package's console script)."""
 
+import json
 import os
 import pathlib
 import re
 import shutil
+import signal
 import socket
 import subprocess
+import time
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -35,7 +40,7 @@ def test_cli_example_runs(command):
 
 @pytest.mark.skipif(not HAVE_CLI or shutil.which("aws") is None, reason="needs the console script and the AWS CLI")
 def test_serve_example_runs():
-    (block,) = [b for b in BLOCKS if "ruuvistream serve" in b]
+    (block,) = [b for b in BLOCKS if "ruuvistream serve" in b and "aws timestream-write" in b]
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = str(s.getsockname()[1])
@@ -49,3 +54,126 @@ def test_serve_example_runs():
     result = subprocess.run(["bash", "-e", "-c", wrapped], capture_output=True, text=True, timeout=120, env=os.environ)
     assert result.returncode == 0, result.stderr
     assert '"DatabaseName": "ruuvi"' in result.stdout
+
+
+def free_port() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return str(s.getsockname()[1])
+
+
+def wait_for_port(port: str, process: subprocess.Popen) -> None:
+    for _ in range(300):
+        assert process.poll() is None, process.communicate()
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", int(port))) == 0:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"nothing listens on {port}")
+
+
+# The official data format 5 vector (24.3 °C, 53.49 %RH, 100044 Pa) as a Gateway posts it.
+VECTOR = "0201061BFF99040512FC5394C37C0004FFFC040CAC364200CDCBB8334C884F"
+
+
+def gateway_post(port: str, mac: str, headers: dict[str, str] | None = None) -> dict:
+    body = {
+        "data": {
+            "gw_mac": "C8:25:2D:8E:9C:2C",
+            "timestamp": int(time.time()),
+            "tags": {mac: {"rssi": -71, "timestamp": int(time.time()), "data": VECTOR}},
+        }
+    }
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.load(answer)
+
+
+def query_rows(port: str, sql: str) -> list[dict]:
+    result = subprocess.run(
+        ["ruuvistream", "query", "--endpoint-url", f"http://127.0.0.1:{port}", "--format", "json", sql],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+def wait_for_rows(port: str, sql: str) -> list[dict]:
+    for _ in range(300):
+        # Until the first reading arrives, the table has no columns to name.
+        try:
+            rows = query_rows(port, sql)
+        except AssertionError:
+            rows = []
+        if rows:
+            return rows
+        time.sleep(0.1)
+    return query_rows(port, sql)
+
+
+@pytest.mark.skipif(not HAVE_CLI, reason="console script not on PATH")
+def test_bridge_examples_run(tmp_path):
+    """The bridge's command and configuration, as written, take a Gateway's POST into the engine."""
+    (block,) = [b for b in BLOCKS if "ruuvistream bridge" in b]
+    engine, bridge = free_port(), free_port()
+    script = (
+        block.replace("8800", engine)
+        .replace("8080", bridge)
+        .replace("~/ruuvi-data", str(tmp_path / "data"))
+        .replace("~/ruuvi-spool", str(tmp_path / "spool"))
+    )
+    # Both commands in the background, stopped with the shell's process group.
+    script = script.rstrip() + " &\nwait\n"
+    shell = subprocess.Popen(["bash", "-e", "-c", script], stdout=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_for_port(engine, shell)
+        wait_for_port(bridge, shell)
+        assert gateway_post(bridge, "C6:A5:B9:E0:AD:06") == {
+            "readings": 1,
+            "records": 1,
+            "dropped": 0,
+            "undecodable": 0,
+        }
+        rows = wait_for_rows(engine, "SELECT mac, temperature, humidity FROM ruuvi.sensors")
+        assert rows == [{"mac": "C6:A5:B9:E0:AD:06", "temperature": 24.3, "humidity": 53.49}]
+
+        # The configuration file, as written, with this test's addresses and directories.
+        (toml,) = re.findall(r"```toml\n(.*?)```", README.read_text(), re.S)
+        configured = free_port()
+        toml = (
+            toml.replace("0.0.0.0:8080", f"127.0.0.1:{configured}")
+            .replace("8800", engine)
+            .replace("/var/lib/ruuvistream/spool", str(tmp_path / "spool2"))
+        )
+        (tmp_path / "bridge.toml").write_text(toml)
+        second = subprocess.Popen(
+            ["ruuvistream", "bridge", "--config", str(tmp_path / "bridge.toml")], stdout=subprocess.DEVNULL
+        )
+        try:
+            wait_for_port(configured, second)
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                gateway_post(configured, "C6:A5:B9:E0:AD:06")
+            assert refused.value.code == 401
+            token = {"Authorization": "Bearer a long random string"}
+            assert gateway_post(configured, "AA:BB:CC:DD:EE:FF", token)["dropped"] == 1, "not in the allow list"
+            assert gateway_post(configured, "C6:A5:B9:E0:AD:06", token)["records"] == 1
+            rows = wait_for_rows(
+                engine,
+                "SELECT name, location, site, temperature, humidity, pressure FROM ruuvi.sensors WHERE name = 'sauna'",
+            )
+            (row,) = rows
+            assert (row["name"], row["location"], row["site"]) == ("sauna", "cabin", "home")
+            assert abs(row["temperature"] - 23.9) < 1e-9 and abs(row["humidity"] - 55.49) < 1e-9
+            assert row["pressure"] == 100164
+        finally:
+            second.terminate()
+            assert second.wait(timeout=30) == 0
+    finally:
+        os.killpg(shell.pid, signal.SIGTERM)
+        shell.wait(timeout=30)

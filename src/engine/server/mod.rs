@@ -4,13 +4,12 @@
 mod access;
 mod errors;
 mod json;
-mod listener;
 mod query_api;
 mod router;
 mod scan;
 mod write_api;
 mod write_records;
 
-pub(crate) use listener::serve;
-pub(crate) use listener::tokio_rustls_acceptor::load as load_tls;
+pub(crate) use crate::listener::serve;
+pub(crate) use crate::listener::tokio_rustls_acceptor::load as load_tls;
 pub use router::router;

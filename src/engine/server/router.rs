@@ -16,12 +16,12 @@ use serde_json::{Value, json};
 use super::access;
 use super::errors::render;
 use super::json::Obj;
-use super::listener::{ConnectionPhase, LocalAddr};
 use super::write_api;
 use crate::engine::Engine;
 use crate::engine::auth::{Access, Principal, Request};
 use crate::engine::error::{ApiError, ApiErrorKind, ApiResult, shown};
 use crate::engine::query::QueryRequest;
+use crate::listener::{BodyError, ConnectionPhase, LocalAddr};
 
 const TARGET_PREFIX: &str = "Timestream_20181101.";
 const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
@@ -148,44 +148,18 @@ enum Step {
     Prepare(String, Principal),
 }
 
-/// The whole body: refused with 413 when it is larger than `limit`, and with a
-/// SerializationException when it cannot be read (a broken chunk, a connection that ends early)
-/// or does not arrive within `timeout`. An oversized body is read on (and dropped) up to four
-/// times the limit before the answer, so that a client still sending it sees the 413 rather
-/// than a broken connection; a body declared larger than that is refused at once.
-async fn read_body(mut body: Body, headers: &HeaderMap, limit: usize, timeout: Duration) -> ApiResult<Bytes> {
-    use axum::body::HttpBody;
-    let too_large = || {
-        ApiError::new(
+/// The request's body, within the engine's size and time limits.
+async fn read_body(body: Body, headers: &HeaderMap, limit: usize, timeout: Duration) -> ApiResult<Bytes> {
+    crate::listener::read_body(body, headers, limit, timeout).await.map_err(|e| match e {
+        BodyError::TooLarge(limit) => ApiError::new(
             ApiErrorKind::RequestTooLarge,
             format!("The request body is larger than the engine accepts ({limit} bytes)."),
-        )
-    };
-    let drain_limit = limit.saturating_mul(4);
-    let declared = headers.get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > drain_limit as u64) {
-        return Err(too_large());
-    }
-    let read = async {
-        let mut buf: Vec<u8> = Vec::with_capacity(declared.map_or(0, |n| (n as usize).min(limit)));
-        let mut total = 0usize;
-        while let Some(frame) = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await {
-            let frame =
-                frame.map_err(|e| ApiError::serialization(format!("The request body could not be read: {e}")))?;
-            if let Ok(data) = frame.into_data() {
-                total = total.saturating_add(data.len());
-                if total <= limit {
-                    buf.extend_from_slice(&data);
-                } else if total > drain_limit {
-                    return Err(too_large());
-                }
-            }
+        ),
+        BodyError::Unreadable(e) => ApiError::serialization(format!("The request body could not be read: {e}")),
+        BodyError::Late(timeout) => {
+            ApiError::serialization(format!("The request body did not arrive within {} s.", timeout.as_secs_f64()))
         }
-        if total > limit { Err(too_large()) } else { Ok(Bytes::from(buf)) }
-    };
-    tokio::time::timeout(timeout, read).await.map_err(|_| {
-        ApiError::serialization(format!("The request body did not arrive within {} s.", timeout.as_secs_f64()))
-    })?
+    })
 }
 
 /// An operation's answer: a JSON value, or JSON text already serialized (query pages).

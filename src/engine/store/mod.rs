@@ -24,4 +24,4 @@ pub use persist::{CURRENT_FORMAT, CheckpointStats, Damage, Logged, Persistence};
 pub use recent::RecentFiles;
 pub use repair::{RECOVERED_DATABASE, RepairReport, repair};
 pub use table::{StoreUndo, TableStore, TierStats};
-pub use wal::{LogDamage, WalEntry};
+pub use wal::WalEntry;

@@ -1,29 +1,16 @@
 //! The write-ahead log: every acknowledged write is appended here and synced to disk before
-//! the response goes out. Concurrent requests share syncs (group commit): while one request
-//! syncs, the others append, and the next sync covers them all.
+//! the response goes out. It is a [`Journal`] (checksummed entries, group commit, a crash's
+//! unfinished tail told apart from damage) whose payloads are [`WalEntry`]s.
 //!
-//! Entry format: `[payload length: u32 LE][CRC-32 of payload: u32 LE][payload]`. The payload
-//! is binary (its first byte, 1, is the format's version; see [`WalEntry::encode`]); logs
-//! written by earlier releases hold JSON payloads (first byte `{`), which are still read.
-//!
-//! Damage is told apart from a crash: a crash can only leave an unfinished entry at the end
-//! (nothing after it was acknowledged), which is dropped on open, its bytes kept aside. An
-//! entry that fails its checksum with intact entries after it is damage (a flipped bit, a bad
-//! sector): opening stops with [`LogDamage`], and nothing is truncated until
-//! `ruuvistream repair` is asked to salvage the intact entries.
-//!
-//! A failed append (disk full, an I/O error) is cut back off the file, so that the log stays a
-//! sequence of whole entries and later writes land after valid ones; if even that fails, or a
-//! sync fails (the kernel may have dropped the unsynced pages), the log refuses every later
-//! append with the reason until the engine is restarted.
+//! The payload is binary (its first byte, 1, is the format's version; see
+//! [`WalEntry::framed`]); logs written by earlier releases hold JSON payloads (first byte `{`),
+//! which are still read.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::io;
+use std::path::Path;
 
 use super::memory::{Measure, NewRecord, ScalarValue};
+use crate::journal::{self, Journal};
 
 /// One logged write: records accepted into one table.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -35,33 +22,6 @@ pub struct WalEntry {
     /// The records written to the magnetic store (tables with magnetic store writes on).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub magnetic: Vec<NewRecord>,
-}
-
-/// A log with a damaged entry followed by intact ones: opening it would drop acknowledged
-/// writes, so it is refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogDamage {
-    /// The log file.
-    pub path: PathBuf,
-    /// Where the unreadable bytes start.
-    pub at: u64,
-    /// Where the next intact entry starts.
-    pub resumes: u64,
-    /// Intact entries after the damage.
-    pub entries_after: usize,
-}
-
-impl std::fmt::Display for LogDamage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "the write-ahead log {} is damaged: bytes {}..{} cannot be read, and {} intact entries follow them",
-            self.path.display(),
-            self.at,
-            self.resumes,
-            self.entries_after
-        )
-    }
 }
 
 /// What reading a log found.
@@ -85,110 +45,64 @@ impl LogContents {
     }
 }
 
+impl From<journal::Contents<WalEntry>> for LogContents {
+    fn from(c: journal::Contents<WalEntry>) -> Self {
+        Self {
+            entries: c.entries.into_iter().map(|(e, _)| e).collect(),
+            valid_len: c.valid_len,
+            file_len: c.file_len,
+            damaged: c.damaged,
+        }
+    }
+}
+
 /// An open write-ahead log.
 #[derive(Debug)]
-pub struct Wal {
-    path: PathBuf,
-    file: Mutex<File>,
-    sync_handle: File,
-    written: AtomicU64,
-    synced: Mutex<u64>,
-    /// Why the log refuses appends, once it cannot guarantee them.
-    broken: Mutex<Option<String>>,
-}
+pub struct Wal(Journal);
 
 impl Wal {
     /// Opens (or creates) the log at `path` and returns it with the entries it holds. An
     /// unfinished entry at the end (a crash mid-append) is cut off, its bytes first copied to
-    /// `aside` (a file path) when given; damage in the middle refuses the open.
+    /// `aside` (a file path) when given; damage in the middle refuses the open
+    /// (`InvalidData`, with where).
     pub fn open(path: &Path, aside: Option<&Path>) -> io::Result<(Self, Vec<WalEntry>)> {
-        let mut file = OpenOptions::new().read(true).append(true).create(true).open(path)?;
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes)?;
-        let contents = read_entries(&bytes);
-        if let Some(&(at, resumes)) = contents.damaged.first() {
-            let entries_after = read_entries(&bytes[resumes as usize..]).entries.len();
-            let damage = LogDamage { path: path.to_path_buf(), at, resumes, entries_after };
-            return Err(io::Error::new(io::ErrorKind::InvalidData, damage.to_string()));
-        }
-        let valid = contents.valid_len;
-        if contents.torn_tail() > 0 {
-            if let Some(aside) = aside {
-                keep_aside(aside, &bytes[valid as usize..])?;
-            }
-            file.set_len(valid)?;
-            file.sync_all()?;
-        }
-        file.seek(SeekFrom::End(0))?;
-        let sync_handle = file.try_clone()?;
-        let wal = Self {
-            path: path.to_path_buf(),
-            file: Mutex::new(file),
-            sync_handle,
-            written: AtomicU64::new(valid),
-            synced: Mutex::new(valid),
-            broken: Mutex::new(None),
-        };
-        Ok((wal, contents.entries))
+        let (journal, contents) = Journal::open::<WalEntry>(path, aside, "the write-ahead log", "the engine")?;
+        Ok((Self(journal), LogContents::from(contents).entries))
     }
 
     /// Appends an entry (not yet durable) and returns the log length after it, for
     /// [`Wal::sync_to`]. Callers append in the order the writes were applied. On failure the
     /// log is as it was before the call.
     pub fn append(&self, entry: &WalEntry) -> io::Result<u64> {
-        let frame = entry.framed()?;
-        let mut file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
-        self.check_usable()?;
-        let before = self.written.load(Ordering::SeqCst);
-        if let Err(e) = file.write_all(&frame) {
-            // Cut the partial entry off, so that later entries follow whole ones.
-            if let Err(cut) = file.set_len(before).and_then(|()| file.seek(SeekFrom::End(0))) {
-                self.mark_broken(format!(
-                    "a write to {} failed ({e}) and the partial entry could not be removed ({cut})",
-                    self.path.display()
-                ));
-            }
-            return Err(e);
-        }
-        let end = before + frame.len() as u64;
-        self.written.store(end, Ordering::SeqCst);
-        Ok(end)
+        self.0.append(&entry.framed()?)
     }
 
     /// Returns once the log is on disk at least up to `offset`. A failed sync breaks the log:
     /// which of its pages reached the disk is unknown.
     pub fn sync_to(&self, offset: u64) -> io::Result<()> {
-        let mut synced = self.synced.lock().unwrap_or_else(PoisonError::into_inner);
-        if *synced >= offset {
-            return Ok(());
-        }
-        self.check_usable()?;
-        let target = self.written.load(Ordering::SeqCst);
-        if let Err(e) = self.sync_handle.sync_data() {
-            self.mark_broken(format!("syncing {} to disk failed ({e})", self.path.display()));
-            return Err(e);
-        }
-        *synced = target;
-        Ok(())
+        self.0.sync_to(offset)
     }
 
     /// Bytes written to the log.
     pub fn written(&self) -> u64 {
-        self.written.load(Ordering::SeqCst)
+        self.0.written()
+    }
+}
+
+impl journal::Entry for WalEntry {
+    // Every payload starts with its format's byte.
+    fn plausible(payload: &[u8]) -> bool {
+        matches!(payload.first(), Some(&BINARY_V1 | &b'{'))
     }
 
-    fn check_usable(&self) -> io::Result<()> {
-        match &*self.broken.lock().unwrap_or_else(PoisonError::into_inner) {
-            None => Ok(()),
-            Some(why) => Err(io::Error::other(format!(
-                "{why}; the engine refuses writes until it is restarted, which replays what reached the disk"
-            ))),
-        }
+    fn decode(payload: &[u8]) -> Option<Self> {
+        WalEntry::decode(payload)
     }
+}
 
-    fn mark_broken(&self, why: String) {
-        self.broken.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(why);
-    }
+/// Reads every intact entry of a log ([`journal::read`]).
+pub fn read_entries(bytes: &[u8]) -> LogContents {
+    journal::read::<WalEntry>(bytes).into()
 }
 
 /// The first byte of a binary payload: the version of its format.
@@ -203,14 +117,7 @@ impl WalEntry {
     /// value each); a value is a tag (0 DOUBLE, 1 BIGINT, 2 VARCHAR, 3 BOOLEAN, 4 TIMESTAMP) and
     /// its bytes; text is a length (u32) and UTF-8. Integers are little-endian.
     pub(super) fn framed(&self) -> io::Result<Vec<u8>> {
-        let mut out = Vec::with_capacity(72 + 256 * (self.records.len() + self.magnetic.len()));
-        out.extend_from_slice(&[0; 8]);
-        self.encode_into(&mut out);
-        let len = u32::try_from(out.len() - 8).map_err(|_| io::Error::other("log entry larger than 4 GiB"))?;
-        let crc = crc32fast::hash(&out[8..]);
-        out[..4].copy_from_slice(&len.to_le_bytes());
-        out[4..8].copy_from_slice(&crc.to_le_bytes());
-        Ok(out)
+        journal::frame(64 + 256 * (self.records.len() + self.magnetic.len()), |out| self.encode_into(out))
     }
 
     fn encode_into(&self, out: &mut Vec<u8>) {
@@ -378,55 +285,6 @@ impl<'a> Reader<'a> {
         }
         Some(records)
     }
-}
-
-/// Copies bytes that are about to be dropped to `path` (synced), so that nothing leaves the
-/// data directory without a trace.
-pub(super) fn keep_aside(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let mut f = File::create(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()
-}
-
-/// The entry starting at `at`, and its length with its header, if one is there intact.
-fn entry_at(bytes: &[u8], at: usize) -> Option<(WalEntry, usize)> {
-    let header = bytes.get(at..at.checked_add(8)?)?;
-    let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
-    let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
-    let payload = bytes.get(at + 8..(at + 8).checked_add(len)?)?;
-    // Every payload starts with its format's byte: a cheap filter before the checksum when
-    // scanning.
-    if !matches!(payload.first(), Some(&BINARY_V1 | &b'{')) || crc32fast::hash(payload) != crc {
-        return None;
-    }
-    Some((WalEntry::decode(payload)?, 8 + len))
-}
-
-/// Reads every intact entry of a log. After an unreadable stretch, the rest of the file is
-/// searched for the next intact entry: if there is one, the stretch is damage; if not, it is
-/// the unfinished tail a crash leaves.
-pub fn read_entries(bytes: &[u8]) -> LogContents {
-    let mut out = LogContents { file_len: bytes.len() as u64, ..Default::default() };
-    let mut at = 0;
-    while at < bytes.len() {
-        if let Some((entry, len)) = entry_at(bytes, at) {
-            out.entries.push(entry);
-            at += len;
-            out.valid_len = at as u64;
-            continue;
-        }
-        match (at + 1..bytes.len()).find(|&next| entry_at(bytes, next).is_some()) {
-            Some(next) => {
-                out.damaged.push((at as u64, next as u64));
-                at = next;
-            }
-            None => break,
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! The engine's listener: HTTP/1.1 connections (over TLS when configured), each held to time
+//! The HTTP listener of the engine and the bridge: HTTP/1.1 connections (over TLS when configured), each held to time
 //! limits, a cap on how many are open at once, and a shutdown that lets requests in flight
 //! finish for a while and then cuts what remains.
 //!
@@ -19,9 +19,9 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::engine::config::ConnectionLimits;
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
+use axum::http::HeaderMap;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -30,9 +30,82 @@ use tokio::sync::{Notify, Semaphore, oneshot};
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
+/// Limits on a listener's connections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// How long a client may take to send a request's headers, counted from when its
+    /// connection opens or falls idle after a response; also how long an idle keep-alive
+    /// connection stays open. Default 30 s.
+    pub header_timeout: Duration,
+    /// How long a request's body may take to arrive once its headers are in. Default 60 s.
+    pub body_timeout: Duration,
+    /// Connections open at once. Default 512.
+    pub max_connections: usize,
+    /// On shutdown, how long requests in flight may take to finish before their connections
+    /// are cut. Default 10 s.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(60),
+            max_connections: 512,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why a request's body was not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum BodyError {
+    /// It is larger than the limit (in bytes).
+    TooLarge(usize),
+    /// The connection failed while it was sent.
+    Unreadable(String),
+    /// It did not arrive in time.
+    Late(Duration),
+}
+
+/// Reads a request's body, at most `limit` bytes, within `timeout`. A body somewhat over the
+/// limit is read to its end (and refused), so that the client gets the answer rather than a
+/// reset connection; one declared or sent far larger is refused at once.
+pub(crate) async fn read_body(
+    mut body: Body,
+    headers: &HeaderMap,
+    limit: usize,
+    timeout: Duration,
+) -> Result<Bytes, BodyError> {
+    use axum::body::HttpBody;
+    let drain_limit = limit.saturating_mul(4);
+    let declared = headers.get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > drain_limit as u64) {
+        return Err(BodyError::TooLarge(limit));
+    }
+    let read = async {
+        let mut buf: Vec<u8> = Vec::with_capacity(declared.map_or(0, |n| (n as usize).min(limit)));
+        let mut total = 0usize;
+        while let Some(frame) = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await {
+            let frame = frame.map_err(|e| BodyError::Unreadable(e.to_string()))?;
+            if let Ok(data) = frame.into_data() {
+                total = total.saturating_add(data.len());
+                if total <= limit {
+                    buf.extend_from_slice(&data);
+                } else if total > drain_limit {
+                    return Err(BodyError::TooLarge(limit));
+                }
+            }
+        }
+        if total > limit { Err(BodyError::TooLarge(limit)) } else { Ok(Bytes::from(buf)) }
+    };
+    tokio::time::timeout(timeout, read).await.map_err(|_| BodyError::Late(timeout))?
+}
+
 /// The address a request's connection was accepted on (its local side), for DescribeEndpoints
 /// when the request names no host.
 #[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(feature = "engine"), allow(dead_code))]
 pub struct LocalAddr(pub SocketAddr);
 
 /// A connection that was opened (or last active) less than this long ago is not closed to make
@@ -294,6 +367,7 @@ pub(crate) mod tokio_rustls_acceptor {
 
     /// Without the `tls` feature: an error saying so.
     #[cfg(not(feature = "tls"))]
+    #[cfg_attr(not(feature = "engine"), allow(dead_code))]
     pub fn load(_cert: &std::path::Path, _key: &std::path::Path) -> crate::Result<Acceptor> {
         Err(crate::Error::InvalidArgument(
             "this build of ruuvistream has no TLS support: build it with the `tls` feature".into(),

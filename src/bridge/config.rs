@@ -1,0 +1,321 @@
+//! The bridge's settings: a TOML file for everything, the command line's flags for the common
+//! ones (they win over the file).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::ruuvi::Mac;
+use crate::units::{parse_bytes, parse_duration};
+
+/// Everything the bridge is told, as read from its TOML file (every key optional).
+///
+/// ```toml
+/// listen = "127.0.0.1:8080"
+///
+/// [target]
+/// endpoint_url = "http://127.0.0.1:8800"   # leave out for AWS (default credential chain)
+/// database = "ruuvi"
+/// table = "sensors"
+/// create = true
+///
+/// [spool]
+/// dir = "/var/lib/ruuvistream/spool"
+/// max_size = "1GiB"
+///
+/// [http]
+/// auth = "bearer"                           # none, basic, bearer, token or api_key
+/// token = "a long random string"
+///
+/// [sensors]
+/// deny = ["AA:BB:CC:DD:EE:FF"]
+///
+/// [sensor."C6:A5:B9:E0:AD:06"]
+/// name = "sauna"
+/// labels = { location = "sauna", site = "cabin" }
+/// temperature_offset = -0.4
+/// ```
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BridgeConfig {
+    /// Where the bridge listens for HTTP (`host:port`; default `127.0.0.1:8080`).
+    pub listen: Option<String>,
+    /// Where readings go.
+    #[serde(default)]
+    pub target: TargetConfig,
+    /// The disk spool.
+    #[serde(default)]
+    pub spool: SpoolConfig,
+    /// The HTTP input's authentication (the Gateway's `http_auth` settings).
+    #[serde(default)]
+    pub http: HttpConfig,
+    /// Rules for every sensor.
+    #[serde(default)]
+    pub sensors: SensorsConfig,
+    /// Settings per sensor, by MAC.
+    #[serde(default)]
+    pub sensor: BTreeMap<String, SensorConfig>,
+}
+
+/// Where readings go.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetConfig {
+    /// A Timestream-compatible endpoint (the engine); `None` writes to AWS.
+    pub endpoint_url: Option<String>,
+    /// The AWS region (default: the credential chain's, or us-east-1 for an endpoint).
+    pub region: Option<String>,
+    /// The database (default `ruuvi`).
+    pub database: Option<String>,
+    /// The table (default `sensors`).
+    pub table: Option<String>,
+    /// Create the database and table when they do not exist.
+    #[serde(default)]
+    pub create: bool,
+    /// `multi` (default: one MULTI record per reading, named `ruuvi`) or `single` (one record
+    /// per measure, the walkthrough's layout).
+    pub layout: Option<String>,
+}
+
+/// The disk spool.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpoolConfig {
+    /// Its directory (required, here or as `--spool`).
+    pub dir: Option<PathBuf>,
+    /// The most it may hold, e.g. `1GiB` (default); beyond it new readings are refused.
+    pub max_size: Option<String>,
+}
+
+/// The HTTP input's authentication.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// `none` (default), `basic`, `bearer`, `token` or `api_key`, as the Gateway names them.
+    pub auth: Option<String>,
+    /// The user name, for `basic`.
+    pub user: Option<String>,
+    /// The password, for `basic`.
+    pub password: Option<String>,
+    /// The token or key, for `bearer`, `token` and `api_key`.
+    pub token: Option<String>,
+    /// Listen beyond the loopback interface with `auth = "none"`: anyone who can reach the
+    /// port may write readings. Without it, such a bridge refuses to start.
+    #[serde(default)]
+    pub allow_anonymous: bool,
+}
+
+/// Rules for every sensor.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SensorsConfig {
+    /// Only these sensors are written (default: all).
+    pub allow: Option<Vec<String>>,
+    /// These sensors are never written.
+    #[serde(default)]
+    pub deny: Vec<String>,
+    /// How long a sensor's measurement sequence number is remembered, so that a broadcast
+    /// heard by two gateways, or sent twice, is written once (default `10m`; `0s` turns it off).
+    pub dedupe_window: Option<String>,
+}
+
+/// Settings of one sensor.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SensorConfig {
+    /// Its name, written as the `name` dimension.
+    pub name: Option<String>,
+    /// More dimensions, e.g. `{ location = "sauna" }`.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Added to every temperature, °C.
+    pub temperature_offset: Option<f64>,
+    /// Added to every relative humidity, %RH (the result is kept within 0–100).
+    pub humidity_offset: Option<f64>,
+    /// Added to every pressure, Pa.
+    pub pressure_offset: Option<f64>,
+}
+
+/// The HTTP input's authentication, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// Anyone may post.
+    None,
+    /// `Authorization: Basic base64(user:password)`.
+    Basic {
+        /// The user name.
+        user: String,
+        /// The password.
+        password: String,
+    },
+    /// `Authorization: Bearer <token>`.
+    Bearer(String),
+    /// `Authorization: Token <token>`.
+    Token(String),
+    /// `Authorization: <key>`.
+    ApiKey(String),
+}
+
+/// Per-sensor calibration and dimensions, checked.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Sensor {
+    /// Dimensions written with its readings (`name` first, then the labels).
+    pub dimensions: Vec<(String, String)>,
+    /// Offsets added to temperature (°C), humidity (%RH) and pressure (Pa).
+    pub offsets: [f64; 3],
+}
+
+/// The settings, checked and with their defaults.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where the bridge listens.
+    pub listen: String,
+    /// The endpoint (`None`: AWS).
+    pub endpoint_url: Option<String>,
+    /// The region.
+    pub region: Option<String>,
+    /// The database.
+    pub database: String,
+    /// The table.
+    pub table: String,
+    /// Create them when missing.
+    pub create: bool,
+    /// One record per measure (`true`) or one MULTI record per reading.
+    pub single_measure: bool,
+    /// The spool's directory.
+    pub spool_dir: PathBuf,
+    /// The spool's bound, in bytes.
+    pub spool_max_bytes: u64,
+    /// The HTTP input's authentication.
+    pub auth: Auth,
+    /// Only these sensors (`None`: all).
+    pub allow: Option<Vec<Mac>>,
+    /// Never these.
+    pub deny: Vec<Mac>,
+    /// How long sequence numbers are remembered.
+    pub dedupe_window: Duration,
+    /// Per-sensor settings, by MAC.
+    pub sensors: BTreeMap<Mac, Sensor>,
+}
+
+impl BridgeConfig {
+    /// Reads a TOML file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::InvalidArgument(format!("cannot read the bridge configuration {}: {e}", path.display()))
+        })?;
+        Self::parse(&text).map_err(|e| Error::InvalidArgument(format!("{}: {e}", path.display())))
+    }
+
+    /// Parses TOML text.
+    pub fn parse(text: &str) -> std::result::Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())
+    }
+
+    /// Checks every value and fills in the defaults.
+    pub fn settings(&self) -> Result<Settings> {
+        let bad = |m: String| Error::InvalidArgument(m);
+        let mac = |s: &String, what: &str| {
+            s.parse::<Mac>().map_err(|e| bad(format!("{what}: {s:?} is not a MAC address ({e})")))
+        };
+        let spool_dir = self.spool.dir.clone().ok_or_else(|| {
+            bad("the bridge needs a spool directory: --spool DIR, or [spool] dir in the configuration".into())
+        })?;
+        let spool_max_bytes = match &self.spool.max_size {
+            Some(s) => parse_bytes(s)? as u64,
+            None => 1 << 30,
+        };
+        if spool_max_bytes < 1 << 20 {
+            return Err(bad(format!("[spool] max_size must be at least 1MiB, not {spool_max_bytes} bytes")));
+        }
+        let single_measure = match self.target.layout.as_deref() {
+            None | Some("multi") => false,
+            Some("single") => true,
+            Some(other) => return Err(bad(format!("[target] layout must be \"multi\" or \"single\", not {other:?}"))),
+        };
+        let secret = |what: &str| -> Result<String> {
+            self.http
+                .token
+                .clone()
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| bad(format!("[http] auth = \"{what}\" needs a token")))
+        };
+        let auth = match self.http.auth.as_deref() {
+            None | Some("none") => Auth::None,
+            Some("basic") => match (&self.http.user, &self.http.password) {
+                (Some(user), Some(password)) if !user.is_empty() => {
+                    Auth::Basic { user: user.clone(), password: password.clone() }
+                }
+                _ => return Err(bad("[http] auth = \"basic\" needs a user and a password".into())),
+            },
+            Some("bearer") => Auth::Bearer(secret("bearer")?),
+            Some("token") => Auth::Token(secret("token")?),
+            Some("api_key") => Auth::ApiKey(secret("api_key")?),
+            Some(other) => {
+                return Err(bad(format!(
+                    "[http] auth must be none, basic, bearer, token or api_key (as the Gateway names them), not {other:?}"
+                )));
+            }
+        };
+        let listen = self.listen.clone().unwrap_or_else(|| "127.0.0.1:8080".into());
+        if auth == Auth::None && !self.http.allow_anonymous && !crate::client::is_loopback(&listen) {
+            return Err(bad(format!(
+                "listening on {listen} without authentication would let anyone who can reach it write readings: \
+                 set [http] auth (the Gateway sends basic, bearer, token or api_key credentials), or \
+                 allow_anonymous = true"
+            )));
+        }
+        let allow = self
+            .sensors
+            .allow
+            .as_ref()
+            .map(|list| list.iter().map(|s| mac(s, "[sensors] allow")).collect::<Result<Vec<_>>>())
+            .transpose()?;
+        let deny = self.sensors.deny.iter().map(|s| mac(s, "[sensors] deny")).collect::<Result<Vec<_>>>()?;
+        let dedupe_window = match &self.sensors.dedupe_window {
+            Some(s) => parse_duration(s)?,
+            None => Duration::from_secs(600),
+        };
+        let mut sensors = BTreeMap::new();
+        for (key, s) in &self.sensor {
+            let at = format!("[sensor.\"{key}\"]");
+            let mut dimensions = Vec::new();
+            if let Some(name) = &s.name {
+                dimensions.push(("name".to_string(), name.clone()));
+            }
+            for (k, v) in &s.labels {
+                if k == "name" && s.name.is_some() {
+                    return Err(bad(format!("{at}: the label \"name\" repeats the sensor's name")));
+                }
+                if k.is_empty() || v.is_empty() {
+                    return Err(bad(format!("{at}: labels need a name and a value")));
+                }
+                dimensions.push((k.clone(), v.clone()));
+            }
+            let offsets = [s.temperature_offset, s.humidity_offset, s.pressure_offset].map(|o| o.unwrap_or(0.0));
+            if offsets.iter().any(|o| !o.is_finite()) {
+                return Err(bad(format!("{at}: offsets must be finite numbers")));
+            }
+            sensors.insert(mac(key, &at)?, Sensor { dimensions, offsets });
+        }
+        Ok(Settings {
+            listen,
+            endpoint_url: self.target.endpoint_url.clone(),
+            region: self.target.region.clone(),
+            database: self.target.database.clone().unwrap_or_else(|| "ruuvi".into()),
+            table: self.target.table.clone().unwrap_or_else(|| "sensors".into()),
+            create: self.target.create,
+            single_measure,
+            spool_dir,
+            spool_max_bytes,
+            auth,
+            allow,
+            deny,
+            dedupe_window,
+            sensors,
+        })
+    }
+}

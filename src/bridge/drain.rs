@@ -1,0 +1,232 @@
+//! Writing the spool to Timestream, in order: batches of the client's WriteRecords requests;
+//! while Timestream is unreachable or throttles, the spool holds everything and the drainer
+//! retries with backoff; records Timestream refuses for good go to the dead-letter file with
+//! the reason.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::sync::{Notify, watch};
+
+use super::receiver::Receiver;
+use super::spool::SpoolBatch;
+use crate::client::{Retention, Timestream, WriteOptions};
+use crate::error::Error;
+use crate::records::{MAX_RECORDS_PER_REQUEST, Record, TimeUnit};
+
+/// The first and the longest wait between two failed attempts.
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// How often the same failure is logged again while it lasts.
+const LOG_EVERY: Duration = Duration::from_secs(60);
+
+/// Where and how the drainer writes.
+#[derive(Debug, Clone)]
+pub struct DrainTarget {
+    /// Create the database and table when they are missing.
+    pub create: bool,
+    /// The dead-letter file (JSON lines): records Timestream refused, with the reason.
+    pub dead_letters: PathBuf,
+}
+
+/// Writes the spool to Timestream until `stop` turns true (then finishes the step it is in).
+/// `wake` is notified when new batches are spooled.
+pub async fn drain(
+    receiver: Arc<Receiver>,
+    ts: Timestream,
+    target: DrainTarget,
+    wake: Arc<Notify>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut backoff = FIRST_BACKOFF;
+    let mut last_logged: Option<(String, Instant)> = None;
+    let mut log = |message: String| {
+        let repeat = last_logged.as_ref().is_some_and(|(m, at)| *m == message && at.elapsed() < LOG_EVERY);
+        if !repeat {
+            eprintln!("bridge: {message}");
+            last_logged = Some((message, Instant::now()));
+        }
+    };
+    while !*stop.borrow() {
+        let spool_receiver = receiver.clone();
+        let cursor = receiver.spool.cursor();
+        let read = match tokio::task::spawn_blocking(move || spool_receiver.spool.read(cursor)).await {
+            Ok(Ok(read)) => read,
+            Ok(Err(e)) => {
+                log(format!("cannot read the spool: {e}"));
+                wait(&mut stop, &wake, MAX_BACKOFF).await;
+                continue;
+            }
+            Err(e) => {
+                log(format!("reading the spool failed: {e}"));
+                wait(&mut stop, &wake, MAX_BACKOFF).await;
+                continue;
+            }
+        };
+        if read.lost_bytes > 0 {
+            receiver.metrics.spool_lost_bytes.fetch_add(read.lost_bytes, Ordering::Relaxed);
+            log(format!(
+                "{} bytes of the spool could not be read back; they are kept in {}",
+                read.lost_bytes,
+                receiver.spool.dir().join("damaged").display()
+            ));
+        }
+        let oldest = read.batches.first().map_or(0, |(b, _)| b.received_ns);
+        receiver.metrics.oldest_waiting_ns.store(oldest, Ordering::Relaxed);
+        if read.batches.is_empty() {
+            if read.next != cursor {
+                let _ = receiver.spool.advance(read.next);
+                continue;
+            }
+            wait(&mut stop, &wake, Duration::from_secs(1)).await;
+            continue;
+        }
+        let batches: Vec<SpoolBatch> = read.batches.into_iter().map(|(b, _)| b).collect();
+        match write(&ts, &target, &batches).await {
+            Ok(outcome) => {
+                receiver.metrics.written.fetch_add(outcome.written as u64, Ordering::Relaxed);
+                if !outcome.refused.is_empty() {
+                    receiver.metrics.dead_lettered.fetch_add(outcome.refused.len() as u64, Ordering::Relaxed);
+                    if let Err(e) = dead_letter(&target.dead_letters, &outcome.refused) {
+                        log(format!("cannot write the dead-letter file {}: {e}", target.dead_letters.display()));
+                        receiver.metrics.write_failures.fetch_add(1, Ordering::Relaxed);
+                        wait(&mut stop, &wake, backoff).await;
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                        continue;
+                    }
+                    log(format!(
+                        "Timestream refused {} record(s); they are in {} with the reason (first: {})",
+                        outcome.refused.len(),
+                        target.dead_letters.display(),
+                        outcome.refused[0].reason
+                    ));
+                }
+                let advance = {
+                    let receiver = receiver.clone();
+                    tokio::task::spawn_blocking(move || receiver.spool.advance(read.next)).await
+                };
+                if let Ok(Err(e)) | Err(e) = advance.map_err(std::io::Error::other) {
+                    log(format!("cannot record progress in the spool: {e}"));
+                }
+                backoff = FIRST_BACKOFF;
+                if receiver.spool.cursor() == read.next {
+                    receiver.metrics.oldest_waiting_ns.store(0, Ordering::Relaxed);
+                }
+            }
+            Err(why) => {
+                receiver.metrics.write_failures.fetch_add(1, Ordering::Relaxed);
+                log(format!("cannot write to Timestream, will retry (the spool keeps the readings): {why}"));
+                wait(&mut stop, &wake, backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
+
+/// Waits for `wake`, `stop` or `timeout`, whichever comes first.
+async fn wait(stop: &mut watch::Receiver<bool>, wake: &Notify, timeout: Duration) {
+    tokio::select! {
+        _ = stop.changed() => {}
+        () = wake.notified() => {}
+        () = tokio::time::sleep(timeout) => {}
+    }
+}
+
+/// A record Timestream refused for good.
+struct Refusal {
+    database: String,
+    table: String,
+    time_unit: TimeUnit,
+    received_ns: i64,
+    record: Record,
+    reason: String,
+}
+
+/// The records of one table (and time unit), and the spooled batch each came from.
+type Group = (Vec<Record>, Vec<usize>);
+
+/// What writing some batches did.
+struct Outcome {
+    written: usize,
+    refused: Vec<Refusal>,
+}
+
+/// Writes the batches; an error (to retry the whole step) when anything failed that may work
+/// later. Records written before the failure are written again then: Timestream keeps one copy
+/// of a record written twice with the same value.
+async fn write(ts: &Timestream, target: &DrainTarget, spooled: &[SpoolBatch]) -> Result<Outcome, String> {
+    // Per table and time unit, in order; each record remembers its batch.
+    let mut groups: BTreeMap<(&str, &str, TimeUnit), Group> = BTreeMap::new();
+    for (i, b) in spooled.iter().enumerate() {
+        let group = groups.entry((&b.database, &b.table, b.time_unit)).or_default();
+        group.0.extend(b.records.iter().cloned());
+        group.1.extend(std::iter::repeat_n(i, b.records.len()));
+    }
+    let mut outcome = Outcome { written: 0, refused: Vec::new() };
+    for ((database, table, unit), (records, origin)) in groups {
+        let requests =
+            || crate::records::batches(records.clone(), (0..records.len()).collect(), unit, MAX_RECORDS_PER_REQUEST);
+        let options = WriteOptions { concurrency: 4, ..WriteOptions::default() };
+        let report = match ts.write_batches(database, table, requests(), &options).await {
+            Ok(report) => report,
+            // Not there (deleted since, or never made): create it and write again.
+            Err(e) if target.create && is_missing(&e) => {
+                create(ts, database, table).await.map_err(|e| e.to_string())?;
+                eprintln!("bridge: created {database}.{table}");
+                ts.write_batches(database, table, requests(), &options).await.map_err(|e| e.to_string())?
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+        if let Some(r) = report.rejected.iter().find(|r| r.retryable) {
+            return Err(r.reason.clone());
+        }
+        outcome.written += report.records_ingested;
+        for r in report.rejected {
+            let b = &spooled[origin[r.row]];
+            outcome.refused.push(Refusal {
+                database: database.to_string(),
+                table: table.to_string(),
+                time_unit: unit,
+                received_ns: b.received_ns,
+                record: records[r.row].clone(),
+                reason: r.reason,
+            });
+        }
+    }
+    Ok(outcome)
+}
+
+fn is_missing(e: &Error) -> bool {
+    matches!(e, Error::Service { code, .. } if code == "ResourceNotFoundException")
+}
+
+/// Creates the database and the table, whichever is missing.
+pub(super) async fn create(ts: &Timestream, database: &str, table: &str) -> crate::Result<()> {
+    ts.create_database(database, true).await?;
+    ts.create_table(database, table, &Retention::default(), true).await
+}
+
+/// Appends refused records to the dead-letter file (JSON lines, synced).
+fn dead_letter(path: &std::path::Path, refused: &[Refusal]) -> std::io::Result<()> {
+    let mut text = String::new();
+    for r in refused {
+        let line = json!({
+            "database": r.database,
+            "table": r.table,
+            "received": crate::units::format_time_ms(r.received_ns),
+            "time_unit": r.time_unit.name(),
+            "record": r.record.to_json(),
+            "reason": r.reason,
+        });
+        text.push_str(&line.to_string());
+        text.push('\n');
+    }
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_data()
+}

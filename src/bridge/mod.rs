@@ -1,0 +1,34 @@
+//! The bridge (feature `bridge`): receives Ruuvi Gateway messages, applies each sensor's
+//! settings (names and labels as dimensions, calibration offsets, allow and deny lists,
+//! duplicates dropped), spools the records to disk, synced, before answering, and writes them
+//! to Timestream (the engine, or AWS) in order, holding them while it is away.
+//!
+//! ```no_run
+//! # async fn demo() -> ruuvistream::Result<()> {
+//! use ruuvistream::bridge::{Bridge, BridgeConfig};
+//! let mut config = BridgeConfig::parse("[target]\nendpoint_url = \"http://127.0.0.1:8800\"\ncreate = true")
+//!     .map_err(ruuvistream::Error::InvalidArgument)?;
+//! config.spool.dir = Some("spool".into());
+//! let bridge = Bridge::start(config.settings()?).await?;
+//! println!("point the Gateway at {}", bridge.url());
+//! bridge.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod config;
+mod drain;
+mod http;
+mod metrics;
+mod receiver;
+mod run;
+mod sensors;
+mod spool;
+
+pub use config::{
+    Auth, BridgeConfig, HttpConfig, Sensor, SensorConfig, SensorsConfig, Settings, SpoolConfig, TargetConfig,
+};
+pub use http::MAX_BODY_BYTES;
+pub use metrics::Metrics;
+pub use receiver::{Accepted, Input, Receiver, Refused};
+pub use run::Bridge;
+pub use spool::{Position, Read, Spool, SpoolBatch, SpoolError};

@@ -1,0 +1,111 @@
+//! Starting and stopping a bridge: the spool opened, the listener and the drainer running.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::sync::{Notify, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use super::config::Settings;
+use super::drain::{DrainTarget, drain};
+use super::http::{HttpState, expected_authorization, router};
+use super::receiver::Receiver;
+use super::spool::Spool;
+use crate::client::{Connect, Timestream};
+use crate::error::{Error, Result};
+use crate::listener::ConnectionLimits;
+
+/// A running bridge (on the current tokio runtime).
+#[derive(Debug)]
+pub struct Bridge {
+    local_addr: SocketAddr,
+    receiver: Arc<Receiver>,
+    stop_listener: Option<oneshot::Sender<()>>,
+    stop_drain: watch::Sender<bool>,
+    listener: Option<JoinHandle<()>>,
+    drainer: Option<JoinHandle<()>>,
+}
+
+impl Bridge {
+    /// Opens the spool, connects the client and starts listening and draining.
+    pub async fn start(settings: Settings) -> Result<Self> {
+        let spool = {
+            let (dir, max) = (settings.spool_dir.clone(), settings.spool_max_bytes);
+            tokio::task::spawn_blocking(move || Spool::open(&dir, max))
+                .await
+                .map_err(|e| Error::Io(std::io::Error::other(e)))??
+        };
+        let receiver = Arc::new(Receiver::new(&settings, spool));
+        let connect = Connect {
+            endpoint_url: settings.endpoint_url.clone(),
+            region: settings.region.clone(),
+            ..Connect::default()
+        };
+        let ts = Timestream::connect(&connect).await?;
+        if settings.create {
+            // Now if Timestream is there, else when the first write finds them missing.
+            if let Err(e) = super::drain::create(&ts, &settings.database, &settings.table).await {
+                eprintln!(
+                    "bridge: cannot create {}.{} yet ({e}); the spool keeps the readings",
+                    settings.database, settings.table
+                );
+            }
+        }
+        let tcp = tokio::net::TcpListener::bind(&settings.listen).await.map_err(|e| {
+            Error::Io(std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", settings.listen)))
+        })?;
+        let local_addr = tcp.local_addr()?;
+        let limits = ConnectionLimits::default();
+        let wake = Arc::new(Notify::new());
+        let state = Arc::new(HttpState {
+            receiver: receiver.clone(),
+            authorization: expected_authorization(&settings.auth),
+            wake: wake.clone(),
+            body_timeout: limits.body_timeout,
+        });
+        let (stop_listener, stopped) = oneshot::channel();
+        let listener = tokio::spawn(crate::listener::serve(tcp, router(state), limits, None, stopped));
+        let (stop_drain, drain_stopped) = watch::channel(false);
+        let target =
+            DrainTarget { create: settings.create, dead_letters: settings.spool_dir.join("dead-letters.jsonl") };
+        let drainer = tokio::spawn(drain(receiver.clone(), ts, target, wake, drain_stopped));
+        Ok(Self {
+            local_addr,
+            receiver,
+            stop_listener: Some(stop_listener),
+            stop_drain,
+            listener: Some(listener),
+            drainer: Some(drainer),
+        })
+    }
+
+    /// Where it listens.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// `http://host:port/`, the URL to give a Gateway.
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.local_addr)
+    }
+
+    /// The receiving half (its spool and counters).
+    pub fn receiver(&self) -> &Arc<Receiver> {
+        &self.receiver
+    }
+
+    /// Stops taking messages (those in flight are answered), then lets the drainer finish the
+    /// step it is in. What is still in the spool is written at the next start.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop_listener.take() {
+            let _ = stop.send(());
+        }
+        if let Some(listener) = self.listener.take() {
+            let _ = listener.await;
+        }
+        let _ = self.stop_drain.send(true);
+        if let Some(drainer) = self.drainer.take() {
+            let _ = drainer.await;
+        }
+    }
+}

@@ -1,0 +1,503 @@
+//! The disk spool: every batch of records the bridge accepts is appended here and synced before
+//! the sender is answered, and written to Timestream from here, in order. A restart resumes
+//! from the last batch Timestream took.
+//!
+//! On disk: segment files `<n>.spool` (journals of [`SpoolBatch`] entries, a new one after
+//! [`SEGMENT_BYTES`]) and `cursor`, the position of the first batch not yet written (segment
+//! and offset, replaced atomically). Segments wholly before the cursor are deleted. An
+//! unreadable stretch in a segment (a flipped bit, a bad sector) is copied to `damaged/` and
+//! reported; it stops neither the batches after it nor new ones.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, Read as _, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use serde::{Deserialize, Serialize};
+
+use crate::journal::{self, Journal};
+use crate::records::{Record, TimeUnit};
+
+/// A new segment is started once the current one holds this much.
+pub const SEGMENT_BYTES: u64 = 8 << 20;
+/// The most one read takes from a segment (at least one whole entry).
+const READ_BYTES: u64 = 4 << 20;
+
+/// Records received together (one message, one POST), for one table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpoolBatch {
+    /// The database.
+    pub database: String,
+    /// The table.
+    pub table: String,
+    /// When the bridge received them, nanoseconds since the Unix epoch.
+    pub received_ns: i64,
+    /// The unit of the records' times.
+    pub time_unit: TimeUnit,
+    /// The records.
+    pub records: Vec<Record>,
+}
+
+impl journal::Entry for SpoolBatch {
+    fn plausible(payload: &[u8]) -> bool {
+        payload.first() == Some(&b'{')
+    }
+
+    fn decode(payload: &[u8]) -> Option<Self> {
+        serde_json::from_slice(payload).ok()
+    }
+}
+
+/// Where a batch starts (or the spool's reading stands): segment number and byte offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Position {
+    /// The segment.
+    pub segment: u64,
+    /// The offset in it.
+    pub offset: u64,
+}
+
+/// Why an append was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SpoolError {
+    /// The spool holds its configured maximum: Timestream has been away for long.
+    #[error("the spool is full ({held} of {max} bytes held): readings are refused until Timestream takes some")]
+    Full {
+        /// Bytes held.
+        held: u64,
+        /// The bound.
+        max: u64,
+    },
+    /// Writing or syncing the spool failed.
+    #[error("the spool cannot be written: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// What one [`Spool::read`] found.
+#[derive(Debug)]
+pub struct Read {
+    /// The batches, each with the position after it.
+    pub batches: Vec<(SpoolBatch, Position)>,
+    /// Bytes that could not be read (kept in `damaged/`).
+    pub lost_bytes: u64,
+    /// Where the next read starts.
+    pub next: Position,
+}
+
+/// The segment being appended to.
+struct Head {
+    number: u64,
+    /// Shared with appenders that sync after letting go of the head.
+    journal: Arc<Journal>,
+}
+
+/// An open spool.
+pub struct Spool {
+    dir: PathBuf,
+    max_bytes: u64,
+    /// A new segment starts once the current one holds this much.
+    segment_bytes: u64,
+    head: Mutex<Head>,
+    /// Segments that are no longer appended to, oldest first, with their lengths.
+    sealed: Mutex<VecDeque<(u64, u64)>>,
+    /// The first batch not yet written.
+    cursor: Mutex<Position>,
+}
+
+impl std::fmt::Debug for Spool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spool").field("dir", &self.dir).field("held_bytes", &self.held_bytes()).finish()
+    }
+}
+
+fn segment_path(dir: &Path, n: u64) -> PathBuf {
+    dir.join(format!("{n:016}.spool"))
+}
+
+fn io_context(e: io::Error, what: &str, path: &Path) -> io::Error {
+    io::Error::new(e.kind(), format!("{what} {}: {e}", path.display()))
+}
+
+impl Spool {
+    /// Opens (or creates) the spool in `dir`, holding at most `max_bytes`. An entry a crash
+    /// left unfinished at the end is cut off (kept in `damaged/`): it was never acknowledged.
+    pub fn open(dir: &Path, max_bytes: u64) -> io::Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| io_context(e, "cannot create the spool directory", dir))?;
+        let mut numbers = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(|e| io_context(e, "cannot read the spool directory", dir))? {
+            let name = entry?.file_name();
+            let name = name.to_string_lossy();
+            if let Some(n) = name.strip_suffix(".spool").and_then(|n| n.parse::<u64>().ok()) {
+                numbers.push(n);
+            }
+        }
+        numbers.sort_unstable();
+        let cursor_path = dir.join("cursor");
+        let mut cursor = match std::fs::read_to_string(&cursor_path) {
+            Ok(text) => parse_cursor(&text).ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "the spool's cursor {} is damaged ({text:?}); delete it to write every batch the spool holds again \
+                         (Timestream keeps one copy of each)",
+                        cursor_path.display()
+                    ),
+                )
+            })?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Position { segment: numbers.first().copied().unwrap_or(0), offset: 0 }
+            }
+            Err(e) => return Err(io_context(e, "cannot read", &cursor_path)),
+        };
+        // Segments before the cursor were written; a crash may have left them behind.
+        for &n in numbers.iter().filter(|&&n| n < cursor.segment) {
+            let _ = std::fs::remove_file(segment_path(dir, n));
+        }
+        numbers.retain(|&n| n >= cursor.segment);
+        let head_number = numbers.last().copied().unwrap_or(cursor.segment);
+        let mut sealed = VecDeque::new();
+        for &n in numbers.iter().filter(|&&n| n < head_number) {
+            let len = std::fs::metadata(segment_path(dir, n))?.len();
+            sealed.push_back((n, len));
+        }
+        let mut head_number = head_number;
+        let aside = dir.join("damaged").join(format!("{head_number:016}.unfinished-entry"));
+        let journal = match Journal::open::<SpoolBatch>(
+            &segment_path(dir, head_number),
+            Some(&aside),
+            "the spool segment",
+            "the bridge",
+        ) {
+            Ok((journal, _)) => journal,
+            // Damage in the middle: the segment is read as one no longer appended to (its
+            // unreadable bytes kept aside and reported as they are reached), and a new one
+            // starts, so that readings keep coming in.
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                let len = std::fs::metadata(segment_path(dir, head_number))?.len();
+                sealed.push_back((head_number, len));
+                head_number += 1;
+                let path = segment_path(dir, head_number);
+                Journal::open::<SpoolBatch>(&path, None, "the spool segment", "the bridge")?.0
+            }
+            Err(e) => return Err(e),
+        };
+        if cursor.segment == head_number && cursor.offset > journal.written() {
+            cursor.offset = journal.written();
+        }
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            max_bytes,
+            segment_bytes: SEGMENT_BYTES,
+            head: Mutex::new(Head { number: head_number, journal: Arc::new(journal) }),
+            sealed: Mutex::new(sealed),
+            cursor: Mutex::new(cursor),
+        })
+    }
+
+    /// The spool's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Appends a batch and returns once it is on disk.
+    pub fn append(&self, batch: &SpoolBatch) -> Result<(), SpoolError> {
+        let frame = journal::frame(256 * batch.records.len(), |out| {
+            serde_json::to_writer(out, batch).expect("a spool batch serializes");
+        })?;
+        let held = self.held_bytes();
+        if held + frame.len() as u64 > self.max_bytes {
+            return Err(SpoolError::Full { held, max: self.max_bytes });
+        }
+        let (journal, end) = {
+            let mut head = self.head.lock().unwrap_or_else(PoisonError::into_inner);
+            if head.journal.written() >= self.segment_bytes {
+                // Start the next segment; appenders still syncing the old one hold it.
+                let number = head.number + 1;
+                let path = segment_path(&self.dir, number);
+                let (journal, _) = Journal::open::<SpoolBatch>(&path, None, "the spool segment", "the bridge")?;
+                sync_dir(&self.dir)?;
+                let old = std::mem::replace(&mut *head, Head { number, journal: Arc::new(journal) });
+                let mut sealed = self.sealed.lock().unwrap_or_else(PoisonError::into_inner);
+                sealed.push_back((old.number, old.journal.written()));
+            }
+            let end = head.journal.append(&frame)?;
+            (head.journal.clone(), end)
+        };
+        // Outside the head's lock, so that others append meanwhile: the next sync covers them
+        // all (group commit).
+        journal.sync_to(end)?;
+        Ok(())
+    }
+
+    /// Bytes held from the cursor on (what is not yet written to Timestream).
+    pub fn held_bytes(&self) -> u64 {
+        let cursor = *self.cursor.lock().unwrap_or_else(PoisonError::into_inner);
+        let sealed: u64 = self
+            .sealed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|&(n, len)| if n == cursor.segment { len.saturating_sub(cursor.offset) } else { len })
+            .sum();
+        let head = self.head.lock().unwrap_or_else(PoisonError::into_inner);
+        let head_bytes = head.journal.written();
+        sealed + if head.number == cursor.segment { head_bytes.saturating_sub(cursor.offset) } else { head_bytes }
+    }
+
+    /// The first batch not yet written.
+    pub fn cursor(&self) -> Position {
+        *self.cursor.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Reads batches from `from` on (at most about 4 MiB; only what is on disk). Unreadable
+    /// stretches are copied to `damaged/` and skipped.
+    pub fn read(&self, from: Position) -> io::Result<Read> {
+        let (head_number, head_synced) = {
+            let head = self.head.lock().unwrap_or_else(PoisonError::into_inner);
+            (head.number, head.journal.synced())
+        };
+        let mut at = from;
+        loop {
+            let end = if at.segment == head_number {
+                head_synced
+            } else {
+                let sealed = self.sealed.lock().unwrap_or_else(PoisonError::into_inner);
+                match sealed.iter().find(|&&(n, _)| n >= at.segment) {
+                    Some(&(n, len)) if n == at.segment => len,
+                    // The segment is gone (written already) or was never made: the next one.
+                    Some(&(n, _)) => {
+                        at = Position { segment: n, offset: 0 };
+                        continue;
+                    }
+                    None => {
+                        at = Position { segment: head_number, offset: 0 };
+                        continue;
+                    }
+                }
+            };
+            if at.offset >= end {
+                if at.segment < head_number {
+                    at = Position { segment: at.segment + 1, offset: 0 };
+                    continue;
+                }
+                return Ok(Read { batches: Vec::new(), lost_bytes: 0, next: at });
+            }
+            return self.read_segment(at, end);
+        }
+    }
+
+    fn read_segment(&self, at: Position, end: u64) -> io::Result<Read> {
+        let path = segment_path(&self.dir, at.segment);
+        let mut file = File::open(&path).map_err(|e| io_context(e, "cannot read", &path))?;
+        file.seek(SeekFrom::Start(at.offset))?;
+        // At least the first entry whole, however large.
+        let mut header = [0u8; 4];
+        let first = match file.read_exact(&mut header) {
+            Ok(()) => 8 + u64::from(u32::from_le_bytes(header)),
+            Err(_) => 0,
+        };
+        file.seek(SeekFrom::Start(at.offset))?;
+        let to_end = end - at.offset;
+        let want = to_end.min(READ_BYTES.max(first));
+        let mut bytes = Vec::with_capacity(want as usize);
+        file.take(want).read_to_end(&mut bytes)?;
+        let contents = journal::read::<SpoolBatch>(&bytes);
+        let mut damaged = contents.damaged.clone();
+        let mut consumed = contents.valid_len;
+        // What reaches the end of the synced bytes without making an entry is damage too
+        // (synced bytes end where an entry does); so is a first entry that never completes.
+        if contents.torn_tail() > 0 && (want == to_end || contents.entries.is_empty()) {
+            damaged.push((contents.valid_len, bytes.len() as u64));
+            consumed = bytes.len() as u64;
+        }
+        let mut lost_bytes = 0;
+        for &(from, to) in &damaged {
+            lost_bytes += to - from;
+            let aside = self.dir.join("damaged").join(format!("{:016}-{}.unreadable", at.segment, at.offset + from));
+            journal::keep_aside(&aside, &bytes[from as usize..to as usize])?;
+        }
+        let batches = contents
+            .entries
+            .into_iter()
+            .map(|(b, after)| (b, Position { segment: at.segment, offset: at.offset + after }))
+            .collect();
+        Ok(Read { batches, lost_bytes, next: Position { segment: at.segment, offset: at.offset + consumed } })
+    }
+
+    /// Records that everything before `to` is written: the cursor moves there (synced), and
+    /// segments wholly before it are deleted.
+    pub fn advance(&self, to: Position) -> io::Result<()> {
+        let mut cursor = self.cursor.lock().unwrap_or_else(PoisonError::into_inner);
+        if to <= *cursor {
+            return Ok(());
+        }
+        let tmp = self.dir.join("cursor.tmp");
+        {
+            let mut f = File::create(&tmp)?;
+            writeln!(f, "{} {}", to.segment, to.offset)?;
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, self.dir.join("cursor"))?;
+        sync_dir(&self.dir)?;
+        *cursor = to;
+        let mut sealed = self.sealed.lock().unwrap_or_else(PoisonError::into_inner);
+        while let Some(&(n, _)) = sealed.front() {
+            if n >= to.segment {
+                break;
+            }
+            sealed.pop_front();
+            let _ = std::fs::remove_file(segment_path(&self.dir, n));
+        }
+        Ok(())
+    }
+}
+
+fn parse_cursor(text: &str) -> Option<Position> {
+    let mut parts = text.split_whitespace();
+    let segment = parts.next()?.parse().ok()?;
+    let offset = parts.next()?.parse().ok()?;
+    parts.next().is_none().then_some(Position { segment, offset })
+}
+
+/// Makes a directory's entries (a new or renamed file) durable.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    File::open(dir)?.sync_all()?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::{Measure, ValueType};
+
+    fn batch(i: i64) -> SpoolBatch {
+        SpoolBatch {
+            database: "ruuvi".into(),
+            table: "sensors".into(),
+            received_ns: i,
+            time_unit: TimeUnit::Milliseconds,
+            records: vec![Record {
+                dimensions: vec![("mac".into(), format!("AA:00:00:00:00:{:02X}", i % 256))],
+                measure_name: "temperature".into(),
+                measure: Measure::Single { value: format!("{i}.5"), value_type: ValueType::Double },
+                time: 1_765_000_000_000 + i,
+                version: None,
+            }],
+        }
+    }
+
+    fn open(dir: &Path, max: u64, segment_bytes: u64) -> Spool {
+        let mut spool = Spool::open(dir, max).unwrap();
+        spool.segment_bytes = segment_bytes;
+        spool
+    }
+
+    /// Reads and advances until the spool is empty; the batches' `received_ns`.
+    fn drain(spool: &Spool) -> (Vec<i64>, u64) {
+        let (mut seen, mut lost) = (Vec::new(), 0);
+        loop {
+            let read = spool.read(spool.cursor()).unwrap();
+            lost += read.lost_bytes;
+            if read.batches.is_empty() && read.next == spool.cursor() {
+                return (seen, lost);
+            }
+            seen.extend(read.batches.iter().map(|(b, _)| b.received_ns));
+            spool.advance(read.next).unwrap();
+        }
+    }
+
+    #[test]
+    fn batches_come_back_in_order_across_segments_restarts_and_partial_drains() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = open(dir.path(), 1 << 30, 2048);
+        for i in 0..40 {
+            spool.append(&batch(i)).unwrap();
+        }
+        assert_eq!(spool.read(spool.cursor()).unwrap().batches[0].0, batch(0));
+        let segments = || {
+            std::fs::read_dir(dir.path())
+                .unwrap()
+                .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".spool"))
+                .count()
+        };
+        assert!(segments() > 3, "{} segments", segments());
+        // Take the first segment's batches, then restart: the rest come back, once.
+        let first = spool.read(spool.cursor()).unwrap();
+        let taken: Vec<i64> = first.batches.iter().map(|(b, _)| b.received_ns).collect();
+        spool.advance(first.next).unwrap();
+        drop(spool);
+        let spool = open(dir.path(), 1 << 30, 2048);
+        for i in 40..45 {
+            spool.append(&batch(i)).unwrap();
+        }
+        let (rest, lost) = drain(&spool);
+        let all: Vec<i64> = taken.into_iter().chain(rest).collect();
+        assert_eq!(all, (0..45).collect::<Vec<_>>());
+        assert_eq!((lost, spool.held_bytes()), (0, 0));
+        assert_eq!(segments(), 1, "written segments are deleted");
+        drop(spool);
+        let spool = open(dir.path(), 1 << 30, 2048);
+        assert_eq!(drain(&spool), (vec![], 0), "nothing comes back twice after a restart");
+    }
+
+    #[test]
+    fn a_full_spool_refuses_and_takes_again_once_drained() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = open(dir.path(), 1024, 1 << 20);
+        let mut taken = 0;
+        let refused = loop {
+            match spool.append(&batch(taken)) {
+                Ok(()) => taken += 1,
+                Err(e) => break e,
+            }
+        };
+        assert!(matches!(refused, SpoolError::Full { .. }), "{refused}");
+        assert!(refused.to_string().contains("the spool is full"), "{refused}");
+        assert!(spool.held_bytes() <= 1024);
+        assert_eq!(drain(&spool).0.len() as i64, taken);
+        spool.append(&batch(99)).unwrap();
+    }
+
+    #[test]
+    fn an_unfinished_entry_is_cut_and_damage_is_kept_aside_and_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = open(dir.path(), 1 << 30, 1 << 20);
+        for i in 0..10 {
+            spool.append(&batch(i)).unwrap();
+        }
+        drop(spool);
+        let path = segment_path(dir.path(), 0);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let entry = bytes.len() / 10;
+        // A crash mid-append: half an entry at the end.
+        let torn: Vec<u8> = bytes[..entry / 2].to_vec();
+        std::fs::write(&path, [bytes.as_slice(), &torn].concat()).unwrap();
+        let spool = open(dir.path(), 1 << 30, 1 << 20);
+        assert!(dir.path().join("damaged").join("0000000000000000.unfinished-entry").exists());
+        drop(spool);
+        // A flipped bit in the fourth entry: kept aside and skipped, the rest is read, and new
+        // batches go to a new segment.
+        bytes[3 * entry + entry / 2] ^= 0x20;
+        std::fs::write(&path, &bytes).unwrap();
+        let spool = open(dir.path(), 1 << 30, 1 << 20);
+        spool.append(&batch(10)).unwrap();
+        let (seen, lost) = drain(&spool);
+        assert_eq!(seen, [0, 1, 2, 4, 5, 6, 7, 8, 9, 10]);
+        assert_eq!(lost, entry as u64);
+        let kept = std::fs::read_dir(dir.path().join("damaged")).unwrap().count();
+        assert_eq!(kept, 2, "the unfinished entry and the unreadable one");
+    }
+
+    #[test]
+    fn a_damaged_cursor_stops_the_start_with_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(open(dir.path(), 1 << 30, 1 << 20));
+        std::fs::write(dir.path().join("cursor"), "zero").unwrap();
+        let e = Spool::open(dir.path(), 1 << 30).unwrap_err().to_string();
+        assert!(e.contains("cursor") && e.contains("delete it"), "{e}");
+    }
+}

@@ -1,0 +1,81 @@
+//! `ruuvistream bridge`: the bridge's settings from a file and flags, and the bridge in the
+//! foreground until Ctrl-C or SIGTERM.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::bridge::{Bridge, BridgeConfig};
+use crate::error::Result;
+
+/// The flags of `ruuvistream bridge` (each wins over the same setting in --config).
+#[derive(Debug, Args)]
+pub struct BridgeArgs {
+    /// A TOML file with every setting: per-sensor names, labels and calibration offsets,
+    /// allow and deny lists, the Gateway's authentication (see the README).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Where to listen for the Gateway's POSTs, `host:port` [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// A Timestream-compatible endpoint (the engine), e.g. http://127.0.0.1:8800; without it,
+    /// AWS with the default credential chain.
+    #[arg(long, value_name = "URL")]
+    endpoint_url: Option<String>,
+    /// The AWS region.
+    #[arg(long)]
+    region: Option<String>,
+    /// The database [default: ruuvi].
+    #[arg(long)]
+    database: Option<String>,
+    /// The table [default: sensors].
+    #[arg(long)]
+    table: Option<String>,
+    /// Create the database and the table when they do not exist.
+    #[arg(long)]
+    create: bool,
+    /// The spool's directory: readings wait here, on disk, until Timestream takes them.
+    #[arg(long, value_name = "DIR")]
+    spool: Option<PathBuf>,
+}
+
+/// Runs the bridge in the foreground and says where it listens and where readings go, until
+/// Ctrl-C or SIGTERM.
+pub fn bridge(args: BridgeArgs, out: &mut dyn Write) -> Result<i32> {
+    let mut config = match &args.config {
+        Some(path) => BridgeConfig::load(path)?,
+        None => BridgeConfig::default(),
+    };
+    if args.listen.is_some() {
+        config.listen = args.listen;
+    }
+    let target = &mut config.target;
+    target.endpoint_url = args.endpoint_url.or(target.endpoint_url.take());
+    target.region = args.region.or(target.region.take());
+    target.database = args.database.or(target.database.take());
+    target.table = args.table.or(target.table.take());
+    target.create |= args.create;
+    if args.spool.is_some() {
+        config.spool.dir = args.spool;
+    }
+    let settings = config.settings()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let bridge = Bridge::start(settings.clone()).await?;
+        let target = settings.endpoint_url.as_deref().unwrap_or("Timestream (AWS)");
+        writeln!(out, "ruuvistream bridge listening on {}", bridge.url())?;
+        writeln!(
+            out,
+            "(POST / takes Ruuvi Gateway messages; GET /metrics, GET /health; writing to {}.{} at {target}; spool {}; \
+             Ctrl-C stops it)",
+            settings.database,
+            settings.table,
+            settings.spool_dir.display()
+        )?;
+        out.flush()?;
+        crate::cli::wait_for_signal().await;
+        bridge.shutdown().await;
+        Ok(0)
+    })
+}

@@ -1,0 +1,352 @@
+//! The bridge with real traffic: Gateway HTTP POSTs in each of its data formats and
+//! authentication modes, into the embedded engine through the client; an engine outage and a
+//! killed bridge lose nothing and write nothing twice.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use ruuvistream::bridge::{Bridge, BridgeConfig};
+use ruuvistream::client::{Connect, Timestream};
+use ruuvistream::engine::{Clock, EngineConfig, EngineThread};
+use ruuvistream::ruuvi::bytes_to_hex;
+use ruuvistream::ruuvi::simulator::{Simulator, SimulatorConfig};
+use serde_json::{Value, json};
+
+/// The official data format 5 vector as a Gateway relays it (temperature 24.3 °C, humidity
+/// 53.49 %, pressure 100044 Pa, sequence 205).
+const VECTOR: &str = "0201061BFF99040512FC5394C37C0004FFFC040CAC364200CDCBB8334C884F";
+/// 2025-12-06T06:13:20Z, in seconds.
+const T0: i64 = 1_765_001_600;
+
+/// One HTTP/1.1 request on a new connection; the status and the body.
+fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("the bridge listens");
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()));
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
+
+fn post(addr: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    http(addr, "POST", "/", headers, body)
+}
+
+/// A Gateway POST body with one tag.
+fn gateway_body(mac: &str, time_s: i64, tag: Value) -> String {
+    let mut tag = tag;
+    tag["rssi"] = json!(-71);
+    tag["timestamp"] = json!(time_s);
+    json!({"data": {"coordinates": "", "timestamp": time_s, "nonce": 1, "gw_mac": "C8:25:2D:8E:9C:2C",
+        "tags": {mac: tag}}})
+    .to_string()
+}
+
+fn engine(clock_s: i64, data_dir: Option<&Path>, port: u16) -> EngineThread {
+    EngineThread::start(EngineConfig {
+        clock: Clock::manual(clock_s * 1_000_000_000),
+        data_dir: data_dir.map(Path::to_path_buf),
+        port,
+        ..Default::default()
+    })
+    .expect("the engine starts")
+}
+
+fn settings(toml: &str, endpoint: &str, spool: &Path) -> ruuvistream::bridge::Settings {
+    let mut config = BridgeConfig::parse(toml).expect("valid TOML");
+    config.listen = Some("127.0.0.1:0".into());
+    config.target.endpoint_url = Some(endpoint.into());
+    config.target.create = true;
+    config.spool.dir = Some(spool.to_path_buf());
+    config.settings().expect("valid settings")
+}
+
+/// Runs `sql` on the engine at `url`, as a JSON value of rows (column name → text).
+async fn rows(url: &str, sql: &str) -> Vec<Value> {
+    let ts = Timestream::connect(&Connect::endpoint(url)).await.unwrap();
+    let result = ts.query(sql).await.unwrap();
+    let mut out = Vec::new();
+    for batch in &result.batches {
+        let mut json = arrow_json::ArrayWriter::new(Vec::new());
+        json.write(batch).unwrap();
+        json.finish().unwrap();
+        let text = String::from_utf8(json.into_inner()).unwrap();
+        if let Value::Array(rows) = serde_json::from_str(&text).unwrap_or(Value::Array(vec![])) {
+            out.extend(rows);
+        }
+    }
+    out
+}
+
+/// Waits until `sql`'s first row's `n` is `want`.
+async fn wait_for_count(url: &str, sql: &str, want: u64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let n = rows(url, sql).await.first().and_then(|r| r["n"].as_u64()).unwrap_or(0);
+        if n == want {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{sql}: {n} rows, waiting for {want}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_posts_in_each_data_format_land_calibrated_and_named() {
+    let engine = engine(T0 + 60, None, 0);
+    let spool = tempfile::tempdir().unwrap();
+    let toml = r#"
+        [sensor."AA:00:00:00:00:02"]
+        name = "sauna"
+        labels = { location = "cabin" }
+        temperature_offset = -0.3
+        humidity_offset = 50
+    "#;
+    let bridge = Bridge::start(settings(toml, engine.endpoint_url(), spool.path())).await.unwrap();
+    let addr = bridge.local_addr().to_string();
+
+    // "ruuvi" (raw), "ruuvi_raw_and_decoded" and "ruuvi_decoded" (no data).
+    let decoded = json!({"dataFormat": 5, "temperature": 24.3, "humidity": 53.49, "pressure": 100044,
+        "accelX": 0.004, "accelY": -0.004, "accelZ": 1.036, "voltage": 2.977, "txPower": 4,
+        "movementCounter": 66, "measurementSequenceNumber": 205, "id": "AA:00:00:00:00:03"});
+    let mut both = decoded.clone();
+    both["data"] = json!(VECTOR);
+    let bodies = [
+        gateway_body("AA:00:00:00:00:01", T0, json!({"data": VECTOR})),
+        gateway_body("AA:00:00:00:00:02", T0, both),
+        gateway_body("AA:00:00:00:00:03", T0, decoded),
+    ];
+    for body in &bodies {
+        let (status, answer) = post(&addr, &[], body);
+        assert_eq!(status, 200, "{answer}");
+        let answer: Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!((answer["readings"].as_u64(), answer["records"].as_u64()), (Some(1), Some(1)), "{answer}");
+    }
+    // The same broadcast again (a second gateway, or a re-sent POST) is written once.
+    let (status, again) = post(&addr, &[], &bodies[0]);
+    assert_eq!((status, serde_json::from_str::<Value>(&again).unwrap()["dropped"].as_u64()), (200, Some(1)));
+
+    let url = engine.endpoint_url();
+    wait_for_count(url, "SELECT count(*) AS n FROM ruuvi.sensors", 3).await;
+    let got = rows(
+        url,
+        "SELECT mac, name, location, temperature, humidity, pressure, measurement_sequence, \
+         to_milliseconds(time) AS ms FROM ruuvi.sensors ORDER BY mac",
+    )
+    .await;
+    let macs: Vec<&str> = got.iter().map(|r| r["mac"].as_str().unwrap()).collect();
+    assert_eq!(macs, ["AA:00:00:00:00:01", "AA:00:00:00:00:02", "AA:00:00:00:00:03"]);
+    for r in &got {
+        assert_eq!(r["ms"].as_i64(), Some(T0 * 1000), "{r}");
+        assert_eq!(r["pressure"].as_f64(), Some(100044.0), "{r}");
+        assert_eq!(r["measurement_sequence"].as_i64(), Some(205), "{r}");
+    }
+    assert_eq!((got[0]["temperature"].as_f64(), got[0]["humidity"].as_f64()), (Some(24.3), Some(53.49)));
+    assert!(got[0]["name"].is_null(), "{}", got[0]);
+    let sauna = &got[1];
+    assert_eq!((sauna["name"].as_str(), sauna["location"].as_str()), (Some("sauna"), Some("cabin")));
+    assert!((sauna["temperature"].as_f64().unwrap() - 24.0).abs() < 1e-9, "{sauna}");
+    assert_eq!(sauna["humidity"].as_f64(), Some(100.0), "calibrated humidity stays within 0-100 %");
+
+    let (status, metrics) = http(&addr, "GET", "/metrics", &[], "");
+    assert_eq!(status, 200);
+    for line in [
+        "ruuvistream_bridge_readings_received_total{input=\"gateway_http\",sensor=\"AA:00:00:00:00:02\"} 1",
+        "ruuvistream_bridge_records_written_total 3",
+        "ruuvistream_bridge_readings_duplicate_total 1",
+        "ruuvistream_bridge_spool_bytes 0",
+        "ruuvistream_bridge_last_reading_timestamp_seconds{sensor=\"AA:00:00:00:00:01\"} 1765001600.000",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} not in\n{metrics}");
+    }
+    let (status, health) = http(&addr, "GET", "/health", &[], "");
+    assert_eq!((status, serde_json::from_str::<Value>(&health).unwrap()["status"].as_str()), (200, Some("ok")));
+
+    // Bad requests get their reason and change nothing.
+    for (body, status, why) in [
+        ("{\"data\": ", 400, "not JSON"),
+        ("[1, 2]", 400, "expected a JSON object"),
+        (r#"{"data": {"tags": {"AA:00:00:00:00:09": {"data": "99"}}}}"#, 200, "\"undecodable\":1"),
+    ] {
+        let (got_status, answer) = post(&addr, &[], body);
+        assert_eq!(got_status, status, "{body}: {answer}");
+        assert!(answer.contains(why), "{body}: {answer}");
+    }
+    assert_eq!(http(&addr, "GET", "/nowhere", &[], "").0, 404);
+    assert_eq!(http(&addr, "PUT", "/", &[], "").0, 405);
+    bridge.shutdown().await;
+    assert_eq!(rows(url, "SELECT count(*) AS n FROM ruuvi.sensors").await[0]["n"].as_u64(), Some(3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_gateway_authentication_mode_lets_in_exactly_its_credentials() {
+    let engine = engine(T0 + 60, None, 0);
+    let body = gateway_body("AA:00:00:00:00:01", T0, json!({"data": VECTOR}));
+    let modes = [
+        (
+            "auth = \"basic\"\nuser = \"gw\"\npassword = \"s3cret pass\"",
+            "Basic Z3c6czNjcmV0IHBhc3M=",
+            "Basic Z3c6czNjcmV0IHBhc3N4",
+        ),
+        ("auth = \"bearer\"\ntoken = \"t0k3n\"", "Bearer t0k3n", "Bearer t0k3m"),
+        ("auth = \"token\"\ntoken = \"t0k3n\"", "Token t0k3n", "Bearer t0k3n"),
+        ("auth = \"api_key\"\ntoken = \"k3y-123\"", "k3y-123", "Bearer k3y-123"),
+    ];
+    for (http_config, right, wrong) in modes {
+        let spool = tempfile::tempdir().unwrap();
+        let toml = format!("[http]\n{http_config}\n[sensors]\ndedupe_window = \"0s\"");
+        let bridge = Bridge::start(settings(&toml, engine.endpoint_url(), spool.path())).await.unwrap();
+        let addr = bridge.local_addr().to_string();
+        assert_eq!(post(&addr, &[], &body).0, 401, "{http_config}: no credentials");
+        assert_eq!(post(&addr, &[("Authorization", wrong)], &body).0, 401, "{http_config}: {wrong}");
+        let (status, answer) = post(&addr, &[("Authorization", right)], &body);
+        assert_eq!(status, 200, "{http_config}: {answer}");
+        let (_, metrics) = http(&addr, "GET", "/metrics", &[], "");
+        assert!(metrics.contains("ruuvistream_bridge_messages_refused_total{reason=\"unauthorized\"} 2"), "{metrics}");
+        bridge.shutdown().await;
+    }
+    for (bad, why) in [
+        ("[http]\nauth = \"bearer\"", "needs a token"),
+        ("[http]\nauth = \"digest\"", "none, basic, bearer, token or api_key"),
+        ("[http]\nauth = \"basic\"\nuser = \"gw\"", "needs a user and a password"),
+        ("[sensors]\ndeny = [\"not a mac\"]", "is not a MAC address"),
+        ("[spool]\nmax_size = \"10KiB\"", "at least 1MiB"),
+        ("listen = \"0.0.0.0:8080\"", "allow_anonymous = true"),
+    ] {
+        let mut config = BridgeConfig::parse(bad).unwrap();
+        config.spool.dir = Some("spool".into());
+        let e = config.settings().unwrap_err().to_string();
+        assert!(e.contains(why), "{bad}: {e}");
+    }
+    let e = BridgeConfig::parse("[target]\ndatabse = \"x\"").unwrap_err();
+    assert!(e.contains("unknown field `databse`"), "{e}");
+    let e = BridgeConfig::default().settings().unwrap_err().to_string();
+    assert!(e.contains("--spool DIR"), "{e}");
+}
+
+/// Simulated sensors' broadcasts as one-tag Gateway POST bodies (with the simulator's repeats,
+/// which the bridge must write once), and how many distinct broadcasts they hold.
+fn simulated_posts(start_s: i64, minutes: u64) -> (Vec<String>, usize) {
+    let sim = Simulator::new(SimulatorConfig {
+        sensors: 3,
+        start_ns: start_s * 1_000_000_000,
+        duration: Duration::from_secs(60 * minutes),
+        interval: Duration::from_secs(5),
+        repeat: 0.1,
+        loss: 0.0,
+        ..Default::default()
+    })
+    .unwrap();
+    let mut distinct = std::collections::HashSet::new();
+    let bodies: Vec<String> = sim
+        .map(|p| {
+            distinct.insert(p.advertisement.clone());
+            gateway_body(&p.mac.to_string(), p.time_ns / 1_000_000_000, json!({"data": bytes_to_hex(&p.advertisement)}))
+        })
+        .collect();
+    (bodies, distinct.len())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_outage_under_a_steady_flow_loses_nothing_and_writes_nothing_twice() {
+    let data = tempfile::tempdir().unwrap();
+    let spool = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut first = engine(T0 + 3600, Some(data.path()), port);
+    let url = first.endpoint_url().to_string();
+    let bridge = Bridge::start(settings("", &url, spool.path())).await.unwrap();
+    let addr = bridge.local_addr().to_string();
+    let (bodies, distinct) = simulated_posts(T0, 30);
+    let third = bodies.len() / 3;
+    let send = |bodies: &[String]| {
+        for body in bodies {
+            let (status, answer) = post(&addr, &[], body);
+            assert_eq!(status, 200, "{answer}");
+        }
+    };
+    send(&bodies[..third]);
+    first.shutdown();
+    // Timestream is away: the bridge takes every message and holds it.
+    send(&bodies[third..2 * third]);
+    let (_, metrics) = http(&addr, "GET", "/metrics", &[], "");
+    let held = metrics.lines().find(|l| l.starts_with("ruuvistream_bridge_spool_bytes ")).unwrap();
+    assert_ne!(held, "ruuvistream_bridge_spool_bytes 0", "{metrics}");
+    let second = engine(T0 + 3600, Some(data.path()), port);
+    send(&bodies[2 * third..]);
+    wait_for_count(&url, "SELECT count(*) AS n FROM ruuvi.sensors", distinct as u64).await;
+    let twice = rows(
+        &url,
+        "SELECT count(*) AS n FROM (SELECT mac, time FROM ruuvi.sensors GROUP BY mac, time HAVING count(*) > 1)",
+    )
+    .await;
+    assert_eq!(twice[0]["n"].as_u64(), Some(0));
+    let (_, metrics) = http(&addr, "GET", "/metrics", &[], "");
+    assert!(
+        metrics.lines().any(|l| l.starts_with("ruuvistream_bridge_write_failures_total ") && !l.ends_with(" 0")),
+        "{metrics}"
+    );
+    assert!(metrics.contains("ruuvistream_bridge_records_dead_lettered_total 0"), "{metrics}");
+    bridge.shutdown().await;
+    drop(second);
+}
+
+/// The bridge's process is killed (SIGKILL) while its spool holds what it acknowledged and
+/// Timestream has not taken (the engine is not up yet); started again, it writes it all, once.
+#[test]
+#[cfg(all(unix, feature = "cli"))]
+fn a_bridge_killed_mid_flow_resumes_from_its_spool() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let spool = tempfile::tempdir().unwrap();
+    let start_bridge = || {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ruuvistream"))
+            .args(["bridge", "--listen", "127.0.0.1:0", "--endpoint-url", &url, "--create", "--spool"])
+            .arg(spool.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let addr = line.trim().trim_end_matches('/').rsplit("http://").next().unwrap().to_string();
+        (child, addr)
+    };
+    let (bodies, distinct) = simulated_posts(T0, 20);
+    let (mut child, addr) = start_bridge();
+    let half = bodies.len() / 2;
+    for body in &bodies[..half] {
+        assert_eq!(post(&addr, &[], body).0, 200);
+    }
+    let (_, metrics) = http(&addr, "GET", "/metrics", &[], "");
+    assert!(metrics.contains("ruuvistream_bridge_records_written_total 0"), "{metrics}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let engine = engine(T0 + 3600, None, port);
+    let (mut child, addr) = start_bridge();
+    for body in &bodies[half..] {
+        assert_eq!(post(&addr, &[], body).0, 200);
+    }
+    runtime.block_on(wait_for_count(&url, "SELECT count(*) AS n FROM ruuvi.sensors", distinct as u64));
+    let twice = runtime.block_on(rows(
+        &url,
+        "SELECT count(*) AS n FROM (SELECT mac, time FROM ruuvi.sensors GROUP BY mac, time HAVING count(*) > 1)",
+    ));
+    assert_eq!(twice[0]["n"].as_u64(), Some(0));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(engine);
+}
