@@ -51,15 +51,15 @@ test: test-rust lint test-python ## Run every test and lint, both notebooks incl
 .PHONY: test-rust
 test-rust: ## Rust unit, integration and doc tests
 ifeq ($(NEXTEST),yes)
-	cargo nextest run --all-features --no-fail-fast
+	RUUVISTREAM_REQUIRE_MOSQUITTO=1 cargo nextest run --all-features --no-fail-fast
 else
-	cargo test --all-features --no-fail-fast --lib --bins --tests
+	RUUVISTREAM_REQUIRE_MOSQUITTO=1 cargo test --all-features --no-fail-fast --lib --bins --tests
 endif
 	cargo test --all-features --doc
 
 .PHONY: test-python
 test-python: wheel evcxr-kernel ## Python tests, the notebooks, docstring and README examples, against the built wheel
-	RUUVISTREAM_REQUIRE_RUST_KERNEL=1 PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q tests/python README.md --doctest-glob=README.md \
+	RUUVISTREAM_REQUIRE_RUST_KERNEL=1 RUUVISTREAM_REQUIRE_MOSQUITTO=1 PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q tests/python README.md --doctest-glob=README.md \
 		--doctest-modules --pyargs ruuvistream
 
 .PHONY: lint

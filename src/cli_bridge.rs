@@ -35,6 +35,10 @@ pub struct BridgeArgs {
     /// Create the database and the table when they do not exist.
     #[arg(long)]
     create: bool,
+    /// Subscribe to a Ruuvi Gateway's messages on this MQTT broker (mqtt://host[:port] or
+    /// mqtts://…; topics ruuvi/#; more brokers, credentials and shapes in --config).
+    #[arg(long, value_name = "URL")]
+    mqtt: Option<String>,
     /// The spool's directory: readings wait here, on disk, until Timestream takes them.
     #[arg(long, value_name = "DIR")]
     spool: Option<PathBuf>,
@@ -59,16 +63,20 @@ pub fn bridge(args: BridgeArgs, out: &mut dyn Write) -> Result<i32> {
     if args.spool.is_some() {
         config.spool.dir = args.spool;
     }
+    if let Some(url) = args.mqtt {
+        config.mqtt.push(crate::bridge::MqttConfig { url, ..Default::default() });
+    }
     let settings = config.settings()?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let bridge = Bridge::start(settings.clone()).await?;
         let target = settings.endpoint_url.as_deref().unwrap_or("Timestream (AWS)");
+        let mqtt: String = settings.mqtt.iter().map(|m| format!("; MQTT {} {}", m.url, m.topics.join(" "))).collect();
         writeln!(out, "ruuvistream bridge listening on {}", bridge.url())?;
         writeln!(
             out,
-            "(POST / takes Ruuvi Gateway messages; GET /metrics, GET /health; writing to {}.{} at {target}; spool {}; \
-             Ctrl-C stops it)",
+            "(POST / takes Ruuvi Gateway messages; GET /metrics, GET /health{mqtt}; writing to {}.{} at {target}; \
+             spool {}; Ctrl-C stops it)",
             settings.database,
             settings.table,
             settings.spool_dir.display()

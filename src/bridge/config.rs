@@ -58,6 +58,37 @@ pub struct BridgeConfig {
     /// Settings per sensor, by MAC.
     #[serde(default)]
     pub sensor: BTreeMap<String, SensorConfig>,
+    /// MQTT brokers to subscribe to (`[[mqtt]]`, one table each).
+    #[serde(default)]
+    pub mqtt: Vec<MqttConfig>,
+}
+
+/// One MQTT broker to subscribe to.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttConfig {
+    /// `mqtt://host[:port]` (default port 1883) or `mqtts://host[:port]` (TLS, 8883).
+    pub url: String,
+    /// What its messages are: `gateway` (default; a Ruuvi Gateway's, on
+    /// `<prefix><sensor MAC>`) or `walkthrough` (JSON on `d/<location>`, `d_*` fields as
+    /// dimensions and every other number a measure, as the walkthrough's backend took them).
+    pub shape: Option<String>,
+    /// Topic filters (default `ruuvi/#` for `gateway`, the Gateway's default prefix
+    /// `ruuvi/<gateway MAC>/`; `d/+` for `walkthrough`).
+    pub topics: Option<Vec<String>>,
+    /// The user name.
+    pub username: Option<String>,
+    /// The password.
+    pub password: Option<String>,
+    /// A CA certificate (PEM) to trust for `mqtts://` (default: the system's).
+    pub ca: Option<PathBuf>,
+    /// The client id (default `ruuvistream-bridge`, or `ruuvistream-bridge-walkthrough` for
+    /// that shape); the broker keeps its session (and the messages not yet acknowledged) under
+    /// it, so it must be stable and, per broker, unique.
+    pub client_id: Option<String>,
+    /// For `walkthrough`: the `site` dimension of messages that carry none (the original IoT
+    /// rule's `'home' as d_site`; default `home`).
+    pub site: Option<String>,
 }
 
 /// Where readings go.
@@ -199,6 +230,104 @@ pub struct Settings {
     pub dedupe_window: Duration,
     /// Per-sensor settings, by MAC.
     pub sensors: BTreeMap<Mac, Sensor>,
+    /// MQTT brokers.
+    pub mqtt: Vec<Mqtt>,
+}
+
+/// What an MQTT broker's messages are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MqttShape {
+    /// A Ruuvi Gateway's: one advertisement per message, the sensor's MAC last in the topic.
+    Gateway,
+    /// The walkthrough's: JSON fields on `d/<location>`.
+    Walkthrough,
+}
+
+/// One MQTT broker, checked.
+#[derive(Debug, Clone)]
+pub struct Mqtt {
+    /// The URL as given (for messages).
+    pub url: String,
+    /// Host and port.
+    pub host: String,
+    /// The port.
+    pub port: u16,
+    /// Over TLS.
+    pub tls: bool,
+    /// What its messages are.
+    pub shape: MqttShape,
+    /// Topic filters.
+    pub topics: Vec<String>,
+    /// User name and password.
+    pub credentials: Option<(String, String)>,
+    /// A CA to trust (PEM file).
+    pub ca: Option<PathBuf>,
+    /// The client id.
+    pub client_id: String,
+    /// The default `site` of walkthrough messages.
+    pub site: String,
+}
+
+impl MqttConfig {
+    fn check(&self) -> Result<Mqtt> {
+        let bad = |why: String| Error::InvalidArgument(format!("[[mqtt]] {:?}: {why}", self.url));
+        let (scheme, rest) = self
+            .url
+            .split_once("://")
+            .ok_or_else(|| bad("write it mqtt://host[:port] or mqtts://host[:port]".into()))?;
+        let tls = match scheme.to_ascii_lowercase().as_str() {
+            "mqtt" | "tcp" => false,
+            "mqtts" | "ssl" => true,
+            other => return Err(bad(format!("unknown scheme {other:?}: use mqtt:// or mqtts://"))),
+        };
+        let authority = rest.trim_end_matches('/');
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((host, port)) if !host.ends_with(']') || authority.starts_with('[') => {
+                (host, port.parse::<u16>().map_err(|_| bad(format!("bad port {port:?}")))?)
+            }
+            _ => (authority, if tls { 8883 } else { 1883 }),
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty() || host.contains('/') {
+            return Err(bad("no host".into()));
+        }
+        let shape = match self.shape.as_deref() {
+            None | Some("gateway") => MqttShape::Gateway,
+            Some("walkthrough") => MqttShape::Walkthrough,
+            Some(other) => return Err(bad(format!("shape must be \"gateway\" or \"walkthrough\", not {other:?}"))),
+        };
+        let topics = match &self.topics {
+            Some(t) if t.is_empty() || t.iter().any(String::is_empty) => {
+                return Err(bad("topics must be topic filters such as ruuvi/#".into()));
+            }
+            Some(t) => t.clone(),
+            None if shape == MqttShape::Gateway => vec!["ruuvi/#".into()],
+            None => vec!["d/+".into()],
+        };
+        let credentials = match (&self.username, &self.password) {
+            (Some(u), Some(p)) => Some((u.clone(), p.clone())),
+            (None, None) => None,
+            _ => return Err(bad("a username needs a password, and a password a username".into())),
+        };
+        if self.ca.is_some() && !tls {
+            return Err(bad("a CA is for mqtts:// URLs".into()));
+        }
+        Ok(Mqtt {
+            url: self.url.clone(),
+            host: host.to_string(),
+            port,
+            tls,
+            shape,
+            topics,
+            credentials,
+            ca: self.ca.clone(),
+            client_id: self.client_id.clone().unwrap_or_else(|| match shape {
+                MqttShape::Gateway => "ruuvistream-bridge".into(),
+                MqttShape::Walkthrough => "ruuvistream-bridge-walkthrough".into(),
+            }),
+            site: self.site.clone().unwrap_or_else(|| "home".into()),
+        })
+    }
 }
 
 impl BridgeConfig {
@@ -316,6 +445,21 @@ impl BridgeConfig {
             deny,
             dedupe_window,
             sensors,
+            mqtt: {
+                let mqtt = self.mqtt.iter().map(MqttConfig::check).collect::<Result<Vec<_>>>()?;
+                for (i, a) in mqtt.iter().enumerate() {
+                    if let Some(b) =
+                        mqtt[..i].iter().find(|b| (&b.host, b.port, &b.client_id) == (&a.host, a.port, &a.client_id))
+                    {
+                        return Err(bad(format!(
+                            "[[mqtt]] {:?} and {:?} would connect to the same broker as the same client {:?}, and \
+                             each would disconnect the other: give one a client_id",
+                            b.url, a.url, a.client_id
+                        )));
+                    }
+                }
+                mqtt
+            },
         })
     }
 }

@@ -8,11 +8,12 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 use tokio::sync::{Notify, watch};
 
+use super::log::ProblemLog;
 use super::receiver::Receiver;
 use super::spool::SpoolBatch;
 use crate::client::{Retention, Timestream, WriteOptions};
@@ -22,8 +23,6 @@ use crate::records::{MAX_RECORDS_PER_REQUEST, Record, TimeUnit};
 /// The first and the longest wait between two failed attempts.
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
-/// How often the same failure is logged again while it lasts.
-const LOG_EVERY: Duration = Duration::from_secs(60);
 
 /// Where and how the drainer writes.
 #[derive(Debug, Clone)]
@@ -44,33 +43,26 @@ pub async fn drain(
     mut stop: watch::Receiver<bool>,
 ) {
     let mut backoff = FIRST_BACKOFF;
-    let mut last_logged: Option<(String, Instant)> = None;
-    let mut log = |message: String| {
-        let repeat = last_logged.as_ref().is_some_and(|(m, at)| *m == message && at.elapsed() < LOG_EVERY);
-        if !repeat {
-            eprintln!("bridge: {message}");
-            last_logged = Some((message, Instant::now()));
-        }
-    };
+    let mut log = ProblemLog::default();
     while !*stop.borrow() {
         let spool_receiver = receiver.clone();
         let cursor = receiver.spool.cursor();
         let read = match tokio::task::spawn_blocking(move || spool_receiver.spool.read(cursor)).await {
             Ok(Ok(read)) => read,
             Ok(Err(e)) => {
-                log(format!("cannot read the spool: {e}"));
+                log.say(format!("cannot read the spool: {e}"));
                 wait(&mut stop, &wake, MAX_BACKOFF).await;
                 continue;
             }
             Err(e) => {
-                log(format!("reading the spool failed: {e}"));
+                log.say(format!("reading the spool failed: {e}"));
                 wait(&mut stop, &wake, MAX_BACKOFF).await;
                 continue;
             }
         };
         if read.lost_bytes > 0 {
             receiver.metrics.spool_lost_bytes.fetch_add(read.lost_bytes, Ordering::Relaxed);
-            log(format!(
+            log.say(format!(
                 "{} bytes of the spool could not be read back; they are kept in {}",
                 read.lost_bytes,
                 receiver.spool.dir().join("damaged").display()
@@ -93,13 +85,13 @@ pub async fn drain(
                 if !outcome.refused.is_empty() {
                     receiver.metrics.dead_lettered.fetch_add(outcome.refused.len() as u64, Ordering::Relaxed);
                     if let Err(e) = dead_letter(&target.dead_letters, &outcome.refused) {
-                        log(format!("cannot write the dead-letter file {}: {e}", target.dead_letters.display()));
+                        log.say(format!("cannot write the dead-letter file {}: {e}", target.dead_letters.display()));
                         receiver.metrics.write_failures.fetch_add(1, Ordering::Relaxed);
                         wait(&mut stop, &wake, backoff).await;
                         backoff = (backoff * 2).min(MAX_BACKOFF);
                         continue;
                     }
-                    log(format!(
+                    log.say(format!(
                         "Timestream refused {} record(s); they are in {} with the reason (first: {})",
                         outcome.refused.len(),
                         target.dead_letters.display(),
@@ -111,16 +103,17 @@ pub async fn drain(
                     tokio::task::spawn_blocking(move || receiver.spool.advance(read.next)).await
                 };
                 if let Ok(Err(e)) | Err(e) = advance.map_err(std::io::Error::other) {
-                    log(format!("cannot record progress in the spool: {e}"));
+                    log.say(format!("cannot record progress in the spool: {e}"));
                 }
                 backoff = FIRST_BACKOFF;
+                log.clear();
                 if receiver.spool.cursor() == read.next {
                     receiver.metrics.oldest_waiting_ns.store(0, Ordering::Relaxed);
                 }
             }
             Err(why) => {
                 receiver.metrics.write_failures.fetch_add(1, Ordering::Relaxed);
-                log(format!("cannot write to Timestream, will retry (the spool keeps the readings): {why}"));
+                log.say(format!("cannot write to Timestream, will retry (the spool keeps the readings): {why}"));
                 wait(&mut stop, &wake, backoff).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }

@@ -1,4 +1,5 @@
-//! The bridge (feature `bridge`): receives Ruuvi Gateway messages, applies each sensor's
+//! The bridge (feature `bridge`): receives Ruuvi Gateway messages (HTTP POSTs, MQTT) and the
+//! walkthrough's own MQTT messages, applies each sensor's
 //! settings (names and labels as dimensions, calibration offsets, allow and deny lists,
 //! duplicates dropped), spools the records to disk, synced, before answering, and writes them
 //! to Timestream (the engine, or AWS) in order, holding them while it is away.
@@ -18,14 +19,17 @@
 mod config;
 mod drain;
 mod http;
+mod log;
 mod metrics;
+mod mqtt;
 mod receiver;
 mod run;
 mod sensors;
 mod spool;
 
 pub use config::{
-    Auth, BridgeConfig, HttpConfig, Sensor, SensorConfig, SensorsConfig, Settings, SpoolConfig, TargetConfig,
+    Auth, BridgeConfig, HttpConfig, Mqtt, MqttConfig, MqttShape, Sensor, SensorConfig, SensorsConfig, Settings,
+    SpoolConfig, TargetConfig,
 };
 pub use http::MAX_BODY_BYTES;
 pub use metrics::Metrics;

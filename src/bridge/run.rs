@@ -21,8 +21,10 @@ pub struct Bridge {
     local_addr: SocketAddr,
     receiver: Arc<Receiver>,
     stop_listener: Option<oneshot::Sender<()>>,
+    stop_inputs: watch::Sender<bool>,
     stop_drain: watch::Sender<bool>,
     listener: Option<JoinHandle<()>>,
+    subscribers: Vec<JoinHandle<()>>,
     drainer: Option<JoinHandle<()>>,
 }
 
@@ -36,6 +38,12 @@ impl Bridge {
                 .map_err(|e| Error::Io(std::io::Error::other(e)))??
         };
         let receiver = Arc::new(Receiver::new(&settings, spool));
+        // Every broker's TLS settings are checked before anything starts.
+        let mqtt_options = settings
+            .mqtt
+            .iter()
+            .map(|m| super::mqtt::options(m).map(|o| (m.clone(), o)))
+            .collect::<Result<Vec<_>>>()?;
         let connect = Connect {
             endpoint_url: settings.endpoint_url.clone(),
             region: settings.region.clone(),
@@ -65,6 +73,15 @@ impl Bridge {
         });
         let (stop_listener, stopped) = oneshot::channel();
         let listener = tokio::spawn(crate::listener::serve(tcp, router(state), limits, None, stopped));
+        let (stop_inputs, inputs_stopped) = watch::channel(false);
+        let subscribers = mqtt_options
+            .into_iter()
+            .map(|(mqtt, options)| {
+                let task =
+                    super::mqtt::subscribe(receiver.clone(), mqtt, options, wake.clone(), inputs_stopped.clone());
+                tokio::spawn(task)
+            })
+            .collect();
         let (stop_drain, drain_stopped) = watch::channel(false);
         let target =
             DrainTarget { create: settings.create, dead_letters: settings.spool_dir.join("dead-letters.jsonl") };
@@ -73,8 +90,10 @@ impl Bridge {
             local_addr,
             receiver,
             stop_listener: Some(stop_listener),
+            stop_inputs,
             stop_drain,
             listener: Some(listener),
+            subscribers,
             drainer: Some(drainer),
         })
     }
@@ -94,14 +113,19 @@ impl Bridge {
         &self.receiver
     }
 
-    /// Stops taking messages (those in flight are answered), then lets the drainer finish the
-    /// step it is in. What is still in the spool is written at the next start.
+    /// Stops taking messages (those in flight are answered; MQTT messages not yet spooled
+    /// stay with the broker), then lets the drainer finish the step it is in. What is still in
+    /// the spool is written at the next start.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop_listener.take() {
             let _ = stop.send(());
         }
+        let _ = self.stop_inputs.send(true);
         if let Some(listener) = self.listener.take() {
             let _ = listener.await;
+        }
+        for subscriber in self.subscribers.drain(..) {
+            let _ = subscriber.await;
         }
         let _ = self.stop_drain.send(true);
         if let Some(drainer) = self.drainer.take() {

@@ -170,7 +170,7 @@ fn number(v: Option<&Value>) -> Option<f64> {
 }
 
 /// The first of `keys` that holds a time, as nanoseconds since the epoch.
-fn time_of(obj: &Map<String, Value>, keys: &[&str]) -> Result<Option<i64>, GatewayError> {
+pub(crate) fn time_of(obj: &Map<String, Value>, keys: &[&str]) -> Result<Option<i64>, GatewayError> {
     for key in keys {
         let Some(v) = obj.get(*key) else { continue };
         if let Some(s) = v.as_str().filter(|s| s.contains('-') || s.contains('T')) {

@@ -350,3 +350,221 @@ fn a_bridge_killed_mid_flow_resumes_from_its_spool() {
     child.wait().unwrap();
     drop(engine);
 }
+
+/// A mosquitto broker on a free loopback port, stopped when dropped.
+struct Mosquitto {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The mosquitto programs, or `None` (and the test passes with a note) when they are missing
+/// and `RUUVISTREAM_REQUIRE_MOSQUITTO` is not set (`make test` sets it: CI installs them).
+fn mosquitto_program(name: &str) -> Option<std::path::PathBuf> {
+    let found = ["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"]
+        .iter()
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.exists());
+    if found.is_none() {
+        assert!(
+            std::env::var_os("RUUVISTREAM_REQUIRE_MOSQUITTO").is_none(),
+            "{name} is not installed (Debian: apt-get install mosquitto mosquitto-clients)"
+        );
+        eprintln!("skipped: {name} is not installed");
+    }
+    found
+}
+
+impl Mosquitto {
+    /// Starts a broker with `extra` configuration lines (`{dir}` is its directory).
+    fn start(extra: &str) -> Option<Self> {
+        let program = mosquitto_program("mosquitto")?;
+        mosquitto_program("mosquitto_pub")?;
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let extra = extra.replace("{dir}", &dir.path().display().to_string());
+        let conf = format!("listener {port} 127.0.0.1\npersistence false\n{extra}\n");
+        std::fs::write(dir.path().join("mosquitto.conf"), conf).unwrap();
+        let child = std::process::Command::new(program)
+            .arg("-c")
+            .arg(dir.path().join("mosquitto.conf"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("mosquitto starts");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "mosquitto did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(Self { child, port, _dir: dir })
+    }
+
+    /// Publishes one message at QoS 1 with mosquitto_pub and `args` (credentials, TLS).
+    fn publish(&self, topic: &str, message: &str, args: &[&str]) {
+        let out = std::process::Command::new(mosquitto_program("mosquitto_pub").unwrap())
+            .args(["-p", &self.port.to_string(), "-q", "1", "-t", topic, "-m", message])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "mosquitto_pub: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_and_walkthrough_messages_on_mqtt_land_and_wait_for_a_bridge_that_was_down() {
+    let Some(broker) = Mosquitto::start("allow_anonymous true") else { return };
+    let engine = engine(T0 + 60, None, 0);
+    let spool = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "[[mqtt]]\nurl = \"mqtt://127.0.0.1:{port}\"\n\n[[mqtt]]\nurl = \"mqtt://127.0.0.1:{port}\"\nshape = \"walkthrough\"\n",
+        port = broker.port
+    );
+    let bridge = Bridge::start(settings(&toml, engine.endpoint_url(), spool.path())).await.unwrap();
+    let url = engine.endpoint_url().to_string();
+    // The subscriptions are made once connected.
+    let addr = bridge.local_addr().to_string();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        broker.publish("ruuvi/C8:25:2D:8E:9C:2C/gw_status", "{\"state\": \"online\"}", &[]);
+        broker.publish(
+            "ruuvi/C8:25:2D:8E:9C:2C/AA:00:00:00:00:07",
+            &json!({"gw_mac": "C8:25:2D:8E:9C:2C", "rssi": -26, "aoa": [], "gwts": T0, "ts": T0, "data": VECTOR, "coords": ""})
+                .to_string(),
+            &[],
+        );
+        let (_, metrics) = http(&addr, "GET", "/metrics", &[], "");
+        if metrics.contains("input=\"gateway_mqtt\"") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no MQTT message arrived:\n{metrics}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The walkthrough's own messages, as its Raspberry Pi published them.
+    let ms = T0 * 1000;
+    broker.publish("d/bedroom", &json!({"temperature": 21.5, "humidity": 40, "time": ms}).to_string(), &[]);
+    broker.publish("d/sauna", &json!({"temperature": 80.25, "d_site": "cabin", "time": ms}).to_string(), &[]);
+    broker.publish("d/attic", "{\"note\": \"no numbers\"}", &[]);
+    wait_for_count(&url, "SELECT count(*) AS n FROM ruuvi.sensors WHERE measure_name <> 'ruuvi'", 3).await;
+    let got = rows(
+        &url,
+        "SELECT location, site, measure_name, measure_value::double AS v, to_milliseconds(time) AS ms \
+         FROM ruuvi.sensors WHERE measure_name <> 'ruuvi' ORDER BY location, measure_name",
+    )
+    .await;
+    let got: Vec<(String, String, String, f64, i64)> = got
+        .iter()
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().unwrap().to_string();
+            (s("location"), s("site"), s("measure_name"), r["v"].as_f64().unwrap(), r["ms"].as_i64().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("bedroom".into(), "home".into(), "humidity".into(), 40.0, ms),
+            ("bedroom".into(), "home".into(), "temperature".into(), 21.5, ms),
+            ("sauna".into(), "cabin".into(), "temperature".into(), 80.25, ms),
+        ]
+    );
+    let gateway = rows(&url, "SELECT mac, temperature FROM ruuvi.sensors WHERE measure_name = 'ruuvi'").await;
+    assert_eq!(gateway[0]["mac"].as_str(), Some("AA:00:00:00:00:07"));
+    assert_eq!(gateway[0]["temperature"].as_f64(), Some(24.3));
+
+    // Messages published while the bridge is down wait in the broker (its session is kept),
+    // and land when it is back.
+    bridge.shutdown().await;
+    for (i, location) in ["kitchen", "garage"].iter().enumerate() {
+        let message = json!({"temperature": 10.0 + i as f64, "time": ms});
+        broker.publish(&format!("d/{location}"), &message.to_string(), &[]);
+    }
+    let bridge = Bridge::start(settings(&toml, &url, spool.path())).await.unwrap();
+    wait_for_count(&url, "SELECT count(*) AS n FROM ruuvi.sensors WHERE measure_name <> 'ruuvi'", 5).await;
+    let (_, metrics) = http(&bridge.local_addr().to_string(), "GET", "/metrics", &[], "");
+    assert!(metrics.contains("ruuvistream_bridge_records_dead_lettered_total 0"), "{metrics}");
+    // What the first run took it acknowledged: the broker sends only the new messages.
+    let received: Vec<&str> =
+        metrics.lines().filter(|l| l.starts_with("ruuvistream_bridge_readings_received_total")).collect();
+    assert_eq!(
+        received,
+        [
+            "ruuvistream_bridge_readings_received_total{input=\"walkthrough_mqtt\",sensor=\"garage\"} 1",
+            "ruuvistream_bridge_readings_received_total{input=\"walkthrough_mqtt\",sensor=\"kitchen\"} 1",
+        ]
+    );
+    bridge.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt_over_tls_with_a_password_lands_and_a_wrong_password_is_told() {
+    let tls = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tls");
+    let passwords = "{dir}/passwords";
+    let extra = format!(
+        "allow_anonymous false\npassword_file {passwords}\ncafile {ca}\ncertfile {cert}\nkeyfile {key}\n",
+        ca = tls.join("ca.pem").display(),
+        cert = tls.join("server.pem").display(),
+        key = tls.join("server.key").display(),
+    );
+    // The password file must exist before the broker reads it.
+    let Some(program) = mosquitto_program("mosquitto_passwd") else { return };
+    let Some(probe) = Mosquitto::start("allow_anonymous true") else { return };
+    drop(probe);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("passwords");
+    let made = std::process::Command::new(program).args(["-b", "-c"]).arg(&file).args(["gateway", "s3cret"]).output();
+    assert!(made.unwrap().status.success());
+    let Some(broker) = Mosquitto::start(&extra.replace(passwords, &file.display().to_string())) else { return };
+    let engine = engine(T0 + 60, None, 0);
+    let ca = tls.join("ca.pem").display().to_string();
+    for (password, lands) in [("wrong", false), ("s3cret", true)] {
+        let spool = tempfile::tempdir().unwrap();
+        let toml = format!(
+            "[[mqtt]]\nurl = \"mqtts://localhost:{}\"\nusername = \"gateway\"\npassword = \"{password}\"\nca = \"{ca}\"\nclient_id = \"tls-{password}\"\n",
+            broker.port
+        );
+        let bridge = Bridge::start(settings(&toml, engine.endpoint_url(), spool.path())).await.unwrap();
+        let addr = bridge.local_addr().to_string();
+        let deadline = Instant::now() + Duration::from_secs(if lands { 10 } else { 2 });
+        let mut landed = false;
+        while Instant::now() < deadline && !landed {
+            let message = json!({"gw_mac": "C8:25:2D:8E:9C:2C", "rssi": -26, "ts": T0, "data": VECTOR});
+            broker.publish(
+                "ruuvi/C8:25:2D:8E:9C:2C/AA:00:00:00:00:08",
+                &message.to_string(),
+                &["--cafile", &ca, "-u", "gateway", "-P", "s3cret", "-h", "localhost"],
+            );
+            let (_, metrics) = http(&addr, "GET", "/metrics", &[], "");
+            landed = metrics.contains("sensor=\"AA:00:00:00:00:08\"");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert_eq!(landed, lands, "password {password}");
+        // A broker that refuses the bridge does not stop its other inputs.
+        assert_eq!(http(&addr, "GET", "/health", &[], "").0, 200);
+        bridge.shutdown().await;
+    }
+    for (bad, why) in [
+        ("url = \"http://localhost\"", "unknown scheme"),
+        ("url = \"mqtt://localhost:port\"", "bad port"),
+        ("url = \"mqtt://localhost\"\nca = \"ca.pem\"", "a CA is for mqtts"),
+        ("url = \"mqtt://localhost\"\nusername = \"u\"", "needs a password"),
+        ("url = \"mqtt://localhost\"\nshape = \"station\"", "\"gateway\" or \"walkthrough\""),
+        ("url = \"mqtt://localhost\"\n[[mqtt]]\nurl = \"mqtt://localhost:1883\"", "give one a client_id"),
+    ] {
+        let mut config = BridgeConfig::parse(&format!("[[mqtt]]\n{bad}")).unwrap();
+        config.spool.dir = Some("spool".into());
+        let e = config.settings().unwrap_err().to_string();
+        assert!(e.contains(why), "{bad}: {e}");
+    }
+    let mut config =
+        BridgeConfig::parse("[[mqtt]]\nurl = \"mqtts://localhost\"\nca = \"/nonexistent/ca.pem\"").unwrap();
+    config.spool.dir = Some(tempfile::tempdir().unwrap().path().to_path_buf());
+    let e = Bridge::start(config.settings().unwrap()).await.unwrap_err().to_string();
+    assert!(e.contains("cannot read the CA /nonexistent/ca.pem"), "{e}");
+}

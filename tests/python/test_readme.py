@@ -72,6 +72,22 @@ def wait_for_port(port: str, process: subprocess.Popen) -> None:
     raise AssertionError(f"nothing listens on {port}")
 
 
+def mosquitto(tmp_path: pathlib.Path) -> tuple[subprocess.Popen, str] | None:
+    """A mosquitto broker on a free port, or None when it is not installed (and not required)."""
+    program = shutil.which("mosquitto") or next(
+        (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if os.path.exists(p)), None
+    )
+    if program is None or shutil.which("mosquitto_pub") is None:
+        assert not os.environ.get("RUUVISTREAM_REQUIRE_MOSQUITTO"), "mosquitto is not installed"
+        return None
+    port = free_port()
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    process = subprocess.Popen([program, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port, process)
+    return process, port
+
+
 # The official data format 5 vector (24.3 °C, 53.49 %RH, 100044 Pa) as a Gateway posts it.
 VECTOR = "0201061BFF99040512FC5394C37C0004FFFC040CAC364200CDCBB8334C884F"
 
@@ -151,6 +167,9 @@ def test_bridge_examples_run(tmp_path):
             .replace("8800", engine)
             .replace("/var/lib/ruuvistream/spool", str(tmp_path / "spool2"))
         )
+        # Its MQTT brokers are one mosquitto here, when installed (CI installs it).
+        broker = mosquitto(tmp_path)
+        toml = toml.replace("127.0.0.1:1883", f"127.0.0.1:{broker[1] if broker else free_port()}")
         (tmp_path / "bridge.toml").write_text(toml)
         second = subprocess.Popen(
             ["ruuvistream", "bridge", "--config", str(tmp_path / "bridge.toml")], stdout=subprocess.DEVNULL
@@ -171,9 +190,34 @@ def test_bridge_examples_run(tmp_path):
             assert (row["name"], row["location"], row["site"]) == ("sauna", "cabin", "home")
             assert abs(row["temperature"] - 23.9) < 1e-9 and abs(row["humidity"] - 55.49) < 1e-9
             assert row["pressure"] == 100164
+            if broker:
+                # The walkthrough's own message, on its own topic.
+                for _ in range(100):
+                    publish = [
+                        "mosquitto_pub",
+                        "-p",
+                        broker[1],
+                        "-q",
+                        "1",
+                        "-t",
+                        "d/bedroom",
+                        "-m",
+                        '{"temperature": 21.5}',
+                    ]
+                    subprocess.run(publish, check=True, timeout=30)
+                    rows = query_rows(
+                        engine, "SELECT location, site FROM ruuvi.sensors WHERE measure_name = 'temperature'"
+                    )
+                    if rows:
+                        break
+                    time.sleep(0.1)
+                assert rows[0] == {"location": "bedroom", "site": "home"}
         finally:
             second.terminate()
             assert second.wait(timeout=30) == 0
+            if broker:
+                broker[0].terminate()
+                broker[0].wait(timeout=30)
     finally:
         os.killpg(shell.pid, signal.SIGTERM)
         shell.wait(timeout=30)
