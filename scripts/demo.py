@@ -4,7 +4,8 @@ Every reading goes the way real ones do: encoded as a BLE advertisement by the s
 decoded by the real decoder into an Arrow table. Then the walkthrough, on the embedded engine:
 the readings are written as the walkthrough writes them, its three queries run and print their
 results, a plot goes to ``out/walkthrough.png`` and both walkthrough notebooks (Python and Rust)
-are executed into ``out/notebooks/``, with HTML copies.
+are executed into ``out/notebooks/``, with HTML copies. Between the two, the path real sensors
+take: simulated Gateways post to ``ruuvistream bridge``, which writes into the engine.
 
 ``python scripts/demo.py [OUT_DIR] [--skip-notebooks]`` (``make demo``; OUT_DIR defaults to
 ``out``).
@@ -15,7 +16,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import pathlib
+import socket
+import subprocess
 import sys
+import tempfile
 import time
 
 import pyarrow as pa
@@ -72,6 +76,7 @@ def main(out: pathlib.Path, notebooks: bool = True) -> None:
     print(f"Greenhouse peak: {hottest['temperature'][0].as_py():.2f} °C at {hottest['time'][0].as_py():%H:%M} UTC")
     assert isinstance(table, pa.Table) and table.num_rows > 60_000
     walkthrough(table, sensors, out)
+    through_the_bridge()
     if notebooks:
         execute_notebooks(out / "notebooks")
 
@@ -164,6 +169,49 @@ def plot(averages, path: pathlib.Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     print(f"\nPlot: {path}")
+
+
+def through_the_bridge() -> None:
+    """Post an hour of simulated Gateways' messages to the bridge, which writes them into the engine."""
+    sensors = ruuvistream.simulated_sensors(SENSORS)
+    with ruuvistream.LocalTimestream() as engine, tempfile.TemporaryDirectory() as work:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        # Each sensor's location becomes its name, a dimension, as a user would configure it.
+        config = pathlib.Path(work) / "bridge.toml"
+        config.write_text("".join(f'[sensor."{s["mac"]}"]\nname = "{s["location"]}"\n' for s in sensors))
+        bridge = subprocess.Popen(
+            ["ruuvistream", "bridge", "--config", str(config), "--listen", f"127.0.0.1:{port}",
+             "--endpoint-url", engine.endpoint_url, "--table", "gateway", "--create", "--spool", f"{work}/spool"],
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert bridge.stdout is not None
+            url = bridge.stdout.readline().split()[-1]
+            print(f"\nThe path real sensors take: simulated Ruuvi Gateways post to the bridge at {url}")
+            posted = subprocess.run(
+                ["ruuvistream", "simulate", "--sensors", str(SENSORS), "--duration", "1h", "--interval", "10s",
+                 "--loss", "0", "--post", url],
+                capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            print(f"  {posted.stdout.strip()}; what the bridge wrote into ruuvi.gateway:")
+            client = ruuvistream.Timestream(endpoint_url=engine.endpoint_url)
+            expected = SENSORS * 360
+            for _ in range(300):
+                written = client.query("SELECT count(*) AS n FROM ruuvi.gateway").to_pandas()["n"][0]
+                if written >= expected:
+                    break
+                time.sleep(0.1)
+            summary = client.query(
+                "SELECT name, count(*) AS readings, round(avg(temperature), 2) AS avg_temp, "
+                "round(avg(humidity), 1) AS avg_humidity FROM ruuvi.gateway GROUP BY name ORDER BY name"
+            ).to_pandas()
+            print(summary.rename(columns={"avg_temp": "°C", "avg_humidity": "%RH"}).to_string(index=False))
+            assert summary["readings"].sum() == expected, summary
+        finally:
+            bridge.terminate()
+            bridge.wait(timeout=30)
 
 
 def execute_notebooks(out: pathlib.Path) -> None:

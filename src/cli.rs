@@ -69,6 +69,15 @@ enum Command {
         /// interval, one per line), or bare hex advertisements.
         #[arg(long, value_enum, default_value_t = SimFormat::Jsonl)]
         format: SimFormat,
+        /// Send each Gateway POST body to this URL (a bridge's) instead of printing it, as a
+        /// Gateway would (implies --format gateway).
+        #[cfg(feature = "bridge")]
+        #[arg(long, value_name = "URL")]
+        post: Option<String>,
+        /// With --post: the Authorization header to send (e.g. "Bearer <token>").
+        #[cfg(feature = "bridge")]
+        #[arg(long, value_name = "VALUE", requires = "post")]
+        authorization: Option<String>,
     },
     /// Run the embedded Timestream-compatible engine until interrupted (Ctrl-C or SIGTERM).
     #[cfg(feature = "engine")]
@@ -118,6 +127,43 @@ where
     let mut out = BufWriter::new(stdout.lock());
     let result = match cli.command {
         Command::Decode { hex, json, strict } => decode(&hex, json, strict, &mut out),
+        #[cfg(feature = "bridge")]
+        Command::Simulate {
+            sensors,
+            air_sensors,
+            duration,
+            interval,
+            seed,
+            start,
+            loss,
+            repeat,
+            format,
+            post: Some(url),
+            authorization,
+        } => {
+            let _ = format;
+            crate::cli_bridge::GatewayPoster::new(&url, authorization).and_then(|mut poster| {
+                let status = simulate(
+                    sensors,
+                    air_sensors,
+                    &duration,
+                    &interval,
+                    seed,
+                    start.as_deref(),
+                    loss,
+                    repeat,
+                    SimFormat::Gateway,
+                    &mut poster,
+                )?;
+                poster.finish(&mut out)?;
+                Ok(status)
+            })
+        }
+        #[cfg(feature = "bridge")]
+        Command::Simulate { sensors, air_sensors, duration, interval, seed, start, loss, repeat, format, .. } => {
+            simulate(sensors, air_sensors, &duration, &interval, seed, start.as_deref(), loss, repeat, format, &mut out)
+        }
+        #[cfg(not(feature = "bridge"))]
         Command::Simulate { sensors, air_sensors, duration, interval, seed, start, loss, repeat, format } => {
             simulate(sensors, air_sensors, &duration, &interval, seed, start.as_deref(), loss, repeat, format, &mut out)
         }

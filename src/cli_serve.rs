@@ -51,6 +51,12 @@ pub struct ServeArgs {
     /// it exits.
     #[arg(long)]
     control: bool,
+    /// Also run the bridge with this configuration (TOML, as `ruuvistream bridge --config`),
+    /// writing to this engine unless it names another endpoint: one process receives the
+    /// sensors' messages, stores them and answers queries.
+    #[cfg(feature = "bridge")]
+    #[arg(long, value_name = "FILE")]
+    bridge: Option<PathBuf>,
 
     /// Require every request to be signed (AWS Signature Version 4) with one of the keys in this
     /// file: AWS shared-credentials format, one [profile] per key with aws_access_key_id and
@@ -188,6 +194,12 @@ pub fn repair(dir: &std::path::Path, out: &mut dyn Write) -> Result<i32> {
 /// it, until Ctrl-C or SIGTERM (or with --control, the end of standard input).
 pub fn serve(args: ServeArgs, out: &mut dyn Write) -> Result<i32> {
     let control = args.control;
+    #[cfg(feature = "bridge")]
+    let bridge = match &args.bridge {
+        // Read and checked before the engine starts, so that a mistake stops nothing half-way.
+        Some(path) => Some(crate::bridge::BridgeConfig::load(path)?.settings()?),
+        None => None,
+    };
     let config = args.config()?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
@@ -214,10 +226,34 @@ pub fn serve(args: ServeArgs, out: &mut dyn Write) -> Result<i32> {
             Clock::System => String::new(),
             manual => format!("; a manual clock at {}", format_time_ms(manual.now_ns())),
         };
+        #[cfg(feature = "bridge")]
+        let signed = !config.authenticator.accepts_anyone();
         let engine = LocalTimestream::start(config).await?;
         writeln!(out, "ruuvistream engine listening on {}", engine.endpoint_url())?;
         let stops = if control { "the end of standard input or Ctrl-C stops it" } else { "Ctrl-C stops it" };
         writeln!(out, "({storage}; {access}; {limits}{clock}; {stops})")?;
+        #[cfg(feature = "bridge")]
+        let bridge = match bridge {
+            Some(mut settings) => {
+                let target = settings.endpoint_url.get_or_insert_with(|| engine.endpoint_url()).clone();
+                let bridge = crate::bridge::Bridge::start(settings.clone()).await?;
+                writeln!(out, "ruuvistream bridge listening on {}", bridge.url())?;
+                let signing = if signed && target == engine.endpoint_url() {
+                    "; it signs its writes with this environment's AWS credentials, which must be one of the engine's keys"
+                } else {
+                    ""
+                };
+                writeln!(
+                    out,
+                    "(POST / takes Ruuvi Gateway messages; writing to {}.{} at {target}; spool {}{signing})",
+                    settings.database,
+                    settings.table,
+                    settings.spool_dir.display()
+                )?;
+                Some(bridge)
+            }
+            None => None,
+        };
         out.flush()?;
         if control {
             let clock = engine.engine().clock().clone();
@@ -236,6 +272,11 @@ pub fn serve(args: ServeArgs, out: &mut dyn Write) -> Result<i32> {
             }
         } else {
             crate::cli::wait_for_signal().await;
+        }
+        // The bridge first: it stops taking messages and finishes what it is writing.
+        #[cfg(feature = "bridge")]
+        if let Some(bridge) = bridge {
+            bridge.shutdown().await;
         }
         engine.shutdown().await;
         Ok(0)

@@ -22,6 +22,8 @@ pub enum Input {
     GatewayMqtt,
     /// A message of the walkthrough's own shape, on MQTT (`d/<location>`).
     WalkthroughMqtt,
+    /// Ruuvi Station's data forwarding (an HTTP POST to the same URL as a Gateway's).
+    StationHttp,
 }
 
 impl Input {
@@ -31,6 +33,7 @@ impl Input {
             Self::GatewayHttp => "gateway_http",
             Self::GatewayMqtt => "gateway_mqtt",
             Self::WalkthroughMqtt => "walkthrough_mqtt",
+            Self::StationHttp => "station_http",
         }
     }
 }
@@ -91,8 +94,11 @@ impl Receiver {
 
     /// Takes one message (a JSON document) from `input`, received at `now_ns`; returns once its
     /// records are on disk.
+    /// Ruuvi Station's data forwarding, posted where a Gateway posts, counts as its own input.
     pub fn receive(&self, input: Input, body: &[u8], now_ns: i64) -> Result<Accepted, Refused> {
         let value = self.parse(body)?;
+        let station = value.get("tags").is_some_and(Value::is_array);
+        let input = if input == Input::GatewayHttp && station { Input::StationHttp } else { input };
         self.receive_value(input, &value, now_ns)
     }
 

@@ -79,6 +79,11 @@ pub fn decode_json(text: &str) -> Result<Vec<Observation>, GatewayError> {
 pub fn observations_from_value(value: &Value) -> Result<Vec<TagResult>, GatewayError> {
     let obj = value.as_object().ok_or_else(|| shape("expected a JSON object"))?;
     let inner = obj.get("data").and_then(Value::as_object);
+    // Ruuvi Station's data forwarding: decoded tags in an array.
+    if let Some(tags) = obj.get("tags").and_then(Value::as_array) {
+        let default_time = time_of(obj, &["time"]).ok().flatten();
+        return Ok(tags.iter().map(|tag| station_tag(tag, default_time)).collect());
+    }
     // HTTP POST / history: tags keyed by MAC, inside "data" or at the top level.
     if let Some(body) = inner.filter(|d| d.contains_key("tags")).or(obj.contains_key("tags").then_some(obj)) {
         let tags = body.get("tags").and_then(Value::as_object).ok_or_else(|| shape("\"tags\" must be an object"))?;
@@ -219,6 +224,27 @@ fn epoch_to_ns(n: f64) -> i64 {
         _ => 1.0,
     };
     (n * scale).round() as i64
+}
+
+/// One tag of a Ruuvi Station data forwarding POST: the Gateway's decoded keys (`id` the MAC),
+/// with the pressure in hPa (converted to Pa; a value above 2000 is taken as Pa already) and
+/// the time in `updateAt` (else the message's `time`, else none).
+fn station_tag(tag: &Value, default_time: Option<i64>) -> TagResult {
+    let tag = tag.as_object().ok_or_else(|| shape("a Ruuvi Station tag must be an object"))?;
+    let label = tag.get("id").and_then(Value::as_str).unwrap_or("?");
+    let mut reading =
+        decoded_only(tag).ok_or_else(|| shape(&format!("tag {label}: no \"dataFormat\" and decoded values")))?;
+    if reading.mac.is_none() {
+        return Err(shape(&format!("tag {label}: \"id\" must be the sensor's MAC")));
+    }
+    reading.pressure = reading.pressure.map(|p| if p.abs() < 2000.0 { p * 100.0 } else { p });
+    Ok(Observation {
+        reading,
+        // Its dates may be in a form only the phone's locale knows: then the message's time.
+        time_ns: time_of(tag, &["updateAt"]).ok().flatten().or(default_time),
+        rssi: integer(tag.get("rssi")).and_then(|v| i16::try_from(v).ok()),
+        gateway_mac: None,
+    })
 }
 
 /// A reading from the Gateway's decoded keys (decoded-only mode), if it has any.

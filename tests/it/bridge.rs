@@ -188,6 +188,33 @@ async fn gateway_posts_in_each_data_format_land_calibrated_and_named() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ruuvi_station_data_forwarding_posts_land_in_pascals() {
+    let engine = engine(T0 + 60, None, 0);
+    let spool = tempfile::tempdir().unwrap();
+    let bridge = Bridge::start(settings("", engine.endpoint_url(), spool.path())).await.unwrap();
+    let addr = bridge.local_addr().to_string();
+    let body = json!({"deviceId": "pixel-7", "eventId": "5b7c1c0e", "time": T0 * 1000, "batteryLevel": 81,
+        "tags": [
+            {"id": "C6:A5:B9:E0:AD:06", "rssi": -71, "name": "Sauna", "temperature": 80.25, "humidity": 12.5,
+             "pressure": 1002.5, "voltage": 2.977, "txPower": 4, "movementCounter": 66,
+             "measurementSequenceNumber": 205, "dataFormat": 5, "updateAt": T0 * 1000 - 2000},
+            {"id": "F4:1F:0C:28:CB:D6", "temperature": 21.0, "pressure": 1000.0, "dataFormat": 5}]});
+    let (status, answer) = post(&addr, &[], &body.to_string());
+    assert_eq!(status, 200, "{answer}");
+    let url = engine.endpoint_url();
+    wait_for_count(url, "SELECT count(*) AS n FROM ruuvi.sensors", 2).await;
+    let got =
+        rows(url, "SELECT mac, temperature, pressure, to_milliseconds(time) AS ms FROM ruuvi.sensors ORDER BY mac")
+            .await;
+    assert_eq!(got[0]["mac"].as_str(), Some("C6:A5:B9:E0:AD:06"));
+    assert_eq!((got[0]["pressure"].as_f64(), got[0]["ms"].as_i64()), (Some(100250.0), Some(T0 * 1000 - 2000)));
+    assert_eq!((got[1]["pressure"].as_f64(), got[1]["ms"].as_i64()), (Some(100000.0), Some(T0 * 1000)));
+    let (_, metrics) = http(&addr, "GET", "/metrics", &[], "");
+    assert!(metrics.contains("{input=\"station_http\",sensor=\"F4:1F:0C:28:CB:D6\"} 1"), "{metrics}");
+    bridge.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_gateway_authentication_mode_lets_in_exactly_its_credentials() {
     let engine = engine(T0 + 60, None, 0);
     let body = gateway_body("AA:00:00:00:00:01", T0, json!({"data": VECTOR}));
@@ -567,4 +594,95 @@ async fn mqtt_over_tls_with_a_password_lands_and_a_wrong_password_is_told() {
     config.spool.dir = Some(tempfile::tempdir().unwrap().path().to_path_buf());
     let e = Bridge::start(config.settings().unwrap()).await.unwrap_err().to_string();
     assert!(e.contains("cannot read the CA /nonexistent/ca.pem"), "{e}");
+}
+
+/// One process receives, stores and answers: `serve --bridge CONFIG`.
+#[test]
+#[cfg(all(unix, feature = "cli"))]
+fn serve_with_a_bridge_receives_stores_and_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bridge.toml");
+    let spool = dir.path().join("spool");
+    std::fs::write(
+        &config,
+        format!("listen = \"127.0.0.1:0\"\n[target]\ncreate = true\n[spool]\ndir = \"{}\"\n", spool.display()),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ruuvistream"))
+        .args(["serve", "--port", "0", "--bridge"])
+        .arg(&config)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut url = |prefix: &str| loop {
+        let line = lines.next().expect("a line").unwrap();
+        if let Some(rest) = line.strip_prefix(prefix) {
+            break rest.trim().trim_end_matches('/').trim_start_matches("http://").to_string();
+        }
+    };
+    let engine = url("ruuvistream engine listening on ");
+    let bridge = url("ruuvistream bridge listening on ");
+    let now = ruuvistream::units::now_ns() / 1_000_000_000;
+    let (status, answer) = post(&bridge, &[], &gateway_body("AA:00:00:00:00:0A", now, json!({"data": VECTOR})));
+    assert_eq!(status, 200, "{answer}");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let engine_url = format!("http://{engine}");
+    runtime.block_on(wait_for_count(&engine_url, "SELECT count(*) AS n FROM ruuvi.sensors", 1));
+    terminate(&child);
+    assert!(child.wait().unwrap().success());
+
+    std::fs::write(&config, format!("[spool]\ndir = \"{}\"\n[http]\nauth = \"wrong\"\n", spool.display())).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ruuvistream"))
+        .args(["serve", "--port", "0", "--bridge"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("[http] auth must be none, basic"), "{stderr}");
+}
+
+/// Sends SIGTERM (as a service manager stops it).
+#[cfg(all(unix, feature = "cli"))]
+fn terminate(child: &std::process::Child) {
+    let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+}
+
+/// `simulate --post` plays a Gateway: its bodies go to the bridge, and every reading lands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg(feature = "cli")]
+async fn the_simulator_posts_as_a_gateway_through_the_bridge() {
+    let engine = engine(0, None, 0);
+    engine.clock().set_ns(ruuvistream::units::now_ns());
+    let spool = tempfile::tempdir().unwrap();
+    let toml = "[http]\nauth = \"bearer\"\ntoken = \"t0k3n\"";
+    let bridge = Bridge::start(settings(toml, engine.endpoint_url(), spool.path())).await.unwrap();
+    let simulate = |url: String, token: &str| {
+        let token = token.to_string();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_ruuvistream"))
+                .args(["simulate", "--sensors", "3", "--duration", "10m", "--interval", "10s", "--loss", "0"])
+                .args(["--post", &url, "--authorization", &format!("Bearer {token}")])
+                .output()
+                .unwrap()
+        })
+    };
+    let out = simulate(bridge.url(), "t0k3n").await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.starts_with("posted 60 Gateway message(s) to http://"), "{stdout}");
+    // 3 sensors, one reading each per 10-second message.
+    wait_for_count(engine.endpoint_url(), "SELECT count(*) AS n FROM ruuvi.sensors", 180).await;
+
+    let out = simulate(bridge.url(), "wrong").await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("the bridge answered 401 Unauthorized"), "{stderr}");
+    let closed = format!("http://127.0.0.1:{}/", free_port());
+    let out = simulate(closed, "t0k3n").await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("is the bridge running?"), "{stderr}");
+    bridge.shutdown().await;
 }

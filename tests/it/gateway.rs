@@ -172,3 +172,34 @@ fn json_lines_and_arrays() {
     assert_eq!(results.len(), 2);
     assert!(matches!(results[1], Err(GatewayError::Json(_))));
 }
+
+/// Ruuvi Station's (Android) data forwarding POST: decoded tags in an array, pressure in hPa.
+const STATION: &str = r#"{"deviceId": "pixel-7", "eventId": "5b7c1c0e", "time": "2026-12-07T10:00:00Z",
+    "location": {"latitude": 60.17, "longitude": 24.94, "accuracy": 12.0}, "batteryLevel": 81,
+    "tags": [
+      {"id": "C6:A5:B9:E0:AD:06", "rssi": -71, "name": "Sauna", "temperature": 80.25, "temperatureOffset": 0.0,
+       "humidity": 12.5, "humidityOffset": 0.0, "pressure": 1002.5, "pressureOffset": 0.0,
+       "accelX": 0.004, "accelY": -0.004, "accelZ": 1.036, "voltage": 2.977, "txPower": 4,
+       "movementCounter": 66, "measurementSequenceNumber": 205, "dataFormat": 5,
+       "updateAt": "2026-12-07T09:59:58Z", "connectable": true, "favorite": true},
+      {"id": "F4:1F:0C:28:CB:D6", "rssi": -80, "temperature": 21.0, "pressure": 100250, "dataFormat": 5,
+       "updateAt": "Dec 7, 2026 9:59:59 AM"},
+      {"id": "not a mac", "temperature": 1.0, "dataFormat": 5}
+    ]}"#;
+
+#[test]
+fn ruuvi_station_data_forwarding() {
+    let results = parse_message(STATION).unwrap();
+    assert_eq!(results.len(), 3);
+    let sauna = results[0].as_ref().unwrap();
+    assert_eq!(sauna.reading.mac.unwrap().to_string(), "C6:A5:B9:E0:AD:06");
+    assert_eq!((sauna.reading.temperature, sauna.reading.humidity), (Some(80.25), Some(12.5)));
+    assert_eq!(sauna.reading.pressure, Some(100_250.0), "hPa become Pa");
+    assert_eq!((sauna.reading.measurement_sequence, sauna.rssi), (Some(205), Some(-71)));
+    assert_eq!(sauna.time_ns, Some(1_796_637_598_000_000_000));
+    let second = results[1].as_ref().unwrap();
+    assert_eq!(second.reading.pressure, Some(100_250.0), "Pa stay Pa");
+    assert_eq!(second.time_ns, Some(1_796_637_600_000_000_000), "an unreadable date falls back to the message's time");
+    let e = results[2].as_ref().unwrap_err().to_string();
+    assert!(e.contains("tag not a mac"), "{e}");
+}
