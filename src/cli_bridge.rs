@@ -89,13 +89,12 @@ pub fn bridge(args: BridgeArgs, out: &mut dyn Write) -> Result<i32> {
 }
 
 /// Posts Gateway message bodies, one per line written to it, to a bridge's URL over one
-/// HTTP/1.1 connection (opened again if the bridge closes it): the simulator as a Gateway.
+/// HTTP/1.1 connection: the simulator as a Gateway.
 pub struct GatewayPoster {
     runtime: tokio::runtime::Runtime,
+    connection: crate::bridge::Connection,
     uri: axum::http::Uri,
-    authority: String,
     authorization: Option<String>,
-    sender: Option<hyper::client::conn::http1::SendRequest<axum::body::Body>>,
     pending: Vec<u8>,
     messages: usize,
 }
@@ -103,71 +102,33 @@ pub struct GatewayPoster {
 impl GatewayPoster {
     /// A poster to `url` (`http://host:port/path`).
     pub fn new(url: &str, authorization: Option<String>) -> Result<Self> {
-        let bad = |why: &str| crate::Error::InvalidArgument(format!("--post {url:?}: {why}"));
-        let uri: axum::http::Uri = url.parse().map_err(|_| bad("not a URL"))?;
-        if uri.scheme_str() != Some("http") {
-            return Err(bad("write it http://host:port/ (the bridge's address)"));
-        }
-        let authority = uri.authority().ok_or_else(|| bad("no host"))?.to_string();
+        let (connection, uri) = crate::bridge::Connection::new(url, "--post")?;
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        Ok(Self { runtime, uri, authority, authorization, sender: None, pending: Vec::new(), messages: 0 })
+        Ok(Self { runtime, connection, uri, authorization, pending: Vec::new(), messages: 0 })
     }
 
     fn post(&mut self, body: Vec<u8>) -> std::io::Result<()> {
-        let failed = |what: String| std::io::Error::other(format!("posting to {}: {what}", self.uri));
-        let request = |body: Vec<u8>| {
-            let mut request = axum::http::Request::post(self.uri.clone())
-                .header("host", &self.authority)
+        let (uri, authorization) = (&self.uri, &self.authorization);
+        let make = || {
+            let mut request = axum::http::Request::post(crate::bridge::Connection::target(uri))
                 .header("content-type", "application/json");
-            if let Some(value) = &self.authorization {
+            if let Some(host) = uri.authority() {
+                request = request.header("host", host.as_str());
+            }
+            if let Some(value) = authorization {
                 request = request.header("authorization", value);
             }
-            request.body(axum::body::Body::from(body)).map_err(|e| failed(e.to_string()))
+            request.body(axum::body::Body::from(body.clone())).expect("a valid request")
         };
-        let answer = self.runtime.block_on(async {
-            for attempt in 0..2 {
-                if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
-                    let stream = tokio::net::TcpStream::connect(&self.authority)
-                        .await
-                        .map_err(|e| failed(format!("cannot connect ({e}): is the bridge running?")))?;
-                    let (sender, connection) =
-                        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                            .await
-                            .map_err(|e| failed(e.to_string()))?;
-                    tokio::spawn(connection);
-                    self.sender = Some(sender);
-                }
-                let sender = self.sender.as_mut().expect("connected");
-                if sender.ready().await.is_err() {
-                    self.sender = None;
-                    continue;
-                }
-                match sender.send_request(request(body.clone())?).await {
-                    Ok(answer) => return Ok(answer),
-                    // The connection closed under the request: once more on a new one.
-                    Err(e) if attempt == 0 => {
-                        let _ = e;
-                        self.sender = None;
-                    }
-                    Err(e) => return Err(failed(e.to_string())),
-                }
-            }
-            Err(failed("the connection keeps closing".into()))
-        })?;
-        let status = answer.status();
-        let text = self.runtime.block_on(async {
-            use axum::body::HttpBody as _;
-            let mut body = answer.into_body();
-            let mut bytes = Vec::new();
-            while let Some(frame) = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await {
-                if let Ok(data) = frame.map_err(|e| failed(e.to_string()))?.into_data() {
-                    bytes.extend_from_slice(&data);
-                }
-            }
-            Ok::<_, std::io::Error>(String::from_utf8_lossy(&bytes).into_owned())
-        })?;
+        let answer = self.runtime.block_on(self.connection.send(make));
+        let (status, text) = answer
+            .map_err(|e| std::io::Error::other(format!("posting to {}: {e}: is the bridge running?", self.uri)))?;
         if !status.is_success() {
-            return Err(failed(format!("the bridge answered {status}: {}", text.trim())));
+            return Err(std::io::Error::other(format!(
+                "posting to {}: the bridge answered {status}: {}",
+                self.uri,
+                String::from_utf8_lossy(&text).trim()
+            )));
         }
         self.messages += 1;
         Ok(())

@@ -61,6 +61,32 @@ pub struct BridgeConfig {
     /// MQTT brokers to subscribe to (`[[mqtt]]`, one table each).
     #[serde(default)]
     pub mqtt: Vec<MqttConfig>,
+    /// Ruuvi Gateways to poll (`[[poll]]`, one table each).
+    #[serde(default)]
+    pub poll: Vec<PollConfig>,
+}
+
+/// A Ruuvi Gateway whose `/history` the bridge polls.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PollConfig {
+    /// Its history URL, `http://<gateway>/history`.
+    pub url: String,
+    /// Its bearer token (the Gateway's "API key for reading"), if it asks for one.
+    pub token: Option<String>,
+    /// How often (default `10s`).
+    pub interval: Option<String>,
+}
+
+/// A Gateway to poll, checked.
+#[derive(Debug, Clone)]
+pub struct Poll {
+    /// Its history URL.
+    pub url: String,
+    /// Its bearer token.
+    pub token: Option<String>,
+    /// How often.
+    pub interval: Duration,
 }
 
 /// One MQTT broker to subscribe to.
@@ -151,6 +177,10 @@ pub struct SensorsConfig {
     /// How long a sensor's measurement sequence number is remembered, so that a broadcast
     /// heard by two gateways, or sent twice, is written once (default `10m`; `0s` turns it off).
     pub dedupe_window: Option<String>,
+    /// Measures to derive and write with every reading that has what they need:
+    /// `dew_point`, `absolute_humidity`, `vapour_pressure_deficit`, `air_density`.
+    #[serde(default)]
+    pub derived: Vec<String>,
 }
 
 /// Settings of one sensor.
@@ -232,6 +262,10 @@ pub struct Settings {
     pub sensors: BTreeMap<Mac, Sensor>,
     /// MQTT brokers.
     pub mqtt: Vec<Mqtt>,
+    /// Measures derived from every reading.
+    pub derived: Vec<crate::ruuvi::derived::Derived>,
+    /// Gateways to poll.
+    pub polls: Vec<Poll>,
 }
 
 /// What an MQTT broker's messages are.
@@ -445,6 +479,30 @@ impl BridgeConfig {
             deny,
             dedupe_window,
             sensors,
+            polls: self
+                .poll
+                .iter()
+                .map(|p| {
+                    super::fetch::Connection::new(&p.url, "[[poll]] url")?;
+                    let interval = parse_duration(p.interval.as_deref().unwrap_or("10s"))?;
+                    if interval < Duration::from_secs(1) {
+                        return Err(bad(format!("[[poll]] {:?}: poll at most once a second", p.url)));
+                    }
+                    Ok(Poll { url: p.url.clone(), token: p.token.clone().filter(|t| !t.is_empty()), interval })
+                })
+                .collect::<Result<_>>()?,
+            derived: {
+                let mut derived = self
+                    .sensors
+                    .derived
+                    .iter()
+                    .map(|name| crate::ruuvi::derived::Derived::parse(name))
+                    .collect::<Result<Vec<_>>>()
+                    .map_err(|e| bad(format!("[sensors] derived: {e}")))?;
+                derived.sort_unstable();
+                derived.dedup();
+                derived
+            },
             mqtt: {
                 let mqtt = self.mqtt.iter().map(MqttConfig::check).collect::<Result<Vec<_>>>()?;
                 for (i, a) in mqtt.iter().enumerate() {

@@ -1,4 +1,5 @@
-//! The bridge (feature `bridge`): receives Ruuvi Gateway messages (HTTP POSTs, MQTT) and the
+//! The bridge (feature `bridge`): receives Ruuvi Gateway messages (HTTP POSTs, MQTT, polled
+//! `/history`), Ruuvi Station's data forwarding and the
 //! walkthrough's own MQTT messages, applies each sensor's
 //! settings (names and labels as dimensions, calibration offsets, allow and deny lists,
 //! duplicates dropped), spools the records to disk, synced, before answering, and writes them
@@ -18,19 +19,22 @@
 
 mod config;
 mod drain;
+mod fetch;
 mod http;
 mod log;
 mod metrics;
 mod mqtt;
+mod poll;
 mod receiver;
 mod run;
 mod sensors;
 mod spool;
 
 pub use config::{
-    Auth, BridgeConfig, HttpConfig, Mqtt, MqttConfig, MqttShape, Sensor, SensorConfig, SensorsConfig, Settings,
-    SpoolConfig, TargetConfig,
+    Auth, BridgeConfig, HttpConfig, Mqtt, MqttConfig, MqttShape, Poll, PollConfig, Sensor, SensorConfig, SensorsConfig,
+    Settings, SpoolConfig, TargetConfig,
 };
+pub use fetch::Connection;
 pub use http::MAX_BODY_BYTES;
 pub use metrics::Metrics;
 pub use receiver::{Accepted, Input, Receiver, Refused};

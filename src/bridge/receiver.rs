@@ -24,6 +24,8 @@ pub enum Input {
     WalkthroughMqtt,
     /// Ruuvi Station's data forwarding (an HTTP POST to the same URL as a Gateway's).
     StationHttp,
+    /// A Ruuvi Gateway's `/history`, polled.
+    GatewayHistory,
 }
 
 impl Input {
@@ -34,6 +36,7 @@ impl Input {
             Self::GatewayMqtt => "gateway_mqtt",
             Self::WalkthroughMqtt => "walkthrough_mqtt",
             Self::StationHttp => "station_http",
+            Self::GatewayHistory => "gateway_history",
         }
     }
 }
@@ -67,6 +70,7 @@ pub enum Refused {
 pub struct Receiver {
     database: String,
     table: String,
+    derived: Vec<crate::ruuvi::derived::Derived>,
     rules: SensorRules,
     mapping: Mapping,
     /// The spool the drainer writes from.
@@ -85,6 +89,7 @@ impl Receiver {
         Self {
             database: settings.database.clone(),
             table: settings.table.clone(),
+            derived: settings.derived.clone(),
             rules,
             mapping,
             spool,
@@ -193,7 +198,9 @@ impl Receiver {
             return Ok(accepted);
         }
         let spooled = (|| {
-            let batch = observations_to_batch(&kept.observations).map_err(|e| Refused::Unreadable(e.to_string()))?;
+            let batch = observations_to_batch(&kept.observations)
+                .and_then(|batch| crate::ruuvi::derived::with_derived(&batch, &self.derived))
+                .map_err(|e| Refused::Unreadable(e.to_string()))?;
             let mapped = self.mapping.map(&batch).map_err(|e| Refused::Unreadable(e.to_string()))?;
             let records = mapped.records.len();
             self.spool_records(mapped.records, self.mapping.time_unit, now_ns)?;

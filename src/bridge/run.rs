@@ -74,7 +74,7 @@ impl Bridge {
         let (stop_listener, stopped) = oneshot::channel();
         let listener = tokio::spawn(crate::listener::serve(tcp, router(state), limits, None, stopped));
         let (stop_inputs, inputs_stopped) = watch::channel(false);
-        let subscribers = mqtt_options
+        let subscribers: Vec<JoinHandle<()>> = mqtt_options
             .into_iter()
             .map(|(mqtt, options)| {
                 let task =
@@ -82,6 +82,11 @@ impl Bridge {
                 tokio::spawn(task)
             })
             .collect();
+        let mut subscribers: Vec<JoinHandle<()>> = subscribers;
+        for poll in settings.polls.iter().cloned() {
+            let task = super::poll::poll(receiver.clone(), poll, wake.clone(), inputs_stopped.clone());
+            subscribers.push(tokio::spawn(task));
+        }
         let (stop_drain, drain_stopped) = watch::channel(false);
         let target =
             DrainTarget { create: settings.create, dead_letters: settings.spool_dir.join("dead-letters.jsonl") };

@@ -12,6 +12,7 @@
 mod advertisement;
 mod batch;
 mod c5;
+pub mod derived;
 mod df3;
 mod df5;
 mod df6;

@@ -105,6 +105,9 @@ async fn gateway_posts_in_each_data_format_land_calibrated_and_named() {
     let engine = engine(T0 + 60, None, 0);
     let spool = tempfile::tempdir().unwrap();
     let toml = r#"
+        [sensors]
+        derived = ["air_density", "dew_point"]
+
         [sensor."AA:00:00:00:00:02"]
         name = "sauna"
         labels = { location = "cabin" }
@@ -151,6 +154,10 @@ async fn gateway_posts_in_each_data_format_land_calibrated_and_named() {
         assert_eq!(r["measurement_sequence"].as_i64(), Some(205), "{r}");
     }
     assert_eq!((got[0]["temperature"].as_f64(), got[0]["humidity"].as_f64()), (Some(24.3), Some(53.49)));
+    // Derived measures, for the official vector as the reference works it out.
+    let derived = rows(url, "SELECT air_density, dew_point FROM ruuvi.sensors WHERE mac = 'AA:00:00:00:00:01'").await;
+    assert!((derived[0]["air_density"].as_f64().unwrap() - 1.16535).abs() < 5e-6, "{}", derived[0]);
+    assert!((derived[0]["dew_point"].as_f64().unwrap() - 14.262).abs() < 5e-4, "{}", derived[0]);
     assert!(got[0]["name"].is_null(), "{}", got[0]);
     let sauna = &got[1];
     assert_eq!((sauna["name"].as_str(), sauna["location"].as_str()), (Some("sauna"), Some("cabin")));
@@ -248,6 +255,7 @@ async fn each_gateway_authentication_mode_lets_in_exactly_its_credentials() {
         ("[sensors]\ndeny = [\"not a mac\"]", "is not a MAC address"),
         ("[spool]\nmax_size = \"10KiB\"", "at least 1MiB"),
         ("listen = \"0.0.0.0:8080\"", "allow_anonymous = true"),
+        ("[sensors]\nderived = [\"heat_index\"]", "unknown derived measure \"heat_index\""),
     ] {
         let mut config = BridgeConfig::parse(bad).unwrap();
         config.spool.dir = Some("spool".into());
@@ -685,4 +693,78 @@ async fn the_simulator_posts_as_a_gateway_through_the_bridge() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("is the bridge running?"), "{stderr}");
     bridge.shutdown().await;
+}
+
+/// A stand-in for a Ruuvi Gateway's web server: `GET /history` with its bearer token answers
+/// `body`; anything else 401. Returns its address and how many requests it answered.
+fn gateway_history_server(
+    token: &'static str,
+    body: String,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = served.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut head = Vec::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                head.push(line.trim_end().to_string());
+            }
+            let authorized = head.first().is_some_and(|l| l.starts_with("GET /history "))
+                && head.iter().any(|l| l.eq_ignore_ascii_case(&format!("authorization: Bearer {token}")));
+            let (status, text) = if authorized { ("200 OK", body.as_str()) } else { ("401 Unauthorized", "{}") };
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                text.len()
+            );
+        }
+    });
+    (addr, served)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polled_gateway_history_lands_once_however_often_it_repeats() {
+    let engine = engine(T0 + 60, None, 0);
+    let history = json!({"data": {"coordinates": "", "timestamp": T0, "gw_mac": "C8:25:2D:8E:9C:2C", "tags": {
+        "AA:00:00:00:00:0B": {"rssi": -60, "timestamp": T0, "data": VECTOR},
+        "AA:00:00:00:00:0C": {"rssi": -61, "timestamp": T0 - 1, "data": VECTOR}}}});
+    let (gateway, served) = gateway_history_server("r3ad", history.to_string());
+    for (token, lands) in [("wrong", false), ("r3ad", true)] {
+        let spool = tempfile::tempdir().unwrap();
+        let toml = format!("[[poll]]\nurl = \"http://{gateway}/history\"\ntoken = \"{token}\"\ninterval = \"1s\"\n");
+        let bridge = Bridge::start(settings(&toml, engine.endpoint_url(), spool.path())).await.unwrap();
+        let before = served.load(std::sync::atomic::Ordering::SeqCst);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while served.load(std::sync::atomic::Ordering::SeqCst) < before + 3 {
+            assert!(Instant::now() < deadline, "the Gateway was not polled");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let (_, metrics) = http(&bridge.local_addr().to_string(), "GET", "/metrics", &[], "");
+        let received =
+            "ruuvistream_bridge_readings_received_total{input=\"gateway_history\",sensor=\"AA:00:00:00:00:0B\"} 1";
+        assert_eq!(metrics.contains(received), lands, "{token}:\n{metrics}");
+        if lands {
+            assert!(metrics.contains("ruuvistream_bridge_readings_duplicate_total 4"), "{metrics}");
+            wait_for_count(engine.endpoint_url(), "SELECT count(*) AS n FROM ruuvi.sensors", 2).await;
+        }
+        bridge.shutdown().await;
+    }
+    for (bad, why) in [
+        ("url = \"https://gateway/history\"", "write it http://host[:port]/path"),
+        ("url = \"http://gateway/history\"\ninterval = \"100ms\"", "at most once a second"),
+    ] {
+        let mut config = BridgeConfig::parse(&format!("[[poll]]\n{bad}")).unwrap();
+        config.spool.dir = Some("spool".into());
+        let e = config.settings().unwrap_err().to_string();
+        assert!(e.contains(why), "{bad}: {e}");
+    }
 }
