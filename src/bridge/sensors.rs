@@ -7,7 +7,7 @@ use std::sync::{Mutex, PoisonError};
 use super::config::{Sensor, Settings};
 use crate::ruuvi::{Mac, Observation};
 
-/// Sequence numbers remembered before old ones are forgotten (beyond the window anyway).
+/// Sequence numbers remembered before the first sweep of those older than the window.
 const SEEN_PRUNE_AT: usize = 100_000;
 
 /// The rules of every sensor.
@@ -17,9 +17,13 @@ pub struct SensorRules {
     deny: Vec<Mac>,
     sensors: BTreeMap<Mac, Sensor>,
     dedupe_window_ns: i64,
-    /// (sensor, measurement sequence) → when it was last received.
-    seen: Mutex<HashMap<(Mac, u32), i64>>,
+    /// (sensor, measurement sequence) → when it was last received, and the size at which the
+    /// entries older than the window are next dropped.
+    seen: Mutex<Seen>,
 }
+
+/// Broadcasts received, and the size at which old ones are next swept out.
+type Seen = (HashMap<(Mac, u32), i64>, usize);
 
 /// What the rules kept and dropped of one message.
 #[derive(Debug, Default)]
@@ -43,7 +47,7 @@ impl SensorRules {
             deny: settings.deny.clone(),
             sensors: settings.sensors.clone(),
             dedupe_window_ns: i64::try_from(settings.dedupe_window.as_nanos()).unwrap_or(i64::MAX),
-            seen: Mutex::new(HashMap::new()),
+            seen: Mutex::new((HashMap::new(), SEEN_PRUNE_AT)),
         }
     }
 
@@ -63,10 +67,14 @@ impl SensorRules {
     /// cannot be spooled, so that it may come again.
     pub fn apply(&self, observations: Vec<Observation>, now_ns: i64) -> Kept {
         let mut kept = Kept::default();
-        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        if seen.len() > SEEN_PRUNE_AT {
+        let mut guard = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        let (seen, prune_at) = &mut *guard;
+        if seen.len() > *prune_at {
+            // Dropped in one sweep once the map has grown by half again: amortized, however
+            // many broadcasts the window holds.
             let horizon = now_ns.saturating_sub(self.dedupe_window_ns);
             seen.retain(|_, &mut at| at >= horizon);
+            *prune_at = (seen.len() * 3 / 2).max(SEEN_PRUNE_AT);
         }
         for mut o in observations {
             let Some(mac) = o.reading.mac else {
@@ -102,9 +110,9 @@ impl SensorRules {
 
     /// Takes back broadcasts that could not be spooled.
     pub fn forget(&self, sequences: &[(Mac, u32)]) {
-        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut guard = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
         for k in sequences {
-            seen.remove(k);
+            guard.0.remove(k);
         }
     }
 }

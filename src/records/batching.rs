@@ -61,9 +61,12 @@ impl WriteBatch {
 }
 
 /// Groups records into requests of at most `max_per_request` (capped at 100): the records of
-/// one series (same dimensions) go together, in input order, so that each request names its
-/// dimensions once in CommonAttributes; a measure name or value type shared by a whole request
-/// moves there too. `rows[i]` is the input row of `records[i]`.
+/// one series (same dimensions) go together, in input order, so that a full request names its
+/// dimensions once in CommonAttributes; what is left of each series after its full requests is
+/// packed with other series' into shared requests (the dimensions they all have in
+/// CommonAttributes, the rest on each record), so that many sensors with a few records each
+/// take few requests. A measure name or value type shared by a whole request moves to
+/// CommonAttributes too. `rows[i]` is the input row of `records[i]`.
 pub fn batches(records: Vec<Record>, rows: Vec<usize>, time_unit: TimeUnit, max_per_request: usize) -> Vec<WriteBatch> {
     let max = max_per_request.clamp(1, MAX_RECORDS_PER_REQUEST);
     // Series in first-seen order, each with its records in input order.
@@ -78,29 +81,52 @@ pub fn batches(records: Vec<Record>, rows: Vec<usize>, time_unit: TimeUnit, max_
         series[k].1.push((record, row));
     }
     let mut out = Vec::new();
+    // What is left of each series after its full requests: packed together, many series to a
+    // request, so that sensors with a few records each do not cost a request each.
+    let mut rest: Vec<(Record, usize)> = Vec::new();
     for (dims, members) in series {
-        let mut members = members.into_iter().peekable();
-        while members.peek().is_some() {
-            let (mut records, rows): (Vec<Record>, Vec<usize>) = members.by_ref().take(max).unzip();
-            let common_measure_name = shared(&records, |r| Some(r.measure_name.as_str())).map(str::to_string);
-            if common_measure_name.is_some() {
-                records.iter_mut().for_each(|r| r.measure_name.clear());
-            }
-            let common_value_type = shared(&records, |r| match &r.measure {
-                Measure::Single { value_type, .. } => Some(*value_type),
-                Measure::Multi(_) => None,
-            });
-            out.push(WriteBatch {
-                common_dimensions: dims.clone(),
-                common_measure_name,
-                common_value_type,
-                time_unit,
-                records,
-                rows,
-            });
+        let full = members.len() / max * max;
+        let mut members = members.into_iter();
+        for _ in 0..full / max {
+            let (records, rows): (Vec<Record>, Vec<usize>) = members.by_ref().take(max).unzip();
+            out.push(request(dims.clone(), records, rows, time_unit));
         }
+        rest.extend(members.map(|(mut record, row)| {
+            record.dimensions = dims.clone();
+            (record, row)
+        }));
+    }
+    let mut rest = rest.into_iter().peekable();
+    while rest.peek().is_some() {
+        let (mut records, rows): (Vec<Record>, Vec<usize>) = rest.by_ref().take(max).unzip();
+        // The dimensions every record of the request has go to CommonAttributes.
+        let mut common = records[0].dimensions.clone();
+        common.retain(|d| records.iter().all(|r| r.dimensions.contains(d)));
+        for r in &mut records {
+            r.dimensions.retain(|d| !common.contains(d));
+        }
+        out.push(request(common, records, rows, time_unit));
     }
     out
+}
+
+/// One request: `dimensions` in common, the measure name and value type moved there too when
+/// every record has the same.
+fn request(
+    dimensions: Vec<(String, String)>,
+    mut records: Vec<Record>,
+    rows: Vec<usize>,
+    time_unit: TimeUnit,
+) -> WriteBatch {
+    let common_measure_name = shared(&records, |r| Some(r.measure_name.as_str())).map(str::to_string);
+    if common_measure_name.is_some() {
+        records.iter_mut().for_each(|r| r.measure_name.clear());
+    }
+    let common_value_type = shared(&records, |r| match &r.measure {
+        Measure::Single { value_type, .. } => Some(*value_type),
+        Measure::Multi(_) => None,
+    });
+    WriteBatch { common_dimensions: dimensions, common_measure_name, common_value_type, time_unit, records, rows }
 }
 
 /// The value of `f` when every record gives the same one.
@@ -134,22 +160,58 @@ mod tests {
         let out = batches(records, rows, TimeUnit::Milliseconds, 100);
         let shape: Vec<(String, usize, Option<&str>)> = out
             .iter()
-            .map(|b| (b.common_dimensions[0].1.clone(), b.records.len(), b.common_measure_name.as_deref()))
+            .map(|b| {
+                let macs: Vec<&str> = b.common_dimensions.iter().map(|(_, v)| v.as_str()).collect();
+                (macs.join(","), b.records.len(), b.common_measure_name.as_deref())
+            })
             .collect();
+        let mac = |m: &str| vec![("mac".to_string(), m.to_string())];
+        // A full request per series, then what is left of both in one shared request.
         assert_eq!(
             shape,
-            [
-                ("A".into(), 100, Some("temperature")),
-                ("A".into(), 50, Some("temperature")),
-                ("B".into(), 100, None),
-                ("B".into(), 50, None)
-            ]
+            [("A".into(), 100, Some("temperature")), ("B".into(), 100, None), (String::new(), 100, None)]
         );
         // Rows of A are the even inputs, in order; B's the odd ones.
         assert_eq!(out[0].rows[..3], [0, 2, 4]);
-        assert_eq!(out[3].rows.last(), Some(&299));
+        assert_eq!(out[2].rows[..2], [200, 202], "A's last 50, then B's");
+        assert_eq!(out[2].rows.last(), Some(&299));
         assert!(out.iter().all(|b| b.common_value_type == Some(ValueType::Double)));
-        assert!(out[2].records.iter().all(|r| !r.measure_name.is_empty() && r.dimensions.is_empty()));
+        assert!(out[1].records.iter().all(|r| !r.measure_name.is_empty() && r.dimensions.is_empty()));
+        assert_eq!(out[2].records[0].dimensions, mac("A"));
+        assert_eq!(out[2].records[99].dimensions, mac("B"));
+    }
+
+    #[test]
+    fn many_small_series_take_few_requests_and_keep_every_dimension() {
+        // 250 sensors with 2 readings each, a shared `site` dimension.
+        let mut records = Vec::new();
+        for t in 0..2 {
+            for sensor in 0..250 {
+                let mut r = record(&format!("S{sensor:03}"), "ruuvi", t, true);
+                r.dimensions.push(("site".into(), "home".into()));
+                records.push(r);
+            }
+        }
+        let original = records.clone();
+        let rows: Vec<usize> = (0..records.len()).collect();
+        let out = batches(records, rows, TimeUnit::Milliseconds, 100);
+        assert_eq!(out.iter().map(|b| b.records.len()).collect::<Vec<_>>(), [100, 100, 100, 100, 100]);
+        for b in &out {
+            assert_eq!(b.common_dimensions, [("site".to_string(), "home".to_string())]);
+            assert_eq!(b.common_measure_name.as_deref(), Some("ruuvi"));
+            for (r, &row) in b.records.iter().zip(&b.rows) {
+                let mut dims = b.common_dimensions.clone();
+                dims.extend(r.dimensions.iter().cloned());
+                dims.sort();
+                let mut want = original[row].dimensions.clone();
+                want.sort();
+                assert_eq!(dims, want, "row {row}");
+                assert_eq!(r.time, original[row].time);
+            }
+        }
+        let mut all_rows: Vec<usize> = out.iter().flat_map(|b| b.rows.iter().copied()).collect();
+        all_rows.sort_unstable();
+        assert_eq!(all_rows, (0..500).collect::<Vec<_>>());
     }
 
     #[test]

@@ -137,7 +137,7 @@ pub enum Measure {
 }
 
 /// One Timestream record. In a [`WriteBatch`], the parts held in common by the batch are left
-/// empty here (no dimensions, an empty measure name).
+/// out here: the dimensions in its CommonAttributes, and the measure name when it is there.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Record {
     /// Dimension names and values.
