@@ -51,12 +51,12 @@ pub async fn drain(
             Ok(Ok(read)) => read,
             Ok(Err(e)) => {
                 log.say(format!("cannot read the spool: {e}"));
-                wait(&mut stop, &wake, MAX_BACKOFF).await;
+                back_off(&mut stop, MAX_BACKOFF).await;
                 continue;
             }
             Err(e) => {
                 log.say(format!("reading the spool failed: {e}"));
-                wait(&mut stop, &wake, MAX_BACKOFF).await;
+                back_off(&mut stop, MAX_BACKOFF).await;
                 continue;
             }
         };
@@ -87,7 +87,7 @@ pub async fn drain(
                     if let Err(e) = dead_letter(&target.dead_letters, &outcome.refused) {
                         log.say(format!("cannot write the dead-letter file {}: {e}", target.dead_letters.display()));
                         receiver.metrics.write_failures.fetch_add(1, Ordering::Relaxed);
-                        wait(&mut stop, &wake, backoff).await;
+                        back_off(&mut stop, backoff).await;
                         backoff = (backoff * 2).min(MAX_BACKOFF);
                         continue;
                     }
@@ -114,10 +114,19 @@ pub async fn drain(
             Err(why) => {
                 receiver.metrics.write_failures.fetch_add(1, Ordering::Relaxed);
                 log.say(format!("cannot write to Timestream, will retry (the spool keeps the readings): {why}"));
-                wait(&mut stop, &wake, backoff).await;
+                back_off(&mut stop, backoff).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
+    }
+}
+
+/// Waits `timeout` after a failure, or until `stop`: new messages do not cut it short, so that
+/// a busy bridge does not call an absent Timestream once per message.
+async fn back_off(stop: &mut watch::Receiver<bool>, timeout: Duration) {
+    tokio::select! {
+        _ = stop.changed() => {}
+        () = tokio::time::sleep(timeout) => {}
     }
 }
 

@@ -86,10 +86,12 @@ fn health(state: &HttpState) -> Response {
     let metrics = &state.receiver.metrics;
     let oldest = metrics.oldest_waiting_ns.load(std::sync::atomic::Ordering::Relaxed);
     let waited = if oldest == 0 { 0.0 } else { (crate::units::now_ns() - oldest).max(0) as f64 / 1e9 };
+    // Readings waiting longer than this mean Timestream is away or slower than the sensors.
+    let status = if waited > 300.0 { "behind" } else { "ok" };
     answer(
         StatusCode::OK,
         json!({
-            "status": "ok",
+            "status": status,
             "spool_bytes": state.receiver.spool.held_bytes(),
             "oldest_waiting_seconds": waited,
             "records_written": metrics.written.load(std::sync::atomic::Ordering::Relaxed),

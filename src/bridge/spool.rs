@@ -200,7 +200,8 @@ impl Spool {
         &self.dir
     }
 
-    /// Appends a batch and returns once it is on disk.
+    /// Appends a batch and returns once it is on disk. The bound is checked before the append:
+    /// appends running at once may pass it by their own sizes together.
     pub fn append(&self, batch: &SpoolBatch) -> Result<(), SpoolError> {
         let frame = journal::frame(256 * batch.records.len(), |out| {
             serde_json::to_writer(out, batch).expect("a spool batch serializes");

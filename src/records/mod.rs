@@ -5,7 +5,8 @@
 //! records: one MULTI record per reading ([`Layout::Multi`], the default) or one record per
 //! measure ([`Layout::Single`], as the original walkthrough writes them). [`batches`] groups the
 //! records into WriteRecords requests of at most 100, moving what the records of a request share
-//! into its CommonAttributes. Every record remembers the input row it came from, and a row that
+//! into its CommonAttributes (a sensor's own requests first, then the rest of every sensor
+//! together). Every record remembers the input row it came from, and a row that
 //! cannot become a record is reported with its reason, never dropped.
 //!
 //! ```
@@ -18,8 +19,13 @@
 //! let mapped = Mapping::default().map(&readings)?;
 //! assert!(mapped.rejected.is_empty());
 //! let requests = batches(mapped.records, mapped.rows, Mapping::default().time_unit, 100);
-//! // One series per request: each sensor's dimensions are written once, as common attributes.
-//! assert!(requests.iter().all(|b| !b.common_dimensions.is_empty() && b.records.len() <= 100));
+//! // A full request holds one sensor's records, its dimensions written once as common
+//! // attributes; what is left of each sensor shares a request, each record naming its sensor.
+//! assert!(requests.iter().all(|b| b.records.len() <= 100));
+//! let named = |b: &ruuvistream::records::WriteBatch| {
+//!     b.records.iter().all(|r| b.common_dimensions.iter().chain(&r.dimensions).any(|(name, _)| name == "mac"))
+//! };
+//! assert!(requests.iter().all(named));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
