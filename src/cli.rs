@@ -111,6 +111,8 @@ enum SimFormat {
 
 /// Runs the program with `args` (the first is the program name) on the process's standard
 /// streams and returns the exit status: 0 success, 1 some input failed, 2 usage or I/O error.
+// Without `bridge`, `simulate --post` does not exist and its label goes unused.
+#[cfg_attr(not(feature = "bridge"), allow(unused_labels))]
 pub fn run<I, T>(args: I) -> i32
 where
     I: IntoIterator<Item = T>,
@@ -127,7 +129,6 @@ where
     let mut out = BufWriter::new(stdout.lock());
     let result = match cli.command {
         Command::Decode { hex, json, strict } => decode(&hex, json, strict, &mut out),
-        #[cfg(feature = "bridge")]
         Command::Simulate {
             sensors,
             air_sensors,
@@ -138,34 +139,28 @@ where
             loss,
             repeat,
             format,
-            post: Some(url),
+            #[cfg(feature = "bridge")]
+            post,
+            #[cfg(feature = "bridge")]
             authorization,
         } => {
-            let _ = format;
-            crate::cli_bridge::GatewayPoster::new(&url, authorization).and_then(|mut poster| {
-                let status = simulate(
-                    sensors,
-                    air_sensors,
-                    &duration,
-                    &interval,
-                    seed,
-                    start.as_deref(),
-                    loss,
-                    repeat,
-                    SimFormat::Gateway,
-                    &mut poster,
-                )?;
-                poster.finish(&mut out)?;
-                Ok(status)
-            })
-        }
-        #[cfg(feature = "bridge")]
-        Command::Simulate { sensors, air_sensors, duration, interval, seed, start, loss, repeat, format, .. } => {
-            simulate(sensors, air_sensors, &duration, &interval, seed, start.as_deref(), loss, repeat, format, &mut out)
-        }
-        #[cfg(not(feature = "bridge"))]
-        Command::Simulate { sensors, air_sensors, duration, interval, seed, start, loss, repeat, format } => {
-            simulate(sensors, air_sensors, &duration, &interval, seed, start.as_deref(), loss, repeat, format, &mut out)
+            let run = |format, out: &mut dyn Write| {
+                simulate(sensors, air_sensors, &duration, &interval, seed, start.as_deref(), loss, repeat, format, out)
+            };
+            'simulated: {
+                #[cfg(feature = "bridge")]
+                if let Some(url) = post {
+                    // Posted as a Gateway would, whatever --format says.
+                    break 'simulated crate::cli_bridge::GatewayPoster::new(&url, authorization).and_then(
+                        |mut poster| {
+                            let status = run(SimFormat::Gateway, &mut poster)?;
+                            poster.finish(&mut out)?;
+                            Ok(status)
+                        },
+                    );
+                }
+                run(format, &mut out)
+            }
         }
         #[cfg(feature = "engine")]
         Command::Serve(args) => crate::cli_serve::serve(*args, &mut out),

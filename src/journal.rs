@@ -113,6 +113,23 @@ pub(crate) fn keep_aside(path: &Path, bytes: &[u8]) -> io::Result<()> {
     f.sync_all()
 }
 
+/// Syncs a directory, so that the names in it (a file created, renamed or removed) are on disk.
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Replaces `path` with `bytes` atomically: a temporary file beside it, synced, renamed over
+/// it. The caller syncs the directory ([`sync_dir`]) to make the rename durable.
+pub(crate) fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    let tmp = path.with_file_name(name);
+    let mut f = std::fs::File::create(&tmp)?;
+    Write::write_all(&mut f, bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
 /// An open journal.
 #[derive(Debug)]
 pub(crate) struct Journal {

@@ -79,7 +79,7 @@ pub async fn drain(
             continue;
         }
         let batches: Vec<SpoolBatch> = read.batches.into_iter().map(|(b, _)| b).collect();
-        match write(&ts, &target, &batches).await {
+        match write(&ts, &target, batches).await {
             Ok(outcome) => {
                 receiver.metrics.written.fetch_add(outcome.written as u64, Ordering::Relaxed);
                 if !outcome.refused.is_empty() {
@@ -149,8 +149,8 @@ struct Refusal {
     reason: String,
 }
 
-/// The records of one table (and time unit), and the spooled batch each came from.
-type Group = (Vec<Record>, Vec<usize>);
+/// The records of one table (and time unit), and when each was received.
+type Group = (Vec<Record>, Vec<i64>);
 
 /// What writing some batches did.
 struct Outcome {
@@ -161,16 +161,17 @@ struct Outcome {
 /// Writes the batches; an error (to retry the whole step) when anything failed that may work
 /// later. Records written before the failure are written again then: Timestream keeps one copy
 /// of a record written twice with the same value.
-async fn write(ts: &Timestream, target: &DrainTarget, spooled: &[SpoolBatch]) -> Result<Outcome, String> {
-    // Per table and time unit, in order; each record remembers its batch.
-    let mut groups: BTreeMap<(&str, &str, TimeUnit), Group> = BTreeMap::new();
-    for (i, b) in spooled.iter().enumerate() {
-        let group = groups.entry((&b.database, &b.table, b.time_unit)).or_default();
-        group.0.extend(b.records.iter().cloned());
-        group.1.extend(std::iter::repeat_n(i, b.records.len()));
+async fn write(ts: &Timestream, target: &DrainTarget, spooled: Vec<SpoolBatch>) -> Result<Outcome, String> {
+    // Per table and time unit, in order; each record remembers when its batch was received.
+    let mut groups: BTreeMap<(String, String, TimeUnit), Group> = BTreeMap::new();
+    for b in spooled {
+        let group = groups.entry((b.database, b.table, b.time_unit)).or_default();
+        group.1.extend(std::iter::repeat_n(b.received_ns, b.records.len()));
+        group.0.extend(b.records);
     }
     let mut outcome = Outcome { written: 0, refused: Vec::new() };
-    for ((database, table, unit), (records, origin)) in groups {
+    for ((database, table, unit), (records, received)) in groups {
+        let (database, table) = (database.as_str(), table.as_str());
         let requests =
             || crate::records::batches(records.clone(), (0..records.len()).collect(), unit, MAX_RECORDS_PER_REQUEST);
         let options = WriteOptions { concurrency: 4, ..WriteOptions::default() };
@@ -189,12 +190,11 @@ async fn write(ts: &Timestream, target: &DrainTarget, spooled: &[SpoolBatch]) ->
         }
         outcome.written += report.records_ingested;
         for r in report.rejected {
-            let b = &spooled[origin[r.row]];
             outcome.refused.push(Refusal {
                 database: database.to_string(),
                 table: table.to_string(),
                 time_unit: unit,
-                received_ns: b.received_ns,
+                received_ns: received[r.row],
                 record: records[r.row].clone(),
                 reason: r.reason,
             });

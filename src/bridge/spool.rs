@@ -10,13 +10,13 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{self, Read as _, Seek, SeekFrom, Write};
+use std::io::{self, Read as _, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
 
-use crate::journal::{self, Journal};
+use crate::journal::{self, Journal, replace_file, sync_dir};
 use crate::records::{Record, TimeUnit};
 
 /// A new segment is started once the current one holds this much.
@@ -333,13 +333,7 @@ impl Spool {
         if to <= *cursor {
             return Ok(());
         }
-        let tmp = self.dir.join("cursor.tmp");
-        {
-            let mut f = File::create(&tmp)?;
-            writeln!(f, "{} {}", to.segment, to.offset)?;
-            f.sync_all()?;
-        }
-        std::fs::rename(&tmp, self.dir.join("cursor"))?;
+        replace_file(&self.dir.join("cursor"), format!("{} {}\n", to.segment, to.offset).as_bytes())?;
         sync_dir(&self.dir)?;
         *cursor = to;
         let mut sealed = self.sealed.lock().unwrap_or_else(PoisonError::into_inner);
@@ -359,15 +353,6 @@ fn parse_cursor(text: &str) -> Option<Position> {
     let segment = parts.next()?.parse().ok()?;
     let offset = parts.next()?.parse().ok()?;
     parts.next().is_none().then_some(Position { segment, offset })
-}
-
-/// Makes a directory's entries (a new or renamed file) durable.
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    #[cfg(unix)]
-    File::open(dir)?.sync_all()?;
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -61,6 +61,13 @@ fn engine(clock_s: i64, data_dir: Option<&Path>, port: u16) -> EngineThread {
     .expect("the engine starts")
 }
 
+/// The error `settings()` gives for a configuration (with a spool directory, which all need).
+fn settings_error(toml: &str) -> String {
+    let mut config = BridgeConfig::parse(toml).expect("valid TOML");
+    config.spool.dir.get_or_insert_with(|| "spool".into());
+    config.settings().expect_err(toml).to_string()
+}
+
 fn settings(toml: &str, endpoint: &str, spool: &Path) -> ruuvistream::bridge::Settings {
     let mut config = BridgeConfig::parse(toml).expect("valid TOML");
     config.listen = Some("127.0.0.1:0".into());
@@ -257,14 +264,12 @@ async fn each_gateway_authentication_mode_lets_in_exactly_its_credentials() {
         ("listen = \"0.0.0.0:8080\"", "allow_anonymous = true"),
         ("[sensors]\nderived = [\"heat_index\"]", "unknown derived measure \"heat_index\""),
     ] {
-        let mut config = BridgeConfig::parse(bad).unwrap();
-        config.spool.dir = Some("spool".into());
-        let e = config.settings().unwrap_err().to_string();
+        let e = settings_error(bad);
         assert!(e.contains(why), "{bad}: {e}");
     }
     let e = BridgeConfig::parse("[target]\ndatabse = \"x\"").unwrap_err();
     assert!(e.contains("unknown field `databse`"), "{e}");
-    let e = BridgeConfig::default().settings().unwrap_err().to_string();
+    let e = BridgeConfig::default().settings().expect_err("no spool").to_string();
     assert!(e.contains("--spool DIR"), "{e}");
 }
 
@@ -553,8 +558,6 @@ async fn mqtt_over_tls_with_a_password_lands_and_a_wrong_password_is_told() {
     );
     // The password file must exist before the broker reads it.
     let Some(program) = mosquitto_program("mosquitto_passwd") else { return };
-    let Some(probe) = Mosquitto::start("allow_anonymous true") else { return };
-    drop(probe);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("passwords");
     let made = std::process::Command::new(program).args(["-b", "-c"]).arg(&file).args(["gateway", "s3cret"]).output();
@@ -596,9 +599,7 @@ async fn mqtt_over_tls_with_a_password_lands_and_a_wrong_password_is_told() {
         ("url = \"mqtt://localhost\"\nshape = \"station\"", "\"gateway\" or \"walkthrough\""),
         ("url = \"mqtt://localhost\"\n[[mqtt]]\nurl = \"mqtt://localhost:1883\"", "give one a client_id"),
     ] {
-        let mut config = BridgeConfig::parse(&format!("[[mqtt]]\n{bad}")).unwrap();
-        config.spool.dir = Some("spool".into());
-        let e = config.settings().unwrap_err().to_string();
+        let e = settings_error(&format!("[[mqtt]]\n{bad}"));
         assert!(e.contains(why), "{bad}: {e}");
     }
     let mut config =
@@ -766,9 +767,7 @@ async fn polled_gateway_history_lands_once_however_often_it_repeats() {
         ("url = \"https://gateway/history\"", "write it http://host[:port]/path"),
         ("url = \"http://gateway/history\"\ninterval = \"100ms\"", "at most once a second"),
     ] {
-        let mut config = BridgeConfig::parse(&format!("[[poll]]\n{bad}")).unwrap();
-        config.spool.dir = Some("spool".into());
-        let e = config.settings().unwrap_err().to_string();
+        let e = settings_error(&format!("[[poll]]\n{bad}"));
         assert!(e.contains(why), "{bad}: {e}");
     }
 }

@@ -42,9 +42,7 @@ def test_cli_example_runs(command):
 @pytest.mark.skipif(not HAVE_CLI or shutil.which("aws") is None, reason="needs the console script and the AWS CLI")
 def test_serve_example_runs():
     (block,) = [b for b in BLOCKS if "ruuvistream serve" in b and "aws timestream-write" in b]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = str(s.getsockname()[1])
+    port = free_port()
     script = block.replace("8800", port).replace("ruuvistream serve", "ruuvistream serve >/dev/null")
     # Wait for the server before the client line runs, and stop it afterwards.
     server_line, client = script.split("\n", 1)

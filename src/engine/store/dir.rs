@@ -61,19 +61,4 @@ pub fn files_below(dir: &Path) -> io::Result<Vec<String>> {
     Ok(out)
 }
 
-/// Syncs a directory, so that the names in it (a file created, renamed or removed) are on disk.
-pub fn sync_dir(dir: &Path) -> io::Result<()> {
-    fs::File::open(dir)?.sync_all()
-}
-
-/// Replaces `path` with `bytes` atomically: a temporary file beside it, synced, renamed over
-/// it. The caller syncs the directory ([`sync_dir`]) to make the rename durable.
-pub fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".tmp");
-    let tmp = path.with_file_name(name);
-    let mut f = fs::File::create(&tmp)?;
-    io::Write::write_all(&mut f, bytes)?;
-    f.sync_all()?;
-    fs::rename(&tmp, path)
-}
+pub(crate) use crate::journal::{replace_file, sync_dir};
