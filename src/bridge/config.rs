@@ -181,6 +181,12 @@ pub struct SensorsConfig {
     /// `dew_point`, `absolute_humidity`, `vapour_pressure_deficit`, `air_density`.
     #[serde(default)]
     pub derived: Vec<String>,
+    /// Write at most one reading per sensor per window of this length (`5m`, say): the latest
+    /// of each window (aligned to the Unix epoch). Default `0s`: every reading.
+    pub min_interval: Option<String>,
+    /// How long after a window's end (and after its latest reading arrived) the bridge waits
+    /// for more readings of that window before writing it (default `30s`).
+    pub min_interval_grace: Option<String>,
 }
 
 /// Settings of one sensor.
@@ -198,6 +204,9 @@ pub struct SensorConfig {
     pub humidity_offset: Option<f64>,
     /// Added to every pressure, Pa.
     pub pressure_offset: Option<f64>,
+    /// This sensor's minimum interval, instead of `[sensors] min_interval` (`0s`: every
+    /// reading).
+    pub min_interval: Option<String>,
 }
 
 /// The HTTP input's authentication, checked.
@@ -227,6 +236,8 @@ pub struct Sensor {
     pub dimensions: Vec<(String, String)>,
     /// Offsets added to temperature (°C), humidity (%RH) and pressure (Pa).
     pub offsets: [f64; 3],
+    /// Its own minimum interval (`None`: the one of every sensor).
+    pub min_interval: Option<Duration>,
 }
 
 /// The settings, checked and with their defaults.
@@ -258,6 +269,11 @@ pub struct Settings {
     pub deny: Vec<Mac>,
     /// How long sequence numbers are remembered.
     pub dedupe_window: Duration,
+    /// At most one reading per sensor per window of this length, the latest (zero: every
+    /// reading); sensors may have their own ([`Sensor::min_interval`]).
+    pub min_interval: Duration,
+    /// How long after a window's end a window's latest reading waits for later ones.
+    pub min_interval_grace: Duration,
     /// Per-sensor settings, by MAC.
     pub sensors: BTreeMap<Mac, Sensor>,
     /// MQTT brokers.
@@ -384,6 +400,10 @@ impl BridgeConfig {
         let mac = |s: &String, what: &str| {
             s.parse::<Mac>().map_err(|e| bad(format!("{what}: {s:?} is not a MAC address ({e})")))
         };
+        let interval = |text: &str, what: &str| match parse_duration(text) {
+            Err(Error::InvalidArgument(m)) => Err(bad(format!("{what}: {m}"))),
+            other => other,
+        };
         let spool_dir = self.spool.dir.clone().ok_or_else(|| {
             bad("the bridge needs a spool directory: --spool DIR, or [spool] dir in the configuration".into())
         })?;
@@ -462,7 +482,9 @@ impl BridgeConfig {
             if offsets.iter().any(|o| !o.is_finite()) {
                 return Err(bad(format!("{at}: offsets must be finite numbers")));
             }
-            sensors.insert(mac(key, &at)?, Sensor { dimensions, offsets });
+            let min_interval =
+                s.min_interval.as_deref().map(|d| interval(d, &format!("{at} min_interval"))).transpose()?;
+            sensors.insert(mac(key, &at)?, Sensor { dimensions, offsets, min_interval });
         }
         Ok(Settings {
             listen,
@@ -478,6 +500,14 @@ impl BridgeConfig {
             allow,
             deny,
             dedupe_window,
+            min_interval: match &self.sensors.min_interval {
+                Some(d) => interval(d, "[sensors] min_interval")?,
+                None => Duration::ZERO,
+            },
+            min_interval_grace: match &self.sensors.min_interval_grace {
+                Some(d) => interval(d, "[sensors] min_interval_grace")?,
+                None => Duration::from_secs(30),
+            },
             sensors,
             polls: self
                 .poll

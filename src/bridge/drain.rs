@@ -1,7 +1,8 @@
 //! Writing the spool to Timestream, in order: batches of the client's WriteRecords requests;
 //! while Timestream is unreachable or throttles, the spool holds everything and the drainer
 //! retries with backoff; records Timestream refuses for good go to the dead-letter file with
-//! the reason.
+//! the reason. Sensors with a minimum interval have their records thinned here
+//! ([`super::thin`]), the spool's cursor staying at the earliest record still waiting.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -15,7 +16,8 @@ use tokio::sync::{Notify, watch};
 
 use super::log::ProblemLog;
 use super::receiver::Receiver;
-use super::spool::SpoolBatch;
+use super::spool::{Position, SpoolBatch};
+use super::thin::Decided;
 use crate::client::{Retention, Timestream, WriteOptions};
 use crate::error::Error;
 use crate::records::{MAX_RECORDS_PER_REQUEST, Record, TimeUnit};
@@ -44,10 +46,14 @@ pub async fn drain(
 ) {
     let mut backoff = FIRST_BACKOFF;
     let mut log = ProblemLog::default();
+    // Where the next read starts: the cursor, unless records of a window still open wait
+    // before it (kept in `thinning`, decided again after a restart).
+    let mut read_at = receiver.spool.cursor();
+    let mut thinning = receiver.thinning.clone();
     while !*stop.borrow() {
         let spool_receiver = receiver.clone();
-        let cursor = receiver.spool.cursor();
-        let read = match tokio::task::spawn_blocking(move || spool_receiver.spool.read(cursor)).await {
+        let at = read_at;
+        let read = match tokio::task::spawn_blocking(move || spool_receiver.spool.read(at)).await {
             Ok(Ok(read)) => read,
             Ok(Err(e)) => {
                 log.say(format!("cannot read the spool: {e}"));
@@ -70,16 +76,35 @@ pub async fn drain(
         }
         let oldest = read.batches.first().map_or(0, |(b, _)| b.received_ns);
         receiver.metrics.oldest_waiting_ns.store(oldest, Ordering::Relaxed);
-        if read.batches.is_empty() {
-            if read.next != cursor {
-                let _ = receiver.spool.advance(read.next);
+        let read_anything = !read.batches.is_empty();
+        // Each batch with where it starts, for the thinning's cursor.
+        let mut starts = at;
+        let located: Vec<(SpoolBatch, Position)> =
+            read.batches.into_iter().map(|(b, after)| (b, std::mem::replace(&mut starts, after))).collect();
+        // Decided on a copy, kept once the records are written.
+        let mut next_thinning = thinning.clone();
+        let decided = if thinning.is_active() {
+            next_thinning.take(located, crate::units::now_ns())
+        } else {
+            Decided { batches: located.into_iter().map(|(b, _)| b).collect(), dropped: 0 }
+        };
+        if decided.batches.is_empty() {
+            thinning = next_thinning;
+            receiver.metrics.thinned.fetch_add(decided.dropped, Ordering::Relaxed);
+            let cursor = thinning.cursor(read.next);
+            if cursor != receiver.spool.cursor() {
+                let _ = receiver.spool.advance(cursor);
+            }
+            if read.next != at {
+                read_at = read.next;
                 continue;
             }
-            wait(&mut stop, &wake, Duration::from_secs(1)).await;
+            if !read_anything {
+                wait(&mut stop, &wake, Duration::from_secs(1)).await;
+            }
             continue;
         }
-        let batches: Vec<SpoolBatch> = read.batches.into_iter().map(|(b, _)| b).collect();
-        match write(&ts, &target, batches).await {
+        match write(&ts, &target, decided.batches).await {
             Ok(outcome) => {
                 receiver.metrics.written.fetch_add(outcome.written as u64, Ordering::Relaxed);
                 if !outcome.refused.is_empty() {
@@ -98,16 +123,20 @@ pub async fn drain(
                         outcome.refused[0].reason
                     ));
                 }
+                thinning = next_thinning;
+                receiver.metrics.thinned.fetch_add(decided.dropped, Ordering::Relaxed);
+                read_at = read.next;
+                let cursor = thinning.cursor(read.next);
                 let advance = {
                     let receiver = receiver.clone();
-                    tokio::task::spawn_blocking(move || receiver.spool.advance(read.next)).await
+                    tokio::task::spawn_blocking(move || receiver.spool.advance(cursor)).await
                 };
                 if let Ok(Err(e)) | Err(e) = advance.map_err(std::io::Error::other) {
                     log.say(format!("cannot record progress in the spool: {e}"));
                 }
                 backoff = FIRST_BACKOFF;
                 log.clear();
-                if receiver.spool.cursor() == read.next {
+                if receiver.spool.cursor() == cursor {
                     receiver.metrics.oldest_waiting_ns.store(0, Ordering::Relaxed);
                 }
             }

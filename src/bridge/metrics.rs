@@ -20,6 +20,8 @@ pub struct Metrics {
     pub denied: AtomicU64,
     /// Readings dropped as duplicates.
     pub duplicates: AtomicU64,
+    /// Records dropped by a sensor's minimum interval.
+    pub thinned: AtomicU64,
     /// Records spooled.
     pub spooled: AtomicU64,
     /// Records Timestream took.
@@ -71,11 +73,16 @@ impl Metrics {
         for (reason, n) in self.refused.lock().unwrap_or_else(PoisonError::into_inner).iter() {
             let _ = writeln!(out, "ruuvistream_bridge_{name}{{reason=\"{reason}\"}} {n}");
         }
-        let counters: [(&'static str, &str, &AtomicU64); 8] = [
+        let counters: [(&'static str, &str, &AtomicU64); 9] = [
             ("undecodable_total", "Advertisements that could not be decoded.", &self.undecodable),
             ("readings_denied_total", "Readings dropped by the allow or deny list.", &self.denied),
             ("readings_duplicate_total", "Readings dropped as broadcasts already received.", &self.duplicates),
             ("records_spooled_total", "Records written to the spool.", &self.spooled),
+            (
+                "records_thinned_total",
+                "Records left out by a sensor's minimum interval (not the latest of their window).",
+                &self.thinned,
+            ),
             ("records_written_total", "Records Timestream took.", &self.written),
             (
                 "records_dead_lettered_total",

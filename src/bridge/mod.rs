@@ -2,7 +2,7 @@
 //! `/history`), Ruuvi Station's data forwarding and the
 //! walkthrough's own MQTT messages, applies each sensor's
 //! settings (names and labels as dimensions, calibration offsets, allow and deny lists,
-//! duplicates dropped), spools the records to disk, synced, before answering, and writes them
+//! duplicates dropped, a minimum interval), spools the records to disk, synced, before answering, and writes them
 //! to Timestream (the engine, or AWS) in order, holding them while it is away.
 //!
 //! ```no_run
@@ -29,6 +29,7 @@ mod receiver;
 mod run;
 mod sensors;
 mod spool;
+mod thin;
 
 pub use config::{
     Auth, BridgeConfig, HttpConfig, Mqtt, MqttConfig, MqttShape, Poll, PollConfig, Sensor, SensorConfig, SensorsConfig,
@@ -40,3 +41,4 @@ pub use metrics::Metrics;
 pub use receiver::{Accepted, Input, Receiver, Refused};
 pub use run::Bridge;
 pub use spool::{Position, Read, Spool, SpoolBatch, SpoolError};
+pub use thin::{Decided, Thinning};

@@ -75,6 +75,8 @@ pub struct Receiver {
     mapping: Mapping,
     /// The spool the drainer writes from.
     pub spool: Spool,
+    /// The minimum intervals the drainer applies.
+    pub thinning: super::thin::Thinning,
     /// The counters.
     pub metrics: Metrics,
 }
@@ -90,6 +92,11 @@ impl Receiver {
             database: settings.database.clone(),
             table: settings.table.clone(),
             derived: settings.derived.clone(),
+            thinning: super::thin::Thinning::new(
+                settings.min_interval,
+                settings.sensors.iter().filter_map(|(mac, s)| Some((mac.to_string(), s.min_interval?))).collect(),
+                settings.min_interval_grace,
+            ),
             rules,
             mapping,
             spool,

@@ -263,6 +263,11 @@ async fn each_gateway_authentication_mode_lets_in_exactly_its_credentials() {
         ("[spool]\nmax_size = \"10KiB\"", "at least 1MiB"),
         ("listen = \"0.0.0.0:8080\"", "allow_anonymous = true"),
         ("[sensors]\nderived = [\"heat_index\"]", "unknown derived measure \"heat_index\""),
+        ("[sensors]\nmin_interval = \"5 minutes\"", "[sensors] min_interval: invalid duration \"5 minutes\""),
+        (
+            "[sensor.\"C6:A5:B9:E0:AD:06\"]\nmin_interval = \"-1m\"",
+            "[sensor.\"C6:A5:B9:E0:AD:06\"] min_interval: invalid duration",
+        ),
     ] {
         let e = settings_error(bad);
         assert!(e.contains(why), "{bad}: {e}");
@@ -770,4 +775,59 @@ async fn polled_gateway_history_lands_once_however_often_it_repeats() {
         let e = settings_error(&format!("[[poll]]\n{bad}"));
         assert!(e.contains(why), "{bad}: {e}");
     }
+}
+
+/// `[sensors] min_interval`: of each sensor's readings in each minute, only the latest is
+/// written; the readings of the minute still open when the bridge stops (the first bridge
+/// waits an hour after a minute's end) wait in its spool and are decided after the restart, so
+/// the table ends with exactly the latest reading per minute.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_minimum_interval_writes_the_latest_reading_of_each_window_across_a_restart() {
+    let engine = engine(T0 + 3600, None, 0);
+    let url = engine.endpoint_url().to_string();
+    let spool = tempfile::tempdir().unwrap();
+    let toml = |grace: &str| format!("[sensors]\nmin_interval = \"1m\"\nmin_interval_grace = \"{grace}\"");
+    let (bodies, _) = simulated_posts(T0, 6);
+    let minute =
+        |body: &String| serde_json::from_str::<Value>(body).unwrap()["data"]["timestamp"].as_i64().unwrap() / 60;
+    // The latest reading of each (sensor, minute), from what the Gateway relays (first
+    // broadcast of each sequence number: repeats are dropped as duplicates).
+    let mut latest = std::collections::BTreeMap::new();
+    let mut seen = std::collections::HashSet::new();
+    for body in &bodies {
+        let v: Value = serde_json::from_str(body).unwrap();
+        for (mac, tag) in v["data"]["tags"].as_object().unwrap() {
+            if seen.insert(tag["data"].as_str().unwrap().to_string()) {
+                let t = tag["timestamp"].as_i64().unwrap();
+                let at = latest.entry((mac.clone(), t.div_euclid(60))).or_insert(t);
+                *at = (*at).max(t);
+            }
+        }
+    }
+    let expected: Vec<(String, i64)> = latest.into_iter().map(|((mac, _), t)| (mac, t * 1000)).collect();
+    // Split where a minute starts: the first bridge's last minute gets no more readings.
+    let half = (bodies.len() / 2..bodies.len()).find(|&i| minute(&bodies[i]) != minute(&bodies[i - 1])).unwrap();
+    let bridge = Bridge::start(settings(&toml("1h"), &url, spool.path())).await.unwrap();
+    let addr = bridge.local_addr().to_string();
+    for body in &bodies[..half] {
+        assert_eq!(post(&addr, &[], body).0, 200);
+    }
+    bridge.shutdown().await;
+    let bridge = Bridge::start(settings(&toml("1s"), &url, spool.path())).await.unwrap();
+    let addr = bridge.local_addr().to_string();
+    for body in &bodies[half..] {
+        assert_eq!(post(&addr, &[], body).0, 200);
+    }
+    wait_for_count(&url, "SELECT count(*) AS n FROM ruuvi.sensors", expected.len() as u64).await;
+    let got: Vec<(String, i64)> =
+        rows(&url, "SELECT mac, to_milliseconds(time) AS t FROM ruuvi.sensors ORDER BY mac, time")
+            .await
+            .iter()
+            .map(|r| (r["mac"].as_str().unwrap().to_string(), r["t"].as_i64().unwrap()))
+            .collect();
+    assert_eq!(got, expected);
+    let (_, metrics) = http(&addr, "GET", "/metrics", &[], "");
+    let thinned = metrics.lines().find(|l| l.starts_with("ruuvistream_bridge_records_thinned_total ")).unwrap();
+    assert_ne!(thinned, "ruuvistream_bridge_records_thinned_total 0", "{metrics}");
+    bridge.shutdown().await;
 }
