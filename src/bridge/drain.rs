@@ -92,8 +92,10 @@ pub async fn drain(
             thinning = next_thinning;
             receiver.metrics.thinned.fetch_add(decided.dropped, Ordering::Relaxed);
             let cursor = thinning.cursor(read.next);
-            if cursor != receiver.spool.cursor() {
-                let _ = receiver.spool.advance(cursor);
+            if cursor != receiver.spool.cursor()
+                && let Err(e) = advance(&receiver, cursor).await
+            {
+                log.say(format!("cannot record progress in the spool: {e}"));
             }
             if read.next != at {
                 read_at = read.next;
@@ -127,11 +129,7 @@ pub async fn drain(
                 receiver.metrics.thinned.fetch_add(decided.dropped, Ordering::Relaxed);
                 read_at = read.next;
                 let cursor = thinning.cursor(read.next);
-                let advance = {
-                    let receiver = receiver.clone();
-                    tokio::task::spawn_blocking(move || receiver.spool.advance(cursor)).await
-                };
-                if let Ok(Err(e)) | Err(e) = advance.map_err(std::io::Error::other) {
+                if let Err(e) = advance(&receiver, cursor).await {
                     log.say(format!("cannot record progress in the spool: {e}"));
                 }
                 backoff = FIRST_BACKOFF;
@@ -148,6 +146,12 @@ pub async fn drain(
             }
         }
     }
+}
+
+/// Moves the spool's cursor to `to` (a synced file write), off the async threads.
+async fn advance(receiver: &Arc<Receiver>, to: Position) -> std::io::Result<()> {
+    let receiver = receiver.clone();
+    tokio::task::spawn_blocking(move || receiver.spool.advance(to)).await.map_err(std::io::Error::other)?
 }
 
 /// Waits `timeout` after a failure, or until `stop`: new messages do not cut it short, so that

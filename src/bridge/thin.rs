@@ -11,7 +11,8 @@
 //!
 //! A series is a table, the record's dimensions and its measure name, so that both layouts
 //! (one MULTI record per reading, or one record per measure) keep one reading per window. A
-//! record of a window already written (it arrived after the window was decided) is dropped.
+//! record of a window already written (it arrived after the window was decided) is dropped;
+//! one of a window that is over with none of its records seen before is written at once.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -134,8 +135,9 @@ impl Thinning {
                         let done = std::mem::replace(w, new);
                         self.write(&mut decided, key, done);
                     }
-                    // An earlier window than the one waiting: that window was over.
-                    Some(_) => decided.dropped += 1,
+                    // An earlier window than the one waiting, and none of its readings came
+                    // before: the window is over (a later one began) and this is its only one.
+                    Some(_) => self.write(&mut decided, key, new),
                 }
             }
             if !passed.is_empty() {
@@ -236,6 +238,17 @@ mod tests {
         // A late reading of a window already written is left out.
         let d = t.take(vec![(reading("A", 59, now), at(700))], now);
         assert_eq!((seconds(&d), d.dropped), (vec![], 1));
+    }
+
+    #[test]
+    fn a_late_reading_is_written_when_its_window_had_none_and_dropped_when_it_had() {
+        let mut t = thinning(60, &[]);
+        let now = T0_MS * 1_000_000;
+        let d = t.take(vec![(reading("A", 70, now), at(0)), (reading("A", 10, now), at(10))], now);
+        assert_eq!((seconds(&d), d.dropped), (vec![10], 0), "the first minute's only reading");
+        let d = t.take(vec![(reading("A", 20, now), at(20))], now);
+        assert_eq!((seconds(&d), d.dropped), (vec![], 1), "the first minute was written");
+        assert_eq!((t.waiting(), t.cursor(at(30))), (1, at(0)));
     }
 
     #[test]
