@@ -91,6 +91,7 @@ pub async fn drain(
         if decided.batches.is_empty() {
             thinning = next_thinning;
             receiver.metrics.thinned.fetch_add(decided.dropped, Ordering::Relaxed);
+            receiver.metrics.waiting_for_window.store(thinning.waiting() as u64, Ordering::Relaxed);
             let cursor = thinning.cursor(read.next);
             if cursor != receiver.spool.cursor()
                 && let Err(e) = advance(&receiver, cursor).await
@@ -127,6 +128,7 @@ pub async fn drain(
                 }
                 thinning = next_thinning;
                 receiver.metrics.thinned.fetch_add(decided.dropped, Ordering::Relaxed);
+                receiver.metrics.waiting_for_window.store(thinning.waiting() as u64, Ordering::Relaxed);
                 read_at = read.next;
                 let cursor = thinning.cursor(read.next);
                 if let Err(e) = advance(&receiver, cursor).await {

@@ -22,6 +22,8 @@ pub struct Metrics {
     pub duplicates: AtomicU64,
     /// Records dropped by a sensor's minimum interval.
     pub thinned: AtomicU64,
+    /// Records held back until their window of a minimum interval is over.
+    pub waiting_for_window: AtomicU64,
     /// Records spooled.
     pub spooled: AtomicU64,
     /// Records Timestream took.
@@ -100,6 +102,13 @@ impl Metrics {
             let name = family(&mut out, name, "counter", help);
             let _ = writeln!(out, "ruuvistream_bridge_{name} {}", value.load(Ordering::Relaxed));
         }
+        let name = family(
+            &mut out,
+            "records_waiting_for_window",
+            "gauge",
+            "Records held back until their window of a minimum interval is over.",
+        );
+        let _ = writeln!(out, "ruuvistream_bridge_{name} {}", self.waiting_for_window.load(Ordering::Relaxed));
         let name = family(&mut out, "spool_bytes", "gauge", "Bytes in the spool not yet written to Timestream.");
         let _ = writeln!(out, "ruuvistream_bridge_{name} {spool_bytes}");
         let oldest = self.oldest_waiting_ns.load(Ordering::Relaxed);

@@ -812,6 +812,12 @@ async fn a_minimum_interval_writes_the_latest_reading_of_each_window_across_a_re
     for body in &bodies[..half] {
         assert_eq!(post(&addr, &[], body).0, 200);
     }
+    // Each of the 3 sensors has its last minute waiting.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !http(&addr, "GET", "/metrics", &[], "").1.contains("ruuvistream_bridge_records_waiting_for_window 3\n") {
+        assert!(Instant::now() < deadline, "{}", http(&addr, "GET", "/metrics", &[], "").1);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     bridge.shutdown().await;
     let bridge = Bridge::start(settings(&toml("1s"), &url, spool.path())).await.unwrap();
     let addr = bridge.local_addr().to_string();
