@@ -182,7 +182,9 @@ pub struct SensorsConfig {
     #[serde(default)]
     pub derived: Vec<String>,
     /// Write at most one reading per sensor per window of this length (`5m`, say): the latest
-    /// of each window (aligned to the Unix epoch). Default `0s`: every reading.
+    /// of each window (aligned to the Unix epoch). Default `0s`: every reading. Like the other
+    /// rules here, it applies to readings with a sensor's MAC, not to the walkthrough's MQTT
+    /// messages.
     pub min_interval: Option<String>,
     /// How long after a window's end (and after its latest reading arrived) the bridge waits
     /// for more readings of that window before writing it (default `30s`).

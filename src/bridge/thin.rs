@@ -9,6 +9,9 @@
 //! decided again in the same way; the ones written before are written again with the same
 //! values, which Timestream keeps once.
 //!
+//! Records without a sensor's `mac` dimension (the walkthrough's MQTT messages) are written as
+//! they come, as the other sensor rules leave them alone too.
+//!
 //! A series is a table, the record's dimensions and its measure name, so that both layouts
 //! (one MULTI record per reading, or one record per measure) keep one reading per window. A
 //! record of a window already written (it arrived after the window was decided) is dropped;
@@ -87,9 +90,13 @@ impl Thinning {
         self.waiting.len()
     }
 
+    /// The window of a record's sensor; none for a record without a sensor's MAC (the
+    /// walkthrough's MQTT messages, which the sensor rules leave alone too).
     fn interval_ns(&self, record: &Record) -> i64 {
-        let mac = record.dimensions.iter().find(|(k, _)| k == "mac").map(|(_, v)| v);
-        mac.and_then(|m| self.per_sensor.get(m)).copied().unwrap_or(self.default_ns)
+        match record.dimensions.iter().find(|(k, _)| k == "mac") {
+            Some((_, mac)) => self.per_sensor.get(mac).copied().unwrap_or(self.default_ns),
+            None => 0,
+        }
     }
 
     /// Takes batches read from the spool, each with where it starts, at `now_ns`, and returns
@@ -268,6 +275,10 @@ mod tests {
         let mut t = thinning(60, &[("A", 0)]);
         let d = t.take(vec![(reading("A", 1, now), at(0)), (reading("A", 2, now), at(10))], now);
         assert_eq!(seconds(&d), vec![1, 2], "0s: every reading of A");
+        let mut no_mac = reading("B", 3, now);
+        no_mac.records[0].dimensions = vec![("location".into(), "bedroom".into())];
+        let d = t.take(vec![(no_mac, at(20)), (reading("B", 4, now), at(30))], now);
+        assert_eq!((seconds(&d), t.waiting()), (vec![3], 1), "no sensor MAC: as it comes");
         assert!(!thinning(0, &[("A", 0)]).is_active());
     }
 
