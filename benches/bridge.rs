@@ -22,14 +22,13 @@ use std::time::{Duration, Instant};
 use ruuvistream::bridge::{Bridge, BridgeConfig, Connection};
 use ruuvistream::engine::{EngineConfig, LocalTimestream};
 
+mod common;
+use common::{env_or, resident_mib};
+
 const TAGS_PER_POST: usize = 20;
 /// The official data format 5 vector's advertisement, its sequence (bytes 22..24 of the
 /// payload) and MAC replaced per reading.
 const VECTOR: &str = "0201061BFF99040512FC5394C37C0004FFFC040CAC364200CDCBB8334C884F";
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
 
 /// POST bodies for `readings` readings (20 per body) of `sensors` sensors taking turns, each
 /// reading its sensor's next sequence number, a second after the last, ending now.
@@ -98,17 +97,6 @@ async fn written(bridge: &Bridge, want: usize) -> Instant {
     }
 }
 
-fn rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kb: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
-    kb / 1024.0
-}
-
 async fn bridge(dir: &Path, endpoint: &str) -> Bridge {
     let mut config =
         BridgeConfig::parse("listen = \"127.0.0.1:0\"\n[target]\ncreate = true\n[spool]\nmax_size = \"8GiB\"")
@@ -151,7 +139,7 @@ async fn main() {
         took.as_secs_f64(),
         posted.as_secs_f64(),
         readings as f64 / posted.as_secs_f64(),
-        rss_mib()
+        resident_mib().0
     );
     b.shutdown().await;
 
@@ -171,7 +159,7 @@ async fn main() {
             held as f64 / (1 << 20) as f64,
             outage as f64 / took.as_secs_f64(),
             took.as_secs_f64(),
-            rss_mib()
+            resident_mib().0
         );
         b.shutdown().await;
         second.shutdown().await;

@@ -40,15 +40,14 @@ use aws_sdk_timestreamwrite::types::{
 use ruuvistream::engine::{Clock, EngineConfig, LocalTimestream, QueryLimits};
 use serde_json::json;
 
+mod common;
+use common::{env_or, resident_mib};
+
 const MINUTE_MS: i64 = 60_000;
 const DAY_MS: i64 = 86_400_000;
 /// 2025-12-01T00:00:00Z: the year runs to 2026-12-01.
 const START_MS: i64 = 1_764_547_200_000;
 const IN_FLIGHT: usize = 8;
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
 
 fn mac(sensor: usize) -> String {
     format!("C2:4A:52:{:02X}:{:02X}:{:02X}", sensor / 65536 % 256, sensor / 256 % 256, sensor % 256)
@@ -181,19 +180,6 @@ fn cpu_seconds() -> f64 {
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let ticks: f64 = rest.split_whitespace().skip(11).take(2).filter_map(|v| v.parse::<f64>().ok()).sum();
     ticks / 100.0
-}
-
-fn resident_mib() -> (f64, f64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<f64>().ok())
-            .map_or(f64::NAN, |kb| kb / 1024.0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
 }
 
 fn dir_bytes(dir: &Path) -> u64 {

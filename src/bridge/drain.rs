@@ -17,7 +17,6 @@ use tokio::sync::{Notify, watch};
 use super::log::ProblemLog;
 use super::receiver::Receiver;
 use super::spool::{Position, SpoolBatch};
-use super::thin::Decided;
 use crate::client::{Retention, Timestream, WriteOptions};
 use crate::error::Error;
 use crate::records::{MAX_RECORDS_PER_REQUEST, Record, TimeUnit};
@@ -76,77 +75,63 @@ pub async fn drain(
         }
         let oldest = read.batches.first().map_or(0, |(b, _)| b.received_ns);
         receiver.metrics.oldest_waiting_ns.store(oldest, Ordering::Relaxed);
-        let read_anything = !read.batches.is_empty();
         // Each batch with where it starts, for the thinning's cursor.
         let mut starts = at;
         let located: Vec<(SpoolBatch, Position)> =
             read.batches.into_iter().map(|(b, after)| (b, std::mem::replace(&mut starts, after))).collect();
-        // Decided on a copy, kept once the records are written.
-        let mut next_thinning = thinning.clone();
-        let decided = if thinning.is_active() {
-            next_thinning.take(located, crate::units::now_ns())
-        } else {
-            Decided { batches: located.into_iter().map(|(b, _)| b).collect(), dropped: 0 }
-        };
-        if decided.batches.is_empty() {
-            thinning = next_thinning;
-            receiver.metrics.thinned.fetch_add(decided.dropped, Ordering::Relaxed);
-            receiver.metrics.waiting_for_window.store(thinning.waiting() as u64, Ordering::Relaxed);
-            let cursor = thinning.cursor(read.next);
-            if cursor != receiver.spool.cursor()
-                && let Err(e) = advance(&receiver, cursor).await
-            {
-                log.say(format!("cannot record progress in the spool: {e}"));
-            }
-            if read.next != at {
-                read_at = read.next;
-                continue;
-            }
-            if !read_anything {
-                wait(&mut stop, &wake, Duration::from_secs(1)).await;
-            }
-            continue;
-        }
-        match write(&ts, &target, decided.batches).await {
-            Ok(outcome) => {
-                receiver.metrics.written.fetch_add(outcome.written as u64, Ordering::Relaxed);
-                if !outcome.refused.is_empty() {
+        let decided = thinning.take(located, crate::units::now_ns());
+        if !decided.batches.is_empty() {
+            let failed = match write(&ts, &target, decided.batches).await {
+                Ok(outcome) => {
+                    receiver.metrics.written.fetch_add(outcome.written as u64, Ordering::Relaxed);
                     receiver.metrics.dead_lettered.fetch_add(outcome.refused.len() as u64, Ordering::Relaxed);
-                    if let Err(e) = dead_letter(&target.dead_letters, &outcome.refused) {
-                        log.say(format!("cannot write the dead-letter file {}: {e}", target.dead_letters.display()));
-                        receiver.metrics.write_failures.fetch_add(1, Ordering::Relaxed);
-                        back_off(&mut stop, backoff).await;
-                        backoff = (backoff * 2).min(MAX_BACKOFF);
-                        continue;
+                    if outcome.refused.is_empty() {
+                        None
+                    } else if let Err(e) = dead_letter(&target.dead_letters, &outcome.refused) {
+                        Some(format!("cannot write the dead-letter file {}: {e}", target.dead_letters.display()))
+                    } else {
+                        log.say(format!(
+                            "Timestream refused {} record(s); they are in {} with the reason (first: {})",
+                            outcome.refused.len(),
+                            target.dead_letters.display(),
+                            outcome.refused[0].reason
+                        ));
+                        None
                     }
-                    log.say(format!(
-                        "Timestream refused {} record(s); they are in {} with the reason (first: {})",
-                        outcome.refused.len(),
-                        target.dead_letters.display(),
-                        outcome.refused[0].reason
-                    ));
                 }
-                thinning = next_thinning;
-                receiver.metrics.thinned.fetch_add(decided.dropped, Ordering::Relaxed);
-                receiver.metrics.waiting_for_window.store(thinning.waiting() as u64, Ordering::Relaxed);
-                read_at = read.next;
-                let cursor = thinning.cursor(read.next);
-                if let Err(e) = advance(&receiver, cursor).await {
-                    log.say(format!("cannot record progress in the spool: {e}"));
+                Err(why) => {
+                    Some(format!("cannot write to Timestream, will retry (the spool keeps the readings): {why}"))
                 }
-                backoff = FIRST_BACKOFF;
-                log.clear();
-                if receiver.spool.cursor() == cursor {
-                    receiver.metrics.oldest_waiting_ns.store(0, Ordering::Relaxed);
-                }
-            }
-            Err(why) => {
+            };
+            if let Some(why) = failed {
                 receiver.metrics.write_failures.fetch_add(1, Ordering::Relaxed);
-                log.say(format!("cannot write to Timestream, will retry (the spool keeps the readings): {why}"));
+                log.say(why);
+                // Start again from the cursor, as a restart would: what was decided since is
+                // decided again, and what was written is written again with the same values.
+                (read_at, thinning) = (receiver.spool.cursor(), receiver.thinning.clone());
                 back_off(&mut stop, backoff).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
             }
+            backoff = FIRST_BACKOFF;
+            log.clear();
         }
+        receiver.metrics.thinned.fetch_add(decided.dropped, Ordering::Relaxed);
+        receiver.metrics.waiting_for_window.store(thinning.waiting() as u64, Ordering::Relaxed);
+        let cursor = thinning.cursor(read.next);
+        if cursor != receiver.spool.cursor()
+            && let Err(e) = advance(&receiver, cursor).await
+        {
+            log.say(format!("cannot record progress in the spool: {e}"));
+        }
+        if receiver.spool.cursor() == cursor {
+            receiver.metrics.oldest_waiting_ns.store(0, Ordering::Relaxed);
+        }
+        if read.next == at {
+            // Nothing new: wait for a message, or a second for open windows to end.
+            wait(&mut stop, &wake, Duration::from_secs(1)).await;
+        }
+        read_at = read.next;
     }
 }
 

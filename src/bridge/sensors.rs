@@ -17,13 +17,17 @@ pub struct SensorRules {
     deny: Vec<Mac>,
     sensors: BTreeMap<Mac, Sensor>,
     dedupe_window_ns: i64,
-    /// (sensor, measurement sequence) → when it was last received, and the size at which the
-    /// entries older than the window are next dropped.
     seen: Mutex<Seen>,
 }
 
 /// Broadcasts received, and the size at which old ones are next swept out.
-type Seen = (HashMap<(Mac, u32), i64>, usize);
+#[derive(Debug)]
+struct Seen {
+    /// (sensor, measurement sequence) → when it was last received.
+    at: HashMap<(Mac, u32), i64>,
+    /// The size at which the entries older than the window are next dropped.
+    prune_at: usize,
+}
 
 /// What the rules kept and dropped of one message.
 #[derive(Debug, Default)]
@@ -47,7 +51,7 @@ impl SensorRules {
             deny: settings.deny.clone(),
             sensors: settings.sensors.clone(),
             dedupe_window_ns: i64::try_from(settings.dedupe_window.as_nanos()).unwrap_or(i64::MAX),
-            seen: Mutex::new((HashMap::new(), SEEN_PRUNE_AT)),
+            seen: Mutex::new(Seen { at: HashMap::new(), prune_at: SEEN_PRUNE_AT }),
         }
     }
 
@@ -68,7 +72,7 @@ impl SensorRules {
     pub fn apply(&self, observations: Vec<Observation>, now_ns: i64) -> Kept {
         let mut kept = Kept::default();
         let mut guard = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        let (seen, prune_at) = &mut *guard;
+        let Seen { at: seen, prune_at } = &mut *guard;
         if seen.len() > *prune_at {
             // Dropped in one sweep once the map has grown by half again: amortized, however
             // many broadcasts the window holds.
@@ -112,7 +116,7 @@ impl SensorRules {
     pub fn forget(&self, sequences: &[(Mac, u32)]) {
         let mut guard = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
         for k in sequences {
-            guard.0.remove(k);
+            guard.at.remove(k);
         }
     }
 }

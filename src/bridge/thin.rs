@@ -29,6 +29,8 @@ type SeriesKey = (String, String, Vec<(String, String)>, String);
 /// A record waiting for its window to end.
 #[derive(Debug, Clone)]
 struct Waiting {
+    /// Its window's length (ns) and number since the epoch.
+    window_ns: i64,
     window: i64,
     time_ns: i64,
     /// Where the batch that holds it starts in the spool.
@@ -74,11 +76,6 @@ impl Thinning {
         }
     }
 
-    /// Whether any sensor has an interval.
-    pub fn is_active(&self) -> bool {
-        self.default_ns > 0 || self.per_sensor.values().any(|&w| w > 0)
-    }
-
     /// Where the spool's cursor may move: `read_to`, or the start of the earliest batch with a
     /// record still waiting.
     pub fn cursor(&self, read_to: Position) -> Position {
@@ -101,8 +98,8 @@ impl Thinning {
 
     /// Takes batches read from the spool, each with where it starts, at `now_ns`, and returns
     /// what to write now: the records of sensors without an interval, and the latest record of
-    /// each window that has ended. Call on a copy, and keep the copy once the returned batches
-    /// are written.
+    /// each window that has ended. When they cannot be written, start again from a new
+    /// [`Thinning`] and the spool's cursor, as a restart does.
     pub fn take(&mut self, batches: Vec<(SpoolBatch, Position)>, now_ns: i64) -> Decided {
         let mut decided = Decided::default();
         for (batch, from) in batches {
@@ -125,8 +122,15 @@ impl Thinning {
                     decided.dropped += 1;
                     continue;
                 }
-                let new =
-                    Waiting { window, time_ns, from, received_ns: batch.received_ns, unit: batch.time_unit, record };
+                let new = Waiting {
+                    window_ns,
+                    window,
+                    time_ns,
+                    from,
+                    received_ns: batch.received_ns,
+                    unit: batch.time_unit,
+                    record,
+                };
                 match self.waiting.get_mut(&key) {
                     None => {
                         self.waiting.insert(key, new);
@@ -151,18 +155,15 @@ impl Thinning {
                 decided.batches.push(SpoolBatch { records: passed, ..batch });
             }
         }
-        let over: Vec<SeriesKey> = self
+        let grace_ns = self.grace_ns;
+        let over: Vec<(SeriesKey, Waiting)> = self
             .waiting
-            .iter()
-            .filter(|(_, w)| {
-                let window_ns = self.interval_ns(&w.record);
-                let end = w.window.saturating_add(1).saturating_mul(window_ns);
-                now_ns >= end.max(w.received_ns).saturating_add(self.grace_ns)
+            .extract_if(|_, w| {
+                let end = w.window.saturating_add(1).saturating_mul(w.window_ns);
+                now_ns >= end.max(w.received_ns).saturating_add(grace_ns)
             })
-            .map(|(k, _)| k.clone())
             .collect();
-        for key in over {
-            let done = self.waiting.remove(&key).expect("a waiting record");
+        for (key, done) in over {
             self.write(&mut decided, key, done);
         }
         decided
@@ -261,7 +262,6 @@ mod tests {
     #[test]
     fn sensors_without_an_interval_pass_and_a_sensors_own_interval_wins() {
         let mut t = thinning(0, &[("A", 60)]);
-        assert!(t.is_active());
         let now = T0_MS * 1_000_000;
         let batches = vec![
             (reading("A", 1, now), at(0)),
@@ -279,25 +279,26 @@ mod tests {
         no_mac.records[0].dimensions = vec![("location".into(), "bedroom".into())];
         let d = t.take(vec![(no_mac, at(20)), (reading("B", 4, now), at(30))], now);
         assert_eq!((seconds(&d), t.waiting()), (vec![3], 1), "no sensor MAC: as it comes");
-        assert!(!thinning(0, &[("A", 0)]).is_active());
     }
 
     #[test]
-    fn reading_the_same_spool_again_decides_the_same() {
-        // What a restart does: the drainer reads from the cursor again, with nothing waiting.
+    fn interleaved_sensors_are_decided_apart_and_a_read_from_the_cursor_finds_what_waited() {
         let now = T0_MS * 1_000_000;
         let input: Vec<_> = [("A", 5), ("B", 7), ("A", 30), ("A", 65), ("B", 70), ("A", 66), ("B", 200)]
             .iter()
             .enumerate()
             .map(|(i, &(mac, s))| (reading(mac, s, now), at(i as u64 * 10)))
             .collect();
-        let mut once = thinning(60, &[]);
-        let first = once.take(input.clone(), now);
-        let mut again = thinning(60, &[]);
-        let second = again.take(input, now);
-        assert_eq!(seconds(&first), seconds(&second));
-        assert_eq!(seconds(&first), vec![30, 7, 70]);
-        assert_eq!((once.waiting(), once.cursor(at(70))), (2, at(50)));
-        assert_eq!(once.cursor(at(70)), again.cursor(at(70)));
+        let mut t = thinning(60, &[]);
+        let d = t.take(input.clone(), now);
+        assert_eq!(seconds(&d), vec![30, 7, 70]);
+        let cursor = t.cursor(at(70));
+        assert_eq!((t.waiting(), cursor), (2, at(50)));
+        // A restart reads from the cursor with nothing waiting: the same readings wait again,
+        // and nothing already written is written again.
+        let mut restarted = thinning(60, &[]);
+        let d = restarted.take(input.into_iter().filter(|(_, from)| *from >= cursor).collect(), now);
+        assert_eq!(seconds(&d), Vec::<i64>::new());
+        assert_eq!((restarted.waiting(), restarted.cursor(at(70))), (2, cursor));
     }
 }

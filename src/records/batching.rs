@@ -85,9 +85,9 @@ pub fn batches(records: Vec<Record>, rows: Vec<usize>, time_unit: TimeUnit, max_
     // request, so that sensors with a few records each do not cost a request each.
     let mut rest: Vec<(Record, usize)> = Vec::new();
     for (dims, members) in series {
-        let full = members.len() / max * max;
+        let full_requests = members.len() / max;
         let mut members = members.into_iter();
-        for _ in 0..full / max {
+        for _ in 0..full_requests {
             let (records, rows): (Vec<Record>, Vec<usize>) = members.by_ref().take(max).unzip();
             out.push(request(dims.clone(), records, rows, time_unit));
         }
