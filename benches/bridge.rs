@@ -8,9 +8,14 @@
 //! not there yet, until the spool holds `BRIDGE_OUTAGE` readings), the drain rate once the
 //! engine comes up.
 //!
+//! The bridge writes into the engine directly, as `ruuvistream serve --bridge` does; with
+//! `BRIDGE_SINK=http` it writes through the client over HTTP, as a bridge given the engine's URL
+//! does. The outage is always over HTTP (an endpoint that is not there yet).
+//!
 //! Settings (environment): `BRIDGE_READINGS` (default 1,000,000), `BRIDGE_SENSORS` (default
-//! 1,000, taking turns), `BRIDGE_GATEWAYS` (default 16 posting at once), `BRIDGE_OUTAGE` (default 1,000,000; 0 skips the outage), `BRIDGE_DIR`
-//! (default a temporary directory).
+//! 1,000, taking turns), `BRIDGE_GATEWAYS` (default 16 posting at once), `BRIDGE_OUTAGE`
+//! (default 1,000,000; 0 skips the outage), `BRIDGE_SINK` (`engine`, the default, or `http`),
+//! `BRIDGE_DIR` (default a temporary directory).
 
 #![allow(missing_docs)]
 
@@ -19,7 +24,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use ruuvistream::bridge::{Bridge, BridgeConfig, Connection};
+use ruuvistream::bridge::{Bridge, BridgeConfig, Connection, Sink};
 use ruuvistream::engine::{EngineConfig, LocalTimestream};
 
 mod common;
@@ -97,13 +102,20 @@ async fn written(bridge: &Bridge, want: usize) -> Instant {
     }
 }
 
-async fn bridge(dir: &Path, endpoint: &str) -> Bridge {
+/// A bridge spooling in `dir`, writing to `endpoint` through the client, or with `engine` into
+/// that engine directly (as `serve --bridge` does).
+async fn bridge(dir: &Path, endpoint: &str, engine: Option<&LocalTimestream>) -> Bridge {
     let mut config =
         BridgeConfig::parse("listen = \"127.0.0.1:0\"\n[target]\ncreate = true\n[spool]\nmax_size = \"8GiB\"")
             .expect("valid");
     config.target.endpoint_url = Some(endpoint.into());
     config.spool.dir = Some(dir.to_path_buf());
-    Bridge::start(config.settings().expect("valid")).await.expect("the bridge starts")
+    let settings = config.settings().expect("valid");
+    match engine {
+        Some(engine) => Bridge::start_with(settings, Sink::Engine(engine.engine().clone())).await,
+        None => Bridge::start(settings).await,
+    }
+    .expect("the bridge starts")
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -121,12 +133,15 @@ async fn main() {
     let engine = LocalTimestream::start(EngineConfig { data_dir: Some(dir.join("engine")), ..Default::default() })
         .await
         .expect("the engine starts");
-    let b = bridge(&dir.join("spool"), &engine.endpoint_url()).await;
+    let in_process = std::env::var("BRIDGE_SINK").map_or(true, |s| s != "http");
+    let b = bridge(&dir.join("spool"), &engine.endpoint_url(), in_process.then_some(&engine)).await;
     eprintln!("the bridge: {} (GET /metrics while it runs)", b.url());
     let posts = Arc::new(bodies(readings, sensors, 0));
     println!(
-        "{readings} readings of {sensors} sensors in {} POSTs of {TAGS_PER_POST} tags, {gateways} gateways at once",
-        posts.len()
+        "{readings} readings of {sensors} sensors in {} POSTs of {TAGS_PER_POST} tags, {gateways} gateways at once, \
+         written {}",
+        posts.len(),
+        if in_process { "into the engine directly (as serve --bridge)" } else { "through the client over HTTP" }
     );
     let began = Instant::now();
     post_all(&b.url(), posts.clone(), gateways).await;
@@ -146,7 +161,7 @@ async fn main() {
     if outage > 0 {
         // An engine that is not there yet: everything waits in the spool.
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let b = bridge(&dir.join("spool-outage"), &format!("http://127.0.0.1:{port}")).await;
+        let b = bridge(&dir.join("spool-outage"), &format!("http://127.0.0.1:{port}"), None).await;
         let posts = Arc::new(bodies(outage, sensors, 1 << 24));
         post_all(&b.url(), posts.clone(), gateways).await;
         let held = b.receiver().spool.held_bytes();

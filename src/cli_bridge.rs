@@ -26,6 +26,10 @@ pub struct BridgeArgs {
     /// The AWS region.
     #[arg(long)]
     region: Option<String>,
+    /// Trust the certificate authorities in this PEM file (besides the system's) for an
+    /// https:// endpoint, e.g. an engine serving a certificate from a private CA.
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
     /// The database [default: ruuvi].
     #[arg(long)]
     database: Option<String>,
@@ -57,6 +61,7 @@ pub fn bridge(args: BridgeArgs, out: &mut dyn Write) -> Result<i32> {
     let target = &mut config.target;
     target.endpoint_url = args.endpoint_url.or(target.endpoint_url.take());
     target.region = args.region.or(target.region.take());
+    target.ca_file = args.ca_file.or(target.ca_file.take());
     target.database = args.database.or(target.database.take());
     target.table = args.table.or(target.table.take());
     target.create |= args.create;

@@ -26,11 +26,20 @@ pub struct Endpoint {
     /// AWS region (default: the environment's or profile's).
     #[arg(long)]
     region: Option<String>,
+    /// Trust the certificate authorities in this PEM file (besides the system's) for an
+    /// https:// endpoint, e.g. an engine serving a certificate from a private CA.
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
 }
 
 impl Endpoint {
     fn connect(&self) -> Connect {
-        Connect { endpoint_url: self.endpoint_url.clone(), region: self.region.clone(), ..Connect::default() }
+        Connect {
+            endpoint_url: self.endpoint_url.clone(),
+            region: self.region.clone(),
+            ca_file: self.ca_file.clone(),
+            ..Connect::default()
+        }
     }
 }
 

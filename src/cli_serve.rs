@@ -226,26 +226,27 @@ pub fn serve(args: ServeArgs, out: &mut dyn Write) -> Result<i32> {
             Clock::System => String::new(),
             manual => format!("; a manual clock at {}", format_time_ms(manual.now_ns())),
         };
-        #[cfg(feature = "bridge")]
-        let signed = !config.authenticator.accepts_anyone();
         let engine = LocalTimestream::start(config).await?;
         writeln!(out, "ruuvistream engine listening on {}", engine.endpoint_url())?;
         let stops = if control { "the end of standard input or Ctrl-C stops it" } else { "Ctrl-C stops it" };
         writeln!(out, "({storage}; {access}; {limits}{clock}; {stops})")?;
         #[cfg(feature = "bridge")]
         let bridge = match bridge {
-            Some(mut settings) => {
-                let target = settings.endpoint_url.get_or_insert_with(|| engine.endpoint_url()).clone();
-                let bridge = crate::bridge::Bridge::start(settings.clone()).await?;
-                writeln!(out, "ruuvistream bridge listening on {}", bridge.url())?;
-                let signing = if signed && target == engine.endpoint_url() {
-                    "; it signs its writes with this environment's AWS credentials, which must be one of the engine's keys"
-                } else {
-                    ""
+            Some(settings) => {
+                use crate::bridge::{Bridge, Sink};
+                // Without an endpoint of its own, the bridge writes into this engine directly:
+                // no HTTP, so no keys or certificates to give it.
+                let (bridge, target) = match &settings.endpoint_url {
+                    Some(url) => (Bridge::start(settings.clone()).await?, url.clone()),
+                    None => {
+                        let sink = Sink::Engine(engine.engine().clone());
+                        (Bridge::start_with(settings.clone(), sink).await?, "this engine".to_string())
+                    }
                 };
+                writeln!(out, "ruuvistream bridge listening on {}", bridge.url())?;
                 writeln!(
                     out,
-                    "(POST / takes Ruuvi Gateway messages; writing to {}.{} at {target}; spool {}{signing})",
+                    "(POST / takes Ruuvi Gateway messages; writing to {}.{} in {target}; spool {})",
                     settings.database,
                     settings.table,
                     settings.spool_dir.display()

@@ -53,6 +53,8 @@ pub mod engine;
 #[cfg(feature = "bridge")]
 pub mod bridge;
 
+#[cfg(any(feature = "client", feature = "tls"))]
+mod certs;
 #[cfg(any(feature = "engine", feature = "bridge"))]
 mod journal;
 #[cfg(any(feature = "engine", feature = "bridge"))]

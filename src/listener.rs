@@ -342,18 +342,12 @@ pub(crate) mod tokio_rustls_acceptor {
     /// An acceptor for the certificate chain in `cert` and the private key in `key` (PEM).
     #[cfg(feature = "tls")]
     pub fn load(cert: &std::path::Path, key: &std::path::Path) -> crate::Result<Acceptor> {
+        use rustls::pki_types::PrivateKeyDer;
         use rustls::pki_types::pem::PemObject;
-        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
         let bad = |what: &str, path: &std::path::Path, e: &dyn std::fmt::Display| {
             crate::Error::InvalidArgument(format!("cannot read the TLS {what} {}: {e}", path.display()))
         };
-        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-            .map_err(|e| bad("certificate", cert, &e))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| bad("certificate", cert, &e))?;
-        if chain.is_empty() {
-            return Err(bad("certificate", cert, &"no CERTIFICATE block found"));
-        }
+        let chain = crate::certs::certificates(cert).map_err(|e| bad("certificate", cert, &e))?;
         let private = PrivateKeyDer::from_pem_file(key).map_err(|e| bad("key", key, &e))?;
         let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let config = rustls::ServerConfig::builder_with_provider(provider)

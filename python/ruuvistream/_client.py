@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import os
 import re
 import string
 from collections.abc import Iterator, Mapping, Sequence
@@ -189,15 +190,25 @@ class Timestream:
         max_attempts: int = 5,
         aws_access_key_id: str | None = None,
         aws_secret_access_key: str | None = None,
+        ca_file: str | os.PathLike[str] | None = None,
     ) -> None:
         """Connect.
 
         ``max_attempts`` bounds the tries per request: throttling, server errors and timeouts
         are retried with jittered exponential backoff. Requests are signed with the given key
         (an engine started with ``credentials`` requires one of its keys), else with the
-        default AWS credential chain.
+        default AWS credential chain. ``ca_file`` is a PEM file of certificate authorities to
+        trust besides the system's, for an ``https://`` engine whose certificate a private CA
+        signed (``ValueError`` if it holds no usable certificate).
         """
-        self._native = _native.Timestream(endpoint_url, region, max_attempts, aws_access_key_id, aws_secret_access_key)
+        self._native = _native.Timestream(
+            endpoint_url,
+            region,
+            max_attempts,
+            aws_access_key_id,
+            aws_secret_access_key,
+            None if ca_file is None else os.fspath(ca_file),
+        )
 
     def write(
         self,

@@ -66,6 +66,7 @@ class Timestream:
         max_attempts: int = 5,
         access_key_id: str | None = None,
         secret_access_key: str | None = None,
+        ca_file: str | None = None,
     ) -> Timestream: ...
     def write(
         self,

@@ -18,6 +18,7 @@ use crate::units::{parse_bytes, parse_duration};
 ///
 /// [target]
 /// endpoint_url = "http://127.0.0.1:8800"   # leave out for AWS (default credential chain)
+/// # ca_file = "/etc/ssl/my-ca.pem"          # for an https:// engine with a private CA
 /// database = "ruuvi"
 /// table = "sensors"
 /// create = true
@@ -125,6 +126,9 @@ pub struct TargetConfig {
     pub endpoint_url: Option<String>,
     /// The AWS region (default: the credential chain's, or us-east-1 for an endpoint).
     pub region: Option<String>,
+    /// A PEM file of certificate authorities to trust besides the system's roots, for an
+    /// `https://` endpoint whose certificate a private CA signed.
+    pub ca_file: Option<PathBuf>,
     /// The database (default `ruuvi`).
     pub database: Option<String>,
     /// The table (default `sensors`).
@@ -251,6 +255,8 @@ pub struct Settings {
     pub endpoint_url: Option<String>,
     /// The region.
     pub region: Option<String>,
+    /// Certificate authorities the endpoint's HTTPS may be signed by, besides the system's.
+    pub ca_file: Option<PathBuf>,
     /// The database.
     pub database: String,
     /// The table.
@@ -492,6 +498,7 @@ impl BridgeConfig {
             listen,
             endpoint_url: self.target.endpoint_url.clone(),
             region: self.target.region.clone(),
+            ca_file: self.target.ca_file.clone(),
             database: self.target.database.clone().unwrap_or_else(|| "ruuvi".into()),
             table: self.target.table.clone().unwrap_or_else(|| "sensors".into()),
             create: self.target.create,

@@ -16,10 +16,9 @@ use tokio::sync::{Notify, watch};
 
 use super::log::ProblemLog;
 use super::receiver::Receiver;
+use super::sink::{Sink, is_missing};
 use super::spool::{Position, SpoolBatch};
-use crate::client::{Retention, Timestream, WriteOptions};
-use crate::error::Error;
-use crate::records::{MAX_RECORDS_PER_REQUEST, Record, TimeUnit};
+use crate::records::{Record, TimeUnit};
 
 /// The first and the longest wait between two failed attempts.
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
@@ -38,7 +37,7 @@ pub struct DrainTarget {
 /// `wake` is notified when new batches are spooled.
 pub async fn drain(
     receiver: Arc<Receiver>,
-    ts: Timestream,
+    sink: Sink,
     target: DrainTarget,
     wake: Arc<Notify>,
     mut stop: watch::Receiver<bool>,
@@ -81,7 +80,7 @@ pub async fn drain(
             read.batches.into_iter().map(|(b, after)| (b, std::mem::replace(&mut starts, after))).collect();
         let decided = thinning.take(located, crate::units::now_ns());
         if !decided.batches.is_empty() {
-            let failed = match write(&ts, &target, decided.batches).await {
+            let failed = match write(&sink, &target, decided.batches).await {
                 Ok(outcome) => {
                     receiver.metrics.written.fetch_add(outcome.written as u64, Ordering::Relaxed);
                     receiver.metrics.dead_lettered.fetch_add(outcome.refused.len() as u64, Ordering::Relaxed);
@@ -181,7 +180,7 @@ struct Outcome {
 /// Writes the batches; an error (to retry the whole step) when anything failed that may work
 /// later. Records written before the failure are written again then: Timestream keeps one copy
 /// of a record written twice with the same value.
-async fn write(ts: &Timestream, target: &DrainTarget, spooled: Vec<SpoolBatch>) -> Result<Outcome, String> {
+async fn write(sink: &Sink, target: &DrainTarget, spooled: Vec<SpoolBatch>) -> Result<Outcome, String> {
     // Per table and time unit, in order; each record remembers when its batch was received.
     let mut groups: BTreeMap<(String, String, TimeUnit), Group> = BTreeMap::new();
     for b in spooled {
@@ -191,46 +190,30 @@ async fn write(ts: &Timestream, target: &DrainTarget, spooled: Vec<SpoolBatch>) 
     }
     let mut outcome = Outcome { written: 0, refused: Vec::new() };
     for ((database, table, unit), (records, received)) in groups {
-        let (database, table) = (database.as_str(), table.as_str());
-        let requests =
-            || crate::records::batches(records.clone(), (0..records.len()).collect(), unit, MAX_RECORDS_PER_REQUEST);
-        let options = WriteOptions { concurrency: 4, ..WriteOptions::default() };
-        let report = match ts.write_batches(database, table, requests(), &options).await {
-            Ok(report) => report,
+        let records: Arc<[Record]> = records.into();
+        let written = match sink.write(&database, &table, unit, &records).await {
+            Ok(written) => written,
             // Not there (deleted since, or never made): create it and write again.
             Err(e) if target.create && is_missing(&e) => {
-                create(ts, database, table).await.map_err(|e| e.to_string())?;
+                sink.create(&database, &table).await.map_err(|e| e.to_string())?;
                 eprintln!("bridge: created {database}.{table}");
-                ts.write_batches(database, table, requests(), &options).await.map_err(|e| e.to_string())?
+                sink.write(&database, &table, unit, &records).await.map_err(|e| e.to_string())?
             }
             Err(e) => return Err(e.to_string()),
         };
-        if let Some(r) = report.rejected.iter().find(|r| r.retryable) {
-            return Err(r.reason.clone());
-        }
-        outcome.written += report.records_ingested;
-        for r in report.rejected {
+        outcome.written += written.written;
+        for r in written.refused {
             outcome.refused.push(Refusal {
-                database: database.to_string(),
-                table: table.to_string(),
+                database: database.clone(),
+                table: table.clone(),
                 time_unit: unit,
-                received_ns: received[r.row],
-                record: records[r.row].clone(),
+                received_ns: received[r.index],
+                record: records[r.index].clone(),
                 reason: r.reason,
             });
         }
     }
     Ok(outcome)
-}
-
-fn is_missing(e: &Error) -> bool {
-    matches!(e, Error::Service { code, .. } if code == "ResourceNotFoundException")
-}
-
-/// Creates the database and the table, whichever is missing.
-pub(super) async fn create(ts: &Timestream, database: &str, table: &str) -> crate::Result<()> {
-    ts.create_database(database, true).await?;
-    ts.create_table(database, table, &Retention::default(), true).await
 }
 
 /// Appends refused records to the dead-letter file (JSON lines, synced).

@@ -28,6 +28,7 @@ mod poll;
 mod receiver;
 mod run;
 mod sensors;
+mod sink;
 mod spool;
 mod thin;
 
@@ -40,5 +41,6 @@ pub use http::MAX_BODY_BYTES;
 pub use metrics::Metrics;
 pub use receiver::{Accepted, Input, Receiver, Refused};
 pub use run::Bridge;
+pub use sink::Sink;
 pub use spool::{Position, Read, Spool, SpoolBatch, SpoolError};
 pub use thin::{Decided, Thinning};

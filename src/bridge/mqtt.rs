@@ -35,31 +35,26 @@ pub fn options(mqtt: &Mqtt) -> Result<MqttOptions> {
 }
 
 fn tls_config(mqtt: &Mqtt) -> Result<rustls::ClientConfig> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    match &mqtt.ca {
+    let roots = match &mqtt.ca {
         Some(path) => {
-            let bad = |e: &dyn std::fmt::Display| {
-                Error::InvalidArgument(format!("[[mqtt]] {:?}: cannot read the CA {}: {e}", mqtt.url, path.display()))
-            };
-            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-                .map_err(|e| bad(&e))?
-                .collect::<Result<_, _>>()
-                .map_err(|e| bad(&e))?;
-            if certs.is_empty() {
-                return Err(bad(&"no CERTIFICATE block found"));
-            }
-            for cert in certs {
-                roots.add(cert).map_err(|e| bad(&e))?;
-            }
+            crate::certs::TrustedCas::load(path)
+                .map_err(|e| {
+                    Error::InvalidArgument(format!(
+                        "[[mqtt]] {:?}: cannot read the CA {}: {e}",
+                        mqtt.url,
+                        path.display()
+                    ))
+                })?
+                .roots
         }
         None => {
+            let mut roots = rustls::RootCertStore::empty();
             for cert in rustls_native_certs::load_native_certs().certs {
                 let _ = roots.add(cert);
             }
+            roots
         }
-    }
+    };
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     Ok(rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

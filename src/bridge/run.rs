@@ -10,6 +10,7 @@ use super::config::Settings;
 use super::drain::{DrainTarget, drain};
 use super::http::{HttpState, expected_authorization, router};
 use super::receiver::Receiver;
+use super::sink::Sink;
 use super::spool::Spool;
 use crate::client::{Connect, Timestream};
 use crate::error::{Error, Result};
@@ -29,8 +30,27 @@ pub struct Bridge {
 }
 
 impl Bridge {
-    /// Opens the spool, connects the client and starts listening and draining.
+    /// Opens the spool, connects the client to the endpoint of `settings` (or AWS) and starts
+    /// listening and draining.
     pub async fn start(settings: Settings) -> Result<Self> {
+        // A broker's TLS files are checked before the connection (AWS's endpoint discovery).
+        for mqtt in &settings.mqtt {
+            super::mqtt::options(mqtt)?;
+        }
+        let connect = Connect {
+            endpoint_url: settings.endpoint_url.clone(),
+            region: settings.region.clone(),
+            ca_file: settings.ca_file.clone(),
+            ..Connect::default()
+        };
+        let ts = Timestream::connect(&connect).await?;
+        Self::start_with(settings, Sink::Client(ts)).await
+    }
+
+    /// Opens the spool and starts listening and draining into `sink` (the endpoint settings
+    /// are not used): [`Sink::Engine`] writes into an engine of this process, as
+    /// `ruuvistream serve --bridge` does.
+    pub async fn start_with(settings: Settings, sink: Sink) -> Result<Self> {
         let spool = {
             let (dir, max) = (settings.spool_dir.clone(), settings.spool_max_bytes);
             tokio::task::spawn_blocking(move || Spool::open(&dir, max))
@@ -44,15 +64,9 @@ impl Bridge {
             .iter()
             .map(|m| super::mqtt::options(m).map(|o| (m.clone(), o)))
             .collect::<Result<Vec<_>>>()?;
-        let connect = Connect {
-            endpoint_url: settings.endpoint_url.clone(),
-            region: settings.region.clone(),
-            ..Connect::default()
-        };
-        let ts = Timestream::connect(&connect).await?;
         if settings.create {
             // Now if Timestream is there, else when the first write finds them missing.
-            if let Err(e) = super::drain::create(&ts, &settings.database, &settings.table).await {
+            if let Err(e) = sink.create(&settings.database, &settings.table).await {
                 eprintln!(
                     "bridge: cannot create {}.{} yet ({e}); the spool keeps the readings",
                     settings.database, settings.table
@@ -90,7 +104,7 @@ impl Bridge {
         let (stop_drain, drain_stopped) = watch::channel(false);
         let target =
             DrainTarget { create: settings.create, dead_letters: settings.spool_dir.join("dead-letters.jsonl") };
-        let drainer = tokio::spawn(drain(receiver.clone(), ts, target, wake, drain_stopped));
+        let drainer = tokio::spawn(drain(receiver.clone(), sink, target, wake, drain_stopped));
         Ok(Self {
             local_addr,
             receiver,

@@ -54,6 +54,9 @@ pub struct Connect {
     /// An access key to sign with (id, secret), instead of the default credential chain: for
     /// an engine that requires its own keys.
     pub credentials: Option<(String, String)>,
+    /// A PEM file of certificate authorities to trust besides the system's roots: for an
+    /// engine serving HTTPS with a certificate from a private CA (`serve --tls-cert`).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for Connect {
@@ -64,6 +67,7 @@ impl Default for Connect {
             max_attempts: 5,
             attempt_timeout: Duration::from_secs(60),
             credentials: None,
+            ca_file: None,
         }
     }
 }
@@ -120,6 +124,9 @@ impl Target {
     /// The text of a failure to get an answer: where, why, and what to check.
     fn unreachable(&self, why: &str) -> String {
         let hint = match self {
+            _ if why.contains("certificate") => {
+                "if a private CA signed the server's certificate, trust that CA with --ca-file (or the ca_file setting)"
+            }
             Self::Url(url) if is_loopback(url) => "is `ruuvistream serve` (or another engine) running there?",
             Self::Url(_) => "check the endpoint URL and that the server is up",
             Self::Aws(_) => "check the network, the region and the credentials",
@@ -139,6 +146,24 @@ pub(crate) fn is_loopback(url: &str) -> bool {
     };
     let host = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// `loader` with the SDK's HTTPS client (rustls on aws-lc-rs, as by default) trusting the
+/// certificate authorities in the PEM file `path` besides the system's roots.
+fn trusting(loader: aws_config::ConfigLoader, path: &std::path::Path) -> Result<aws_config::ConfigLoader> {
+    use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore, rustls_provider::CryptoMode};
+    let cas = crate::certs::TrustedCas::load(path)
+        .map_err(|e| Error::InvalidArgument(format!("cannot read the CA file {}: {e}", path.display())))?;
+    let context = TlsContext::builder()
+        .with_trust_store(TrustStore::default().with_pem_certificate(cas.pem))
+        .build()
+        .map_err(|e| Error::InvalidArgument(format!("the CA file {}: {e}", path.display())))?;
+    Ok(loader.http_client(
+        aws_smithy_http_client::Builder::new()
+            .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+            .tls_context(context)
+            .build_https(),
+    ))
 }
 
 /// Refuses an endpoint URL that the SDK would fail on with an unreadable error: one without
@@ -170,6 +195,9 @@ impl Timestream {
             )
             .timeout_config(TimeoutConfig::builder().operation_attempt_timeout(opts.attempt_timeout).build());
         let region = RegionProviderChain::first_try(opts.region.clone().map(Region::new)).or_default_provider();
+        if let Some(path) = &opts.ca_file {
+            loader = trusting(loader, path)?;
+        }
         if let Some((id, secret)) = &opts.credentials {
             loader = loader.credentials_provider(Credentials::new(id, secret, None, None, "ruuvistream"));
         }

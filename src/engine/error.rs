@@ -40,6 +40,30 @@ pub enum ApiErrorKind {
     IncompleteSignature,
 }
 
+impl ApiErrorKind {
+    /// The error's code, as SDKs name it (`ResourceNotFoundException`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Validation => "ValidationException",
+            Self::Serialization => "SerializationException",
+            Self::ResourceNotFound => "ResourceNotFoundException",
+            Self::Conflict => "ConflictException",
+            Self::ServiceQuotaExceeded => "ServiceQuotaExceededException",
+            Self::RejectedRecords => "RejectedRecordsException",
+            Self::Throttling => "ThrottlingException",
+            Self::InternalServer => "InternalServerException",
+            Self::AccessDenied => "AccessDeniedException",
+            Self::UnknownOperation => "UnknownOperationException",
+            Self::RequestTooLarge => "RequestEntityTooLargeException",
+            Self::QueryExecution => "QueryExecutionException",
+            Self::UnrecognizedClient => "UnrecognizedClientException",
+            Self::InvalidSignature => "InvalidSignatureException",
+            Self::MissingAuthenticationToken => "MissingAuthenticationTokenException",
+            Self::IncompleteSignature => "IncompleteSignatureException",
+        }
+    }
+}
+
 /// One rejected record of a WriteRecords request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RejectedRecord {

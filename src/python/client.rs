@@ -62,7 +62,7 @@ impl PyTimestream {
     /// signs with the given access key, or the default credential chain.
     #[new]
     #[pyo3(signature = (endpoint_url = None, region = None, max_attempts = 5, access_key_id = None,
-                        secret_access_key = None))]
+                        secret_access_key = None, ca_file = None))]
     fn new(
         py: Python<'_>,
         endpoint_url: Option<String>,
@@ -70,6 +70,7 @@ impl PyTimestream {
         max_attempts: u32,
         access_key_id: Option<String>,
         secret_access_key: Option<String>,
+        ca_file: Option<std::path::PathBuf>,
     ) -> PyResult<Self> {
         let rt = runtime()?;
         let credentials = match (access_key_id, secret_access_key) {
@@ -81,7 +82,7 @@ impl PyTimestream {
                 ));
             }
         };
-        let opts = Connect { endpoint_url, region, max_attempts, credentials, ..Connect::default() };
+        let opts = Connect { endpoint_url, region, max_attempts, credentials, ca_file, ..Connect::default() };
         let inner = py.detach(|| rt.block_on(Timestream::connect(&opts))).map_err(to_py)?;
         Ok(Self { inner })
     }

@@ -247,6 +247,37 @@ async fn tls_serves_https_and_endpoint_discovery_works_over_it() {
     engine.shutdown().await;
 }
 
+/// The crate's client (and so `ingest`, `query` and the bridge) trusts a private CA when told,
+/// and says what is wrong when it is not, or when the CA file is not one.
+#[cfg(feature = "tls")]
+#[tokio::test]
+async fn the_client_trusts_a_private_ca_given_as_a_file() {
+    use ruuvistream::Error;
+    use ruuvistream::client::{Connect, Timestream};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tls");
+    let tls = TlsFiles { cert: dir.join("server.pem"), key: dir.join("server.key") };
+    let engine = LocalTimestream::start(EngineConfig { tls: Some(tls), ..Default::default() }).await.unwrap();
+    let url = engine.endpoint_url();
+    let with =
+        |ca: Option<&str>| Connect { max_attempts: 1, ca_file: ca.map(|f| dir.join(f)), ..Connect::endpoint(&url) };
+
+    let ts = Timestream::connect(&with(Some("ca.pem"))).await.unwrap();
+    ts.create_database("secure", false).await.unwrap();
+    assert_eq!(ts.list_databases().await.unwrap(), ["secure"]);
+
+    // The system's roots alone do not know the test CA.
+    let e = Timestream::connect(&with(None)).await.unwrap().list_databases().await.unwrap_err();
+    assert!(matches!(e, Error::Connection { .. }), "{e}");
+    assert!(e.to_string().contains("UnknownIssuer") && e.to_string().contains("--ca-file"), "{e}");
+    // Not a CA file: refused before any request, naming the file and what is in it.
+    for (file, why) in [("server.key", "no CERTIFICATE block found"), ("missing.pem", "No such file")] {
+        let e = Timestream::connect(&with(Some(file))).await.unwrap_err();
+        assert!(matches!(e, Error::InvalidArgument(_)), "{e}");
+        assert!(e.to_string().contains(file) && e.to_string().contains(why), "{e}");
+    }
+    engine.shutdown().await;
+}
+
 #[tokio::test]
 async fn beyond_loopback_only_with_keys_or_when_asked() {
     let open = EngineConfig { bind: "0.0.0.0".into(), ..Default::default() };

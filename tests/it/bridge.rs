@@ -79,7 +79,9 @@ fn settings(toml: &str, endpoint: &str, spool: &Path) -> ruuvistream::bridge::Se
 
 /// Runs `sql` on the engine at `url`, as a JSON value of rows (column name → text).
 async fn rows(url: &str, sql: &str) -> Vec<Value> {
-    let ts = Timestream::connect(&Connect::endpoint(url)).await.unwrap();
+    // An engine serving HTTPS has the test CA's certificate.
+    let ca = url.starts_with("https://").then(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tls/ca.pem"));
+    let ts = Timestream::connect(&Connect { ca_file: ca, ..Connect::endpoint(url) }).await.unwrap();
     let result = ts.query(sql).await.unwrap();
     let mut out = Vec::new();
     for batch in &result.batches {
@@ -614,41 +616,46 @@ async fn mqtt_over_tls_with_a_password_lands_and_a_wrong_password_is_told() {
     assert!(e.contains("cannot read the CA /nonexistent/ca.pem"), "{e}");
 }
 
-/// One process receives, stores and answers: `serve --bridge CONFIG`.
+/// One process receives, stores and answers: `serve --bridge CONFIG`, its bridge writing into
+/// the engine directly, so that an engine serving HTTPS (with a private CA's certificate) needs
+/// nothing more.
 #[test]
-#[cfg(all(unix, feature = "cli"))]
+#[cfg(all(unix, feature = "cli", feature = "tls"))]
 fn serve_with_a_bridge_receives_stores_and_answers() {
+    let tls = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tls");
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("bridge.toml");
     let spool = dir.path().join("spool");
-    std::fs::write(
-        &config,
-        format!("listen = \"127.0.0.1:0\"\n[target]\ncreate = true\n[spool]\ndir = \"{}\"\n", spool.display()),
-    )
-    .unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ruuvistream"))
-        .args(["serve", "--port", "0", "--bridge"])
-        .arg(&config)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut url = |prefix: &str| loop {
-        let line = lines.next().expect("a line").unwrap();
-        if let Some(rest) = line.strip_prefix(prefix) {
-            break rest.trim().trim_end_matches('/').trim_start_matches("http://").to_string();
-        }
-    };
-    let engine = url("ruuvistream engine listening on ");
-    let bridge = url("ruuvistream bridge listening on ");
-    let now = ruuvistream::units::now_ns() / 1_000_000_000;
-    let (status, answer) = post(&bridge, &[], &gateway_body("AA:00:00:00:00:0A", now, json!({"data": VECTOR})));
-    assert_eq!(status, 200, "{answer}");
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let engine_url = format!("http://{engine}");
-    runtime.block_on(wait_for_count(&engine_url, "SELECT count(*) AS n FROM ruuvi.sensors", 1));
-    terminate(&child);
-    assert!(child.wait().unwrap().success());
+    for (n, https) in [(1, false), (2, true)] {
+        let toml =
+            format!("listen = \"127.0.0.1:0\"\n[target]\ncreate = true\n[spool]\ndir = \"{}\"\n", spool.display());
+        std::fs::write(&config, toml).unwrap();
+        let mut serve = std::process::Command::new(env!("CARGO_BIN_EXE_ruuvistream"));
+        serve.args(["serve", "--port", "0", "--bridge"]).arg(&config).stdout(std::process::Stdio::piped());
+        if https {
+            serve.arg("--tls-cert").arg(tls.join("server.pem")).arg("--tls-key").arg(tls.join("server.key"));
+        }
+        let mut child = serve.spawn().unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut url = |prefix: &str| loop {
+            let line = lines.next().expect("a line").unwrap();
+            if let Some(rest) = line.strip_prefix(prefix) {
+                break rest.trim().trim_end_matches('/').to_string();
+            }
+        };
+        let engine = url("ruuvistream engine listening on ");
+        let bridge = url("ruuvistream bridge listening on ");
+        assert_eq!(engine.starts_with("https://"), https, "{engine}");
+        let now = ruuvistream::units::now_ns() / 1_000_000_000;
+        let body = gateway_body(&format!("AA:00:00:00:00:0{n}"), now, json!({"data": VECTOR}));
+        let (status, answer) = post(bridge.trim_start_matches("http://"), &[], &body);
+        assert_eq!(status, 200, "{answer}");
+        // The spool is kept between the runs, and each run writes its own engine.
+        runtime.block_on(wait_for_count(&engine, "SELECT count(*) AS n FROM ruuvi.sensors", 1));
+        terminate(&child);
+        assert!(child.wait().unwrap().success());
+    }
 
     std::fs::write(&config, format!("[spool]\ndir = \"{}\"\n[http]\nauth = \"wrong\"\n", spool.display())).unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_ruuvistream"))
@@ -659,6 +666,98 @@ fn serve_with_a_bridge_receives_stores_and_answers() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("[http] auth must be none, basic"), "{stderr}");
+}
+
+/// A bridge writing to an engine that serves HTTPS with a private CA's certificate: it trusts
+/// `[target] ca_file`; without it, its writes fail (and the spool keeps the readings).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg(feature = "tls")]
+async fn a_bridge_trusts_the_ca_file_of_an_https_engine() {
+    use std::sync::atomic::Ordering;
+    let tls = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tls");
+    let files = ruuvistream::engine::TlsFiles { cert: tls.join("server.pem"), key: tls.join("server.key") };
+    let engine = EngineThread::start(EngineConfig { tls: Some(files), ..Default::default() }).unwrap();
+    let url = engine.endpoint_url().to_string();
+    let spool = tempfile::tempdir().unwrap();
+    let untrusted = Bridge::start(settings("", &url, spool.path())).await.unwrap();
+    let now = ruuvistream::units::now_ns() / 1_000_000_000;
+    let body = gateway_body("AA:00:00:00:00:0C", now, json!({"data": VECTOR}));
+    let (status, _) = post(&untrusted.local_addr().to_string(), &[], &body);
+    assert_eq!(status, 200);
+    let metrics = &untrusted.receiver().metrics;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while metrics.write_failures.load(Ordering::Relaxed) == 0 {
+        assert!(Instant::now() < deadline, "the bridge never tried to write");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(metrics.written.load(Ordering::Relaxed), 0);
+    untrusted.shutdown().await;
+
+    let ca = format!("[target]\nca_file = \"{}\"\n", tls.join("ca.pem").display());
+    let trusted = Bridge::start(settings(&ca, &url, spool.path())).await.unwrap();
+    // The reading the first bridge spooled is written now.
+    wait_for_count(&url, "SELECT count(*) AS n FROM ruuvi.sensors", 1).await;
+    trusted.shutdown().await;
+}
+
+/// Records Timestream refuses for good are kept in the dead-letter file with the reason, each
+/// the record of the reading it was, and the others are written: through the client and into
+/// an engine of the same process (in WriteRecords calls of 100 records, so that a refusal's
+/// index must be mapped back across calls).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_records_go_to_the_dead_letter_file_and_the_others_are_written() {
+    use ruuvistream::bridge::Sink;
+    use std::sync::atomic::Ordering;
+    const TAGS: usize = 250;
+    let now = T0 + 86_400;
+    // Every seventh reading is two days old: outside the memory store (6 h) of the table the
+    // bridge creates.
+    let old = |i: usize| i % 7 == 3;
+    let mac = |i: usize| format!("C2:4A:52:00:{:02X}:{:02X}", i / 256, i % 256);
+    let tags: serde_json::Map<String, Value> = (0..TAGS)
+        .map(|i| {
+            let mut hex = VECTOR.to_string();
+            hex.replace_range(50..62, &mac(i).replace(':', ""));
+            let time = if old(i) { now - 2 * 86_400 } else { now - 60 };
+            (mac(i), json!({"rssi": -60, "timestamp": time, "data": hex}))
+        })
+        .collect();
+    let body = json!({"data": {"timestamp": now, "gw_mac": "C8:25:2D:8E:9C:2C", "tags": tags}}).to_string();
+    let refused: std::collections::BTreeSet<String> = (0..TAGS).filter(|&i| old(i)).map(mac).collect();
+
+    for in_process in [false, true] {
+        let engine = engine(now, None, 0);
+        let spool = tempfile::tempdir().unwrap();
+        let settings = settings("", engine.endpoint_url(), spool.path());
+        let bridge = if in_process {
+            Bridge::start_with(settings, Sink::Engine(engine.engine().unwrap().clone())).await.unwrap()
+        } else {
+            Bridge::start(settings).await.unwrap()
+        };
+        let (status, answer) = post(&bridge.local_addr().to_string(), &[], &body);
+        assert_eq!(status, 200, "{answer}");
+        let metrics = &bridge.receiver().metrics;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while metrics.written.load(Ordering::Relaxed) + metrics.dead_lettered.load(Ordering::Relaxed) < TAGS as u64 {
+            assert!(Instant::now() < deadline, "in process {in_process}: not all decided");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(metrics.dead_lettered.load(Ordering::Relaxed), refused.len() as u64);
+        let sql = "SELECT count(*) AS n FROM ruuvi.sensors";
+        wait_for_count(engine.endpoint_url(), sql, (TAGS - refused.len()) as u64).await;
+        let letters = std::fs::read_to_string(spool.path().join("dead-letters.jsonl")).unwrap();
+        let mut dead = std::collections::BTreeSet::new();
+        for line in letters.lines() {
+            let letter: Value = serde_json::from_str(line).unwrap();
+            assert!(letter["reason"].as_str().unwrap().contains("outside the time range"), "{letter}");
+            assert_eq!((letter["database"].as_str(), letter["table"].as_str()), (Some("ruuvi"), Some("sensors")));
+            let dimensions = letter["record"]["Dimensions"].as_array().unwrap();
+            let mac = dimensions.iter().find(|d| d["Name"] == "mac").unwrap()["Value"].as_str().unwrap();
+            dead.insert(mac.to_string());
+        }
+        assert_eq!(dead, refused, "in process {in_process}");
+        bridge.shutdown().await;
+    }
 }
 
 /// Sends SIGTERM (as a service manager stops it).

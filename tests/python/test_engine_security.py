@@ -167,6 +167,21 @@ def test_https_with_boto3(engine):
         w.create_database(DatabaseName="secure")
         assert [d["DatabaseName"] for d in w.list_databases()["Databases"]] == ["secure"]
 
+        # ruuvistream's own client and CLI trust the private CA when given its file.
+        keys = {"aws_access_key_id": "ADMIN", "aws_secret_access_key": "admin-secret", "max_attempts": 1}
+        client = ruuvistream.Timestream(ts.endpoint_url, **keys, ca_file=TLS / "ca.pem")
+        assert client.query("SHOW DATABASES").to_arrow().column(0).to_pylist() == ["secure"]
+        with pytest.raises(ruuvistream.TimestreamConnectionError, match="UnknownIssuer.*--ca-file"):
+            ruuvistream.Timestream(ts.endpoint_url, **keys).query("SHOW DATABASES").to_arrow()
+        with pytest.raises(ValueError, match="server.key: no CERTIFICATE block found"):
+            ruuvistream.Timestream(ts.endpoint_url, **keys, ca_file=TLS / "server.key")
+        env = {**os.environ, "AWS_ACCESS_KEY_ID": "ADMIN", "AWS_SECRET_ACCESS_KEY": "admin-secret"}
+        exe = shutil.which("ruuvistream")
+        assert exe, "the ruuvistream console script is installed with the package"
+        cli = [exe, "query", "--endpoint-url", ts.endpoint_url, "SHOW DATABASES"]
+        out = subprocess.run([*cli, "--ca-file", str(TLS / "ca.pem")], env=env, capture_output=True, text=True)
+        assert out.returncode == 0 and "secure" in out.stdout, out.stderr
+
 
 AWS = shutil.which("aws") or (shutil.which("aws", path=os.path.dirname(sys.executable)))
 
