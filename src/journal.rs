@@ -44,6 +44,87 @@ pub(crate) fn frame(capacity: usize, write: impl FnOnce(&mut Vec<u8>)) -> io::Re
     Ok(out)
 }
 
+/// Binary payloads: lengths are u32, integers little-endian, text a length and UTF-8 bytes.
+pub(crate) mod binary {
+    /// Appends a length (lengths come from bounded requests and messages, far below 4 GiB).
+    pub(crate) fn put_len(out: &mut Vec<u8>, n: usize) {
+        out.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes());
+    }
+
+    /// Appends text: its length, then its bytes.
+    pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
+        put_len(out, s.len());
+        out.extend_from_slice(s.as_bytes());
+    }
+
+    /// Reads a payload; every read is checked, so that no bytes make it panic.
+    pub(crate) struct Reader<'a>(pub &'a [u8]);
+
+    impl<'a> Reader<'a> {
+        /// The next `N` bytes.
+        pub(crate) fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
+            let (head, rest) = self.0.split_first_chunk::<N>()?;
+            self.0 = rest;
+            Some(*head)
+        }
+
+        /// A byte.
+        pub(crate) fn u8(&mut self) -> Option<u8> {
+            self.take::<1>().map(|[b]| b)
+        }
+
+        /// A u64.
+        pub(crate) fn u64(&mut self) -> Option<u64> {
+            self.take().map(u64::from_le_bytes)
+        }
+
+        /// An i64.
+        pub(crate) fn i64(&mut self) -> Option<i64> {
+            self.take().map(i64::from_le_bytes)
+        }
+
+        /// An optional i64: 0, or 1 and the value.
+        pub(crate) fn option_i64(&mut self) -> Option<Option<i64>> {
+            match self.u8()? {
+                0 => Some(None),
+                1 => Some(Some(self.i64()?)),
+                _ => None,
+            }
+        }
+
+        /// A count of items each at least `min` bytes long: larger than the bytes left could
+        /// hold is damage (and would otherwise reserve memory for nothing).
+        pub(crate) fn len(&mut self, min: usize) -> Option<usize> {
+            let n = self.take().map(u32::from_le_bytes)? as usize;
+            (n.saturating_mul(min) <= self.0.len()).then_some(n)
+        }
+
+        /// Text.
+        pub(crate) fn str(&mut self) -> Option<String> {
+            let n = self.len(1)?;
+            let (text, rest) = self.0.split_at(n);
+            self.0 = rest;
+            Some(std::str::from_utf8(text).ok()?.to_owned())
+        }
+
+        /// Whether every byte was read.
+        pub(crate) fn is_done(&self) -> bool {
+            self.0.is_empty()
+        }
+    }
+
+    /// Appends an optional i64 as [`Reader::option_i64`] reads it.
+    pub(crate) fn put_option_i64(out: &mut Vec<u8>, v: Option<i64>) {
+        match v {
+            None => out.push(0),
+            Some(v) => {
+                out.push(1);
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+    }
+}
+
 /// What reading a journal found.
 #[derive(Debug)]
 pub(crate) struct Contents<T> {

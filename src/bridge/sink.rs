@@ -35,8 +35,14 @@ pub enum Sink {
     Engine(Arc<crate::engine::Engine>),
 }
 
-/// How many WriteRecords calls (of up to 100 records) run at once.
+/// How many WriteRecords calls run at once.
 const CONCURRENCY: usize = 4;
+
+/// Records per call into an engine of this process: no request limit applies, and each call
+/// syncs the engine's log once, so calls are larger than requests (while the table's lock is
+/// held for a few milliseconds at most).
+#[cfg(feature = "engine")]
+const ENGINE_CALL_RECORDS: usize = 1000;
 
 impl Sink {
     /// Writes `records` (times in `unit`) to `database`.`table`. An error means nothing
@@ -61,7 +67,11 @@ impl Sink {
                 let options = WriteOptions { concurrency: CONCURRENCY, ..WriteOptions::default() };
                 let report = ts.write_batches(database, table, requests, &options).await?;
                 if let Some(r) = report.rejected.iter().find(|r| r.retryable) {
-                    return Err(Error::Connection { operation: "WriteRecords", message: r.reason.clone() });
+                    // The reason is "not written: " and the request's error, which names the
+                    // operation itself.
+                    let why = r.reason.strip_prefix("not written: ").unwrap_or(&r.reason);
+                    let message = why.strip_prefix("WriteRecords: ").unwrap_or(why).to_string();
+                    return Err(Error::Connection { operation: "WriteRecords", message });
                 }
                 let refused =
                     report.rejected.into_iter().map(|r| Rejected { index: r.row, reason: r.reason }).collect();
@@ -95,13 +105,13 @@ pub(super) fn is_missing(e: &Error) -> bool {
 mod engine {
     use std::sync::Arc;
 
-    use super::{CONCURRENCY, Rejected, Written};
+    use super::{CONCURRENCY, ENGINE_CALL_RECORDS, Rejected, Written};
     use crate::engine::Engine;
     use crate::engine::catalog::{CreateDatabase, CreateTable};
     use crate::engine::write::{MeasureInput, RecordInput};
     use crate::engine::{ApiError, ApiErrorKind};
     use crate::error::{Error, Result};
-    use crate::records::{MAX_RECORDS_PER_REQUEST, Measure, Record, TimeUnit};
+    use crate::records::{Measure, Record, TimeUnit};
 
     /// The engine's answer as the client would have given it.
     fn error(operation: &'static str, e: ApiError) -> Error {
@@ -170,7 +180,7 @@ mod engine {
             Ok((_, Err(e))) => failure = Some(e),
             Err(e) => failure = Some(Error::Io(std::io::Error::other(e))),
         };
-        for first in (0..records.len()).step_by(MAX_RECORDS_PER_REQUEST) {
+        for first in (0..records.len()).step_by(ENGINE_CALL_RECORDS) {
             if calls.len() == CONCURRENCY
                 && let Some(done) = calls.join_next().await
             {
@@ -179,7 +189,7 @@ mod engine {
             let (engine, records) = (engine.clone(), records.clone());
             let (database, table) = (database.to_string(), table.to_string());
             calls.spawn_blocking(move || {
-                let chunk = &records[first..(first + MAX_RECORDS_PER_REQUEST).min(records.len())];
+                let chunk = &records[first..(first + ENGINE_CALL_RECORDS).min(records.len())];
                 (first, write_chunk(&engine, &database, &table, unit, chunk))
             });
         }

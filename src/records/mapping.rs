@@ -189,7 +189,7 @@ impl Mapping {
             }
             dimensions.sort();
             let t = self.time_unit.from_ns(time.value(row));
-            let mut values = Vec::new();
+            let mut values = Vec::with_capacity(columns.len());
             for c in &columns {
                 text.clear();
                 if !c.render(row, &mut text) || matches!(text.as_str(), "NaN" | "inf" | "-inf") {

@@ -10,6 +10,7 @@ use std::io;
 use std::path::Path;
 
 use super::memory::{Measure, NewRecord, ScalarValue};
+use crate::journal::binary::{Reader, put_len, put_option_i64, put_str};
 use crate::journal::{self, Journal};
 
 /// One logged write: records accepted into one table.
@@ -133,13 +134,7 @@ impl WalEntry {
                 }
                 put_str(out, &r.measure_name);
                 out.extend_from_slice(&r.time_ns.to_le_bytes());
-                match r.version {
-                    None => out.push(0),
-                    Some(v) => {
-                        out.push(1);
-                        out.extend_from_slice(&v.to_le_bytes());
-                    }
-                }
+                put_option_i64(out, r.version);
                 match &r.measure {
                     Measure::Single(v) => {
                         out.push(0);
@@ -168,21 +163,11 @@ impl WalEntry {
                 let table = r.u64()?;
                 let records = r.records()?;
                 let magnetic = r.records()?;
-                r.0.is_empty().then_some(Self { table, records, magnetic })
+                r.is_done().then_some(Self { table, records, magnetic })
             }
             _ => None,
         }
     }
-}
-
-fn put_len(out: &mut Vec<u8>, n: usize) {
-    // Lengths come from requests the API bounds (and text the engine holds), far below 4 GiB.
-    out.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes());
-}
-
-fn put_str(out: &mut Vec<u8>, s: &str) {
-    put_len(out, s.len());
-    out.extend_from_slice(s.as_bytes());
 }
 
 fn put_value(out: &mut Vec<u8>, v: &ScalarValue) {
@@ -207,42 +192,13 @@ fn put_value(out: &mut Vec<u8>, v: &ScalarValue) {
     }
 }
 
-/// Reads a binary payload; every read is checked, so that no bytes make it panic.
-struct Reader<'a>(&'a [u8]);
+/// The WAL's values and records, read from a binary payload.
+trait ReadRecords {
+    fn value(&mut self) -> Option<ScalarValue>;
+    fn records(&mut self) -> Option<Vec<NewRecord>>;
+}
 
-impl<'a> Reader<'a> {
-    fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
-        let (head, rest) = self.0.split_first_chunk::<N>()?;
-        self.0 = rest;
-        Some(*head)
-    }
-
-    fn u8(&mut self) -> Option<u8> {
-        self.take::<1>().map(|[b]| b)
-    }
-
-    fn u64(&mut self) -> Option<u64> {
-        self.take().map(u64::from_le_bytes)
-    }
-
-    fn i64(&mut self) -> Option<i64> {
-        self.take().map(i64::from_le_bytes)
-    }
-
-    /// A count of items each at least `min` bytes long: larger than the bytes left could hold
-    /// is damage (and would otherwise reserve memory for nothing).
-    fn len(&mut self, min: usize) -> Option<usize> {
-        let n = self.take().map(u32::from_le_bytes)? as usize;
-        (n.saturating_mul(min) <= self.0.len()).then_some(n)
-    }
-
-    fn str(&mut self) -> Option<String> {
-        let n = self.len(1)?;
-        let (text, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Some(std::str::from_utf8(text).ok()?.to_owned())
-    }
-
+impl ReadRecords for Reader<'_> {
     fn value(&mut self) -> Option<ScalarValue> {
         Some(match self.u8()? {
             0 => ScalarValue::Double(f64::from_le_bytes(self.take()?)),
@@ -268,11 +224,7 @@ impl<'a> Reader<'a> {
             let dimensions = (0..dims).map(|_| Some((self.str()?, self.str()?))).collect::<Option<Vec<_>>>()?;
             let measure_name = self.str()?;
             let time_ns = self.i64()?;
-            let version = match self.u8()? {
-                0 => None,
-                1 => Some(self.i64()?),
-                _ => return None,
-            };
+            let version = self.option_i64()?;
             let measure = match self.u8()? {
                 0 => Measure::Single(self.value()?),
                 1 => {
