@@ -107,9 +107,25 @@ pub(crate) mod binary {
             Some(std::str::from_utf8(text).ok()?.to_owned())
         }
 
+        /// (name, value) pairs, as [`put_pairs`] writes them.
+        pub(crate) fn pairs(&mut self) -> Option<Vec<(String, String)>> {
+            let n = self.len(8)?;
+            (0..n).map(|_| Some((self.str()?, self.str()?))).collect()
+        }
+
         /// Whether every byte was read.
         pub(crate) fn is_done(&self) -> bool {
             self.0.is_empty()
+        }
+    }
+
+    /// Appends (name, value) pairs (dimensions): a count, then name and value each, as
+    /// [`Reader::pairs`] reads them.
+    pub(crate) fn put_pairs(out: &mut Vec<u8>, pairs: &[(String, String)]) {
+        put_len(out, pairs.len());
+        for (name, value) in pairs {
+            put_str(out, name);
+            put_str(out, value);
         }
     }
 

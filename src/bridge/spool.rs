@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
 
-use crate::journal::binary::{Reader, put_len, put_option_i64, put_str};
+use crate::journal::binary::{Reader, put_len, put_option_i64, put_pairs, put_str};
 use crate::journal::{self, Journal, replace_file, sync_dir};
 use crate::records::{Measure, MeasureValue, Record, TimeUnit, ValueType};
 
@@ -88,11 +88,7 @@ impl SpoolBatch {
         out.push(code(&TIME_UNITS, &self.time_unit));
         put_len(out, self.records.len());
         for r in &self.records {
-            put_len(out, r.dimensions.len());
-            for (name, value) in &r.dimensions {
-                put_str(out, name);
-                put_str(out, value);
-            }
+            put_pairs(out, &r.dimensions);
             put_str(out, &r.measure_name);
             out.extend_from_slice(&r.time.to_le_bytes());
             put_option_i64(out, r.version);
@@ -124,8 +120,7 @@ impl SpoolBatch {
         let n = r.len(23)?;
         let mut records = Vec::with_capacity(n);
         for _ in 0..n {
-            let dims = r.len(8)?;
-            let dimensions = (0..dims).map(|_| Some((r.str()?, r.str()?))).collect::<Option<Vec<_>>>()?;
+            let dimensions = r.pairs()?;
             let measure_name = r.str()?;
             let time = r.i64()?;
             let version = r.option_i64()?;

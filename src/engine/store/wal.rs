@@ -10,7 +10,7 @@ use std::io;
 use std::path::Path;
 
 use super::memory::{Measure, NewRecord, ScalarValue};
-use crate::journal::binary::{Reader, put_len, put_option_i64, put_str};
+use crate::journal::binary::{Reader, put_len, put_option_i64, put_pairs, put_str};
 use crate::journal::{self, Journal};
 
 /// One logged write: records accepted into one table.
@@ -127,11 +127,7 @@ impl WalEntry {
         for records in [&self.records, &self.magnetic] {
             put_len(out, records.len());
             for r in records {
-                put_len(out, r.dimensions.len());
-                for (name, value) in &r.dimensions {
-                    put_str(out, name);
-                    put_str(out, value);
-                }
+                put_pairs(out, &r.dimensions);
                 put_str(out, &r.measure_name);
                 out.extend_from_slice(&r.time_ns.to_le_bytes());
                 put_option_i64(out, r.version);
@@ -220,8 +216,7 @@ impl ReadRecords for Reader<'_> {
         let n = self.len(20)?;
         let mut records = Vec::with_capacity(n);
         for _ in 0..n {
-            let dims = self.len(8)?;
-            let dimensions = (0..dims).map(|_| Some((self.str()?, self.str()?))).collect::<Option<Vec<_>>>()?;
+            let dimensions = self.pairs()?;
             let measure_name = self.str()?;
             let time_ns = self.i64()?;
             let version = self.option_i64()?;
