@@ -91,7 +91,13 @@ impl Sink {
                 ts.create_table(database, table, &Retention::default(), true).await
             }
             #[cfg(feature = "engine")]
-            Self::Engine(engine) => engine::create(engine, database, table),
+            Self::Engine(engine) => {
+                // The catalog is written and synced: off the async threads.
+                let (engine, database, table) = (engine.clone(), database.to_string(), table.to_string());
+                tokio::task::spawn_blocking(move || engine::create(&engine, &database, &table))
+                    .await
+                    .map_err(|e| Error::Io(std::io::Error::other(e)))?
+            }
         }
     }
 }

@@ -171,9 +171,9 @@ def test_https_with_boto3(engine):
         keys = {"aws_access_key_id": "ADMIN", "aws_secret_access_key": "admin-secret", "max_attempts": 1}
         client = ruuvistream.Timestream(ts.endpoint_url, **keys, ca_file=TLS / "ca.pem")
         assert client.query("SHOW DATABASES").to_arrow().column(0).to_pylist() == ["secure"]
-        with pytest.raises(ruuvistream.TimestreamConnectionError, match="UnknownIssuer.*--ca-file"):
+        with pytest.raises(ruuvistream.TimestreamConnectionError, match=r"UnknownIssuer.*--ca-file"):
             ruuvistream.Timestream(ts.endpoint_url, **keys).query("SHOW DATABASES").to_arrow()
-        with pytest.raises(ValueError, match="server.key: no CERTIFICATE block found"):
+        with pytest.raises(ValueError, match=r"server\.key: no CERTIFICATE block found"):
             ruuvistream.Timestream(ts.endpoint_url, **keys, ca_file=TLS / "server.key")
         env = {**os.environ, "AWS_ACCESS_KEY_ID": "ADMIN", "AWS_SECRET_ACCESS_KEY": "admin-secret"}
         exe = shutil.which("ruuvistream")
