@@ -94,6 +94,7 @@ bench: venv ## Benchmarks (release build): criterion, ruuvistream vs ruuvitag-se
 	cargo bench --bench datum
 	cargo bench --features engine,mimalloc --bench write_records
 	cargo bench --features bridge,engine,mimalloc --bench bridge
+	BRIDGE_SINK=http cargo bench --features bridge,engine,mimalloc --bench bridge
 	rm -rf $(WHEEL_DIR)
 	$(VENV)/bin/maturin build --release --quiet --out $(WHEEL_DIR)
 	$(PIP) install --quiet --force-reinstall --no-deps $(WHEEL_DIR)/ruuvistream-*.whl

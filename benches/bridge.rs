@@ -10,7 +10,9 @@
 //!
 //! The bridge writes into the engine directly, as `ruuvistream serve --bridge` does; with
 //! `BRIDGE_SINK=http` it writes through the client over HTTP, as a bridge given the engine's URL
-//! does. The outage is always over HTTP (an endpoint that is not there yet).
+//! does, to an engine in a child process (this program again), so that the bridge's memory is
+//! reported apart from the engine's. The outage is always over HTTP (an endpoint that is not
+//! there yet, then an in-memory engine in this process).
 //!
 //! Settings (environment): `BRIDGE_READINGS` (default 1,000,000), `BRIDGE_SENSORS` (default
 //! 1,000, taking turns), `BRIDGE_GATEWAYS` (default 16 posting at once), `BRIDGE_OUTAGE`
@@ -28,7 +30,7 @@ use ruuvistream::bridge::{Bridge, BridgeConfig, Connection, Sink};
 use ruuvistream::engine::{EngineConfig, LocalTimestream};
 
 mod common;
-use common::{env_or, resident_mib};
+use common::{env_or, resident_mib, resident_mib_of};
 
 const TAGS_PER_POST: usize = 20;
 /// The official data format 5 vector's advertisement, its sequence (bytes 22..24 of the
@@ -120,6 +122,9 @@ async fn bridge(dir: &Path, endpoint: &str, engine: Option<&LocalTimestream>) ->
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    if std::env::var("BRIDGE_ROLE").is_ok_and(|r| r == "engine") {
+        return serve_engine().await;
+    }
     let readings = env_or("BRIDGE_READINGS", 1_000_000);
     let gateways = env_or("BRIDGE_GATEWAYS", 16);
     let outage = env_or("BRIDGE_OUTAGE", 1_000_000);
@@ -130,13 +135,22 @@ async fn main() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
 
-    let engine = LocalTimestream::start(EngineConfig { data_dir: Some(dir.join("engine")), ..Default::default() })
-        .await
-        .expect("the engine starts");
     let in_process = std::env::var("BRIDGE_SINK").map_or(true, |s| s != "http");
-    let b = bridge(&dir.join("spool"), &engine.endpoint_url(), in_process.then_some(&engine)).await;
-    eprintln!("the bridge: {} (GET /metrics while it runs)", b.url());
     let posts = Arc::new(bodies(readings, sensors, 0));
+    let before_bridge = resident_mib().0;
+    let engine = if in_process {
+        let engine = LocalTimestream::start(EngineConfig { data_dir: Some(dir.join("engine")), ..Default::default() })
+            .await
+            .expect("the engine starts");
+        Engine::InProcess(engine)
+    } else {
+        Engine::child(&dir.join("engine"))
+    };
+    let b = match &engine {
+        Engine::InProcess(e) => bridge(&dir.join("spool"), &e.endpoint_url(), Some(e)).await,
+        Engine::Child { url, .. } => bridge(&dir.join("spool"), url, None).await,
+    };
+    eprintln!("the bridge: {} (GET /metrics while it runs)", b.url());
     println!(
         "{readings} readings of {sensors} sensors in {} POSTs of {TAGS_PER_POST} tags, {gateways} gateways at once, \
          written {}",
@@ -148,13 +162,21 @@ async fn main() {
     let posted = began.elapsed();
     let done = written(&b, posts.len() * TAGS_PER_POST).await;
     let took = done - began;
+    let memory = match &engine {
+        Engine::InProcess(_) => format!("resident memory {:.0} MiB (bridge and engine)", resident_mib().0),
+        Engine::Child { child, .. } => format!(
+            "resident memory: the bridge's process {:.0} MiB ({before_bridge:.0} MiB of it before the bridge \
+             started: the POST bodies), the engine's {:.0} MiB",
+            resident_mib().0,
+            resident_mib_of(&child.id().to_string()).0
+        ),
+    };
     println!(
-        "end to end: {:.0} readings/s ({:.1} s; the POSTs took {:.1} s: {:.0} readings/s taken); resident memory {:.0} MiB",
+        "end to end: {:.0} readings/s ({:.1} s; the POSTs took {:.1} s: {:.0} readings/s taken); {memory}",
         readings as f64 / took.as_secs_f64(),
         took.as_secs_f64(),
         posted.as_secs_f64(),
         readings as f64 / posted.as_secs_f64(),
-        resident_mib().0
     );
     b.shutdown().await;
 
@@ -179,5 +201,47 @@ async fn main() {
         b.shutdown().await;
         second.shutdown().await;
     }
+    match engine {
+        Engine::InProcess(e) => e.shutdown().await,
+        Engine::Child { mut child, .. } => {
+            drop(child.stdin.take());
+            child.wait().expect("the engine's process ends");
+        }
+    }
+}
+
+/// The engine the bridge writes to: in this process, or (`BRIDGE_SINK=http`) in a child
+/// process, so that each one's memory is its own.
+enum Engine {
+    InProcess(LocalTimestream),
+    Child { child: std::process::Child, url: String },
+}
+
+impl Engine {
+    /// This program again as `BRIDGE_ROLE=engine`, with its data in `dir`; it prints its URL.
+    fn child(dir: &Path) -> Self {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(std::env::current_exe().expect("this program"))
+            .env("BRIDGE_ROLE", "engine")
+            .env("BRIDGE_ENGINE_DIR", dir)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("the engine's process starts");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line).expect("its URL");
+        Self::Child { child, url: line.trim().to_string() }
+    }
+}
+
+/// As `BRIDGE_ROLE=engine`: a persistent engine in `BRIDGE_ENGINE_DIR`, its URL on standard
+/// output, until standard input closes.
+async fn serve_engine() {
+    let dir = std::env::var_os("BRIDGE_ENGINE_DIR").map(PathBuf::from).expect("BRIDGE_ENGINE_DIR");
+    let engine = LocalTimestream::start(EngineConfig { data_dir: Some(dir), ..Default::default() })
+        .await
+        .expect("the engine starts");
+    println!("{}", engine.endpoint_url());
+    tokio::task::spawn_blocking(|| std::io::copy(&mut std::io::stdin(), &mut std::io::sink())).await.ok();
     engine.shutdown().await;
 }

@@ -7,7 +7,12 @@ pub fn env_or(name: &str, default: usize) -> usize {
 
 /// The process's resident memory now and at its peak, MiB (NaN where /proc is missing).
 pub fn resident_mib() -> (f64, f64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    resident_mib_of("self")
+}
+
+/// The same for the process `pid` (`self` for this one).
+pub fn resident_mib_of(pid: &str) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
         status
             .lines()
