@@ -1,6 +1,7 @@
 //! PEM certificate files, read once and checked the same way wherever they are used: the
-//! engine's HTTPS chain (`serve --tls-cert`), and the certificate authorities that the client
-//! (`--ca-file`) and the bridge's MQTT input (`ca`) trust besides the system's roots.
+//! engine's HTTPS chain (`serve --tls-cert`), the certificate authorities that the client
+//! trusts besides the system's roots (`--ca-file`), and those the bridge's MQTT input trusts
+//! instead of them (`ca`).
 
 use std::path::Path;
 

@@ -82,9 +82,7 @@ pub async fn drain(
         if !decided.batches.is_empty() {
             let failed = match write(&sink, &target, decided.batches).await {
                 Ok(outcome) => {
-                    receiver.metrics.written.fetch_add(outcome.written as u64, Ordering::Relaxed);
-                    receiver.metrics.dead_lettered.fetch_add(outcome.refused.len() as u64, Ordering::Relaxed);
-                    if outcome.refused.is_empty() {
+                    let failed = if outcome.refused.is_empty() {
                         None
                     } else if let Err(e) = dead_letter(&target.dead_letters, &outcome.refused) {
                         Some(format!("cannot write the dead-letter file {}: {e}", target.dead_letters.display()))
@@ -96,7 +94,13 @@ pub async fn drain(
                             outcome.refused[0].reason
                         ));
                         None
+                    };
+                    // Counted once the step is done: a failed one is tried again whole.
+                    if failed.is_none() {
+                        receiver.metrics.written.fetch_add(outcome.written as u64, Ordering::Relaxed);
+                        receiver.metrics.dead_lettered.fetch_add(outcome.refused.len() as u64, Ordering::Relaxed);
                     }
+                    failed
                 }
                 Err(why) => {
                     Some(format!("cannot write to Timestream, will retry (the spool keeps the readings): {why}"))

@@ -1,7 +1,9 @@
 //! Where the drainer writes: Timestream (or any compatible endpoint) through the crate's client,
 //! or, for `ruuvistream serve --bridge`, the engine of the same process, called directly: the
-//! same checks, identity rules and write-ahead log as over HTTP, without the JSON, signing and
-//! HTTP in between (nor the credentials and certificates they would need).
+//! same per-record checks, identity rules and write-ahead log as a WriteRecords request, without
+//! the JSON, signing and HTTP in between (nor the credentials and certificates they would need,
+//! nor the access keys' grants: the bridge is the operator's own). A record that a request's
+//! validation would refuse, failing the whole request, is refused alone here.
 
 use std::sync::Arc;
 
@@ -12,7 +14,9 @@ use crate::records::{MAX_RECORDS_PER_REQUEST, Record, TimeUnit};
 /// A record that was not written, by its index in what was given, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Rejected {
+    /// Its index in the records given.
     pub index: usize,
+    /// Why.
     pub reason: String,
 }
 
@@ -27,6 +31,7 @@ pub(super) struct Written {
 
 /// Where the bridge's records go.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Sink {
     /// Through the client (WriteRecords requests of up to 100 records, 4 at once, retried).
     Client(Timestream),
@@ -168,6 +173,22 @@ mod engine {
         }
     }
 
+    /// What one call gave: where its records start, and its outcome.
+    type Call = std::result::Result<(usize, Result<Written>), tokio::task::JoinError>;
+
+    /// Adds a call's outcome to `written`, or keeps its failure (the first one is the one to act
+    /// on: a missing table, say; the step is then tried again whole).
+    fn settle(done: Call, written: &mut Written, failure: &mut Option<Error>) {
+        match done {
+            Ok((first, Ok(w))) => {
+                written.written += w.written;
+                written.refused.extend(w.refused.into_iter().map(|r| Rejected { index: first + r.index, ..r }));
+            }
+            Ok((_, Err(e))) => _ = failure.get_or_insert(e),
+            Err(e) => _ = failure.get_or_insert(Error::Io(std::io::Error::other(e))),
+        }
+    }
+
     pub(super) async fn write(
         engine: &Arc<Engine>,
         database: &str,
@@ -176,21 +197,15 @@ mod engine {
         records: &Arc<[Record]>,
     ) -> Result<Written> {
         let mut calls = tokio::task::JoinSet::new();
-        let mut written = Written::default();
-        let mut failure = None;
-        let mut settle = |done: std::result::Result<(usize, Result<Written>), tokio::task::JoinError>| match done {
-            Ok((first, Ok(w))) => {
-                written.written += w.written;
-                written.refused.extend(w.refused.into_iter().map(|r| Rejected { index: first + r.index, ..r }));
-            }
-            Ok((_, Err(e))) => failure = Some(e),
-            Err(e) => failure = Some(Error::Io(std::io::Error::other(e))),
-        };
+        let (mut written, mut failure) = (Written::default(), None);
         for first in (0..records.len()).step_by(ENGINE_CALL_RECORDS) {
             if calls.len() == CONCURRENCY
                 && let Some(done) = calls.join_next().await
             {
-                settle(done);
+                settle(done, &mut written, &mut failure);
+            }
+            if failure.is_some() {
+                break;
             }
             let (engine, records) = (engine.clone(), records.clone());
             let (database, table) = (database.to_string(), table.to_string());
@@ -200,7 +215,7 @@ mod engine {
             });
         }
         while let Some(done) = calls.join_next().await {
-            settle(done);
+            settle(done, &mut written, &mut failure);
         }
         match failure {
             Some(e) => Err(e),

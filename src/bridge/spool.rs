@@ -116,8 +116,8 @@ impl SpoolBatch {
         let (database, table, received_ns) = (r.str()?, r.str()?, r.i64()?);
         let time_unit = *TIME_UNITS.get(usize::from(r.u8()?))?;
         // The smallest record: no dimensions (4), an empty name (4), time (8), no version (1),
-        // a single empty value (6).
-        let n = r.len(23)?;
+        // and a MULTI measure with no values (5; a single value takes at least 6).
+        let n = r.len(22)?;
         let mut records = Vec::with_capacity(n);
         for _ in 0..n {
             let dimensions = r.pairs()?;
@@ -532,6 +532,20 @@ mod tests {
             let (at, byte) = (flip.0.index(payload.len()), flip.1);
             payload[at] ^= byte.max(1);
             let _ = SpoolBatch::decode(&payload);
+        }
+    }
+
+    #[test]
+    fn the_smallest_records_read_back() {
+        use journal::Entry;
+        let record =
+            |measure| Record { dimensions: vec![], measure_name: String::new(), measure, time: 0, version: None };
+        let single = Measure::Single { value: String::new(), value_type: ValueType::Boolean };
+        for measure in [Measure::Multi(vec![]), single] {
+            let batch = SpoolBatch { records: vec![record(measure)], ..batch(0) };
+            let mut payload = Vec::new();
+            batch.encode_into(&mut payload);
+            assert_eq!(SpoolBatch::decode(&payload), Some(batch));
         }
     }
 

@@ -702,13 +702,13 @@ async fn a_bridge_trusts_the_ca_file_of_an_https_engine() {
 
 /// Records Timestream refuses for good are kept in the dead-letter file with the reason, each
 /// the record of the reading it was, and the others are written: through the client and into
-/// an engine of the same process (in WriteRecords calls of 100 records, so that a refusal's
+/// an engine of the same process (in calls of 100 and of 1,000 records, so that a refusal's
 /// index must be mapped back across calls).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_records_go_to_the_dead_letter_file_and_the_others_are_written() {
     use ruuvistream::bridge::Sink;
     use std::sync::atomic::Ordering;
-    const TAGS: usize = 250;
+    const TAGS: usize = 2_100;
     let now = T0 + 86_400;
     // Every seventh reading is two days old: outside the memory store (6 h) of the table the
     // bridge creates.
