@@ -81,10 +81,15 @@ pub async fn drain(
         let decided = thinning.take(located, crate::units::now_ns());
         if !decided.batches.is_empty() {
             let failed = match write(&sink, &target, decided.batches).await {
-                Ok(outcome) => {
+                Ok(mut outcome) => {
                     let failed = if outcome.refused.is_empty() {
                         None
-                    } else if let Err(e) = dead_letter(&target.dead_letters, &outcome.refused) {
+                    } else if let Err(e) = {
+                        let refused = std::mem::take(&mut outcome.refused);
+                        let written;
+                        (written, outcome.refused) = dead_letter_off_thread(&target.dead_letters, refused).await;
+                        written
+                    } {
                         Some(format!("cannot write the dead-letter file {}: {e}", target.dead_letters.display()))
                     } else {
                         log.say(format!(
@@ -218,6 +223,15 @@ async fn write(sink: &Sink, target: &DrainTarget, spooled: Vec<SpoolBatch>) -> R
         }
     }
     Ok(outcome)
+}
+
+/// [`dead_letter`] on a blocking thread (it syncs the file); the refusals come back with the
+/// outcome.
+async fn dead_letter_off_thread(path: &std::path::Path, refused: Vec<Refusal>) -> (std::io::Result<()>, Vec<Refusal>) {
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || (dead_letter(&path, &refused), refused))
+        .await
+        .unwrap_or_else(|e| (Err(std::io::Error::other(e)), Vec::new()))
 }
 
 /// Appends refused records to the dead-letter file (JSON lines, synced).
