@@ -74,6 +74,7 @@ pub(crate) mod binary {
         }
 
         /// A u64.
+        #[cfg_attr(not(feature = "engine"), allow(dead_code))] // the engine's log
         pub(crate) fn u64(&mut self) -> Option<u64> {
             self.take().map(u64::from_le_bytes)
         }
