@@ -190,6 +190,18 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// The error's text without the operation a service or connection error names, for where
+    /// the operation is already said (a WriteRecords report's reasons).
+    pub fn detail(&self) -> String {
+        match self {
+            Self::Service { code, message, .. } => format!("{code}: {message}"),
+            Self::Connection { message, .. } => message.clone(),
+            other => other.to_string(),
+        }
+    }
+}
+
 /// Shorthand for results of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

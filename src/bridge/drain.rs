@@ -81,29 +81,27 @@ pub async fn drain(
         let decided = thinning.take(located, crate::units::now_ns());
         if !decided.batches.is_empty() {
             let failed = match write(&sink, &target, decided.batches).await {
-                Ok(mut outcome) => {
-                    let failed = if outcome.refused.is_empty() {
-                        None
-                    } else if let Err(e) = {
-                        let refused = std::mem::take(&mut outcome.refused);
-                        let written;
-                        (written, outcome.refused) = dead_letter_off_thread(&target.dead_letters, refused).await;
-                        written
-                    } {
-                        Some(format!("cannot write the dead-letter file {}: {e}", target.dead_letters.display()))
-                    } else {
-                        log.say(format!(
-                            "Timestream refused {} record(s); they are in {} with the reason (first: {})",
-                            outcome.refused.len(),
-                            target.dead_letters.display(),
-                            outcome.refused[0].reason
-                        ));
-                        None
+                Ok(outcome) => {
+                    let (refused, first) = (outcome.refused.len(), outcome.refused.first().map(|r| r.reason.clone()));
+                    let failed = match dead_letter(&target.dead_letters, outcome.refused).await {
+                        Err(e) => {
+                            Some(format!("cannot write the dead-letter file {}: {e}", target.dead_letters.display()))
+                        }
+                        Ok(()) => {
+                            if let Some(first) = first {
+                                log.say(format!(
+                                    "Timestream refused {refused} record(s); they are in {} with the reason (first: \
+                                     {first})",
+                                    target.dead_letters.display()
+                                ));
+                            }
+                            None
+                        }
                     };
                     // Counted once the step is done: a failed one is tried again whole.
                     if failed.is_none() {
                         receiver.metrics.written.fetch_add(outcome.written as u64, Ordering::Relaxed);
-                        receiver.metrics.dead_lettered.fetch_add(outcome.refused.len() as u64, Ordering::Relaxed);
+                        receiver.metrics.dead_lettered.fetch_add(refused as u64, Ordering::Relaxed);
                     }
                     failed
                 }
@@ -225,17 +223,19 @@ async fn write(sink: &Sink, target: &DrainTarget, spooled: Vec<SpoolBatch>) -> R
     Ok(outcome)
 }
 
-/// [`dead_letter`] on a blocking thread (it syncs the file); the refusals come back with the
-/// outcome.
-async fn dead_letter_off_thread(path: &std::path::Path, refused: Vec<Refusal>) -> (std::io::Result<()>, Vec<Refusal>) {
+/// Appends refused records to the dead-letter file (JSON lines, synced) on a blocking thread;
+/// none is nothing to do.
+async fn dead_letter(path: &std::path::Path, refused: Vec<Refusal>) -> std::io::Result<()> {
+    if refused.is_empty() {
+        return Ok(());
+    }
     let path = path.to_path_buf();
-    tokio::task::spawn_blocking(move || (dead_letter(&path, &refused), refused))
+    tokio::task::spawn_blocking(move || append_dead_letters(&path, &refused))
         .await
-        .unwrap_or_else(|e| (Err(std::io::Error::other(e)), Vec::new()))
+        .unwrap_or_else(|e| Err(std::io::Error::other(e)))
 }
 
-/// Appends refused records to the dead-letter file (JSON lines, synced).
-fn dead_letter(path: &std::path::Path, refused: &[Refusal]) -> std::io::Result<()> {
+fn append_dead_letters(path: &std::path::Path, refused: &[Refusal]) -> std::io::Result<()> {
     let mut text = String::new();
     for r in refused {
         let line = json!({

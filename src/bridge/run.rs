@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio::sync::{Notify, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use super::config::Settings;
+use super::config::{Mqtt, Settings};
 use super::drain::{DrainTarget, drain};
 use super::http::{HttpState, expected_authorization, router};
 use super::receiver::Receiver;
@@ -15,6 +15,7 @@ use super::spool::Spool;
 use crate::client::{Connect, Timestream};
 use crate::error::{Error, Result};
 use crate::listener::ConnectionLimits;
+use rumqttc::MqttOptions;
 
 /// A running bridge (on the current tokio runtime).
 #[derive(Debug)]
@@ -29,14 +30,18 @@ pub struct Bridge {
     drainer: Option<JoinHandle<()>>,
 }
 
+/// Every broker's connection options (its TLS files read and checked), before anything starts.
+fn mqtt_options(settings: &Settings) -> Result<Vec<(Mqtt, MqttOptions)>> {
+    settings.mqtt.iter().map(|m| super::mqtt::options(m).map(|o| (m.clone(), o))).collect()
+}
+
 impl Bridge {
     /// Opens the spool, connects the client to the endpoint of `settings` (or AWS) and starts
     /// listening and draining.
     pub async fn start(settings: Settings) -> Result<Self> {
-        // A broker's TLS files are checked before the connection (AWS's endpoint discovery).
-        for mqtt in &settings.mqtt {
-            super::mqtt::options(mqtt)?;
-        }
+        // The brokers' TLS files are read and checked before the connection (AWS's endpoint
+        // discovery), once.
+        let mqtt = mqtt_options(&settings)?;
         let connect = Connect {
             endpoint_url: settings.endpoint_url.clone(),
             region: settings.region.clone(),
@@ -44,13 +49,18 @@ impl Bridge {
             ..Connect::default()
         };
         let ts = Timestream::connect(&connect).await?;
-        Self::start_with(settings, Sink::Client(ts)).await
+        Self::start_on(settings, Sink::Client(ts), mqtt).await
     }
 
     /// Opens the spool and starts listening and draining into `sink` (the endpoint settings
     /// are not used): [`Sink::Engine`] writes into an engine of this process, as
     /// `ruuvistream serve --bridge` does.
     pub async fn start_with(settings: Settings, sink: Sink) -> Result<Self> {
+        let mqtt = mqtt_options(&settings)?;
+        Self::start_on(settings, sink, mqtt).await
+    }
+
+    async fn start_on(settings: Settings, sink: Sink, mqtt_options: Vec<(Mqtt, MqttOptions)>) -> Result<Self> {
         let spool = {
             let (dir, max) = (settings.spool_dir.clone(), settings.spool_max_bytes);
             tokio::task::spawn_blocking(move || Spool::open(&dir, max))
@@ -58,12 +68,6 @@ impl Bridge {
                 .map_err(|e| Error::Io(std::io::Error::other(e)))??
         };
         let receiver = Arc::new(Receiver::new(&settings, spool));
-        // Every broker's TLS settings are checked before anything starts.
-        let mqtt_options = settings
-            .mqtt
-            .iter()
-            .map(|m| super::mqtt::options(m).map(|o| (m.clone(), o)))
-            .collect::<Result<Vec<_>>>()?;
         if settings.create {
             // Now if Timestream is there, else when the first write finds them missing.
             if let Err(e) = sink.create(&settings.database, &settings.table).await {

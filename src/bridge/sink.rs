@@ -72,11 +72,7 @@ impl Sink {
                 let options = WriteOptions { concurrency: CONCURRENCY, ..WriteOptions::default() };
                 let report = ts.write_batches(database, table, requests, &options).await?;
                 if let Some(r) = report.rejected.iter().find(|r| r.retryable) {
-                    // The reason is "not written: " and the request's error, which names the
-                    // operation itself.
-                    let why = r.reason.strip_prefix("not written: ").unwrap_or(&r.reason);
-                    let message = why.strip_prefix("WriteRecords: ").unwrap_or(why).to_string();
-                    return Err(Error::Connection { operation: "WriteRecords", message });
+                    return Err(Error::Connection { operation: "WriteRecords", message: r.reason.clone() });
                 }
                 let refused =
                     report.rejected.into_iter().map(|r| Rejected { index: r.row, reason: r.reason }).collect();

@@ -244,7 +244,7 @@ async fn send(
                     err @ Error::Service { .. } if is_fatal(&err) => return Err(err),
                     // Throttling, server errors or timeouts after every retry, a lost connection:
                     // this request's records are reported, the others go on.
-                    err => reject_all(&mut report, &format!("not written: {err}"), true),
+                    err => reject_all(&mut report, &format!("not written: {}", err.detail()), true),
                 }
             }
         }
